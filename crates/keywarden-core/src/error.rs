@@ -1,0 +1,37 @@
+//! The domain's error type. The HTTP layer maps it to statuses and bodies in one place
+//! (`keywarden-server`'s `error` module); the CLI prints it.
+
+use crate::password::PasswordError;
+use crate::random::RandomError;
+use crate::store::StoreError;
+
+/// What a domain service can answer instead of a result.
+#[derive(Debug, thiserror::Error)]
+pub enum DomainError {
+    /// A field of the request breaks a rule; `field` names it.
+    #[error("{field}: {message}")]
+    Invalid {
+        /// The offending field, as the client spelled it.
+        field: &'static str,
+        /// What is wrong and how to fix it.
+        message: String,
+    },
+    /// The account, user or key does not exist in the caller's account.
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// The account has no standard keys (the seeds' "contact support" case).
+    #[error("the account has no standard API keys")]
+    NoStandardKeys,
+    /// A concurrent or earlier change makes this one impossible.
+    #[error("{0}")]
+    Conflict(String),
+    /// Storage failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The OS random generator failed.
+    #[error(transparent)]
+    Random(#[from] RandomError),
+    /// A password could not be accepted or hashed.
+    #[error(transparent)]
+    Password(#[from] PasswordError),
+}

@@ -1,0 +1,346 @@
+//! The in-memory key table: everything a verification needs, for every stored key, so that the
+//! steady-state check (parse → checksum → keyed hash → lookup → state and scope) never waits
+//! on the database and allocates nothing. Unknown keys are refused from here too, so a flood
+//! of random well-formed keys never reaches storage.
+//!
+//! The table is filled at start and kept current from the store's change feed; this module is
+//! pure data, the server owns the refresh loop.
+
+use crate::digest::{KeyDigest, KeyHasher};
+use crate::ids::{AccountId, KeyId};
+use crate::key_format::{self, KeyFormatError, KeyKind, Mode};
+use crate::key_record::{KeyRecord, Lifecycle, Refusal};
+use crate::scope::{Catalog, Scope, ScopeSet};
+use hashbrown::HashTable;
+use std::sync::atomic::{AtomicI64, Ordering};
+use time::OffsetDateTime;
+
+/// "Never" for expiry and deadlines.
+const NEVER: i64 = i64::MAX;
+
+/// What the table keeps per key.
+#[derive(Debug)]
+pub struct TableEntry {
+    /// HMAC of the key.
+    pub digest: KeyDigest,
+    /// Record id.
+    pub key_id: KeyId,
+    /// Owning account.
+    pub account_id: AccountId,
+    /// Standard or restricted.
+    pub kind: KeyKind,
+    /// Test or live.
+    pub mode: Mode,
+    /// Granted scopes; a standard key holds every scope of the catalog.
+    pub scopes: ScopeSet,
+    /// Expiry in Unix milliseconds, or `i64::MAX`.
+    pub expires_at: i64,
+    /// Lifecycle.
+    pub lifecycle: Lifecycle,
+    /// Revocation time, or the end of a rotated key's grace, in Unix milliseconds.
+    pub stopped_at: i64,
+    /// Last successful use not yet written to storage (0 = none).
+    last_used: AtomicI64,
+}
+
+fn millis(at: OffsetDateTime) -> i64 {
+    i64::try_from(at.unix_timestamp_nanos() / 1_000_000).unwrap_or(NEVER)
+}
+
+/// Unix milliseconds back to a time (for `stopped_at` in answers).
+pub fn from_millis(ms: i64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}
+
+impl TableEntry {
+    /// Builds the entry of a stored key against the current catalog.
+    pub fn from_record(record: &KeyRecord, catalog: &Catalog) -> Self {
+        let scopes = match record.kind {
+            KeyKind::Standard => catalog.all(),
+            KeyKind::Restricted => catalog.parse_stored(record.scopes.iter().map(String::as_str)),
+        };
+        let stopped_at = match record.lifecycle {
+            Lifecycle::Active => NEVER,
+            Lifecycle::Revoked => millis(record.revoked_at.unwrap_or(record.created_at)),
+            Lifecycle::Rotated => millis(
+                record
+                    .grace_until
+                    .or(record.rotated_at)
+                    .unwrap_or(record.created_at),
+            ),
+        };
+        Self {
+            digest: record.digest,
+            key_id: record.id,
+            account_id: record.account_id,
+            kind: record.kind,
+            mode: record.mode,
+            scopes,
+            expires_at: record.expires_at.map_or(NEVER, millis),
+            lifecycle: record.lifecycle,
+            stopped_at,
+            last_used: AtomicI64::new(0),
+        }
+    }
+
+    /// Whether the key is refused at `now_ms`; the same rules as [`KeyRecord::refusal_at`].
+    #[inline]
+    pub fn refusal_at(&self, now_ms: i64) -> Option<Refusal> {
+        match self.lifecycle {
+            Lifecycle::Active => {}
+            Lifecycle::Revoked => {
+                return Some(Refusal::Revoked {
+                    at: from_millis(self.stopped_at),
+                });
+            }
+            Lifecycle::Rotated if now_ms >= self.stopped_at => {
+                return Some(Refusal::Rotated {
+                    at: from_millis(self.stopped_at),
+                });
+            }
+            Lifecycle::Rotated => {}
+        }
+        (now_ms >= self.expires_at).then(|| Refusal::Expired {
+            at: from_millis(self.expires_at),
+        })
+    }
+
+    /// Notes a successful use; a relaxed store, no lock and no allocation.
+    #[inline]
+    pub fn mark_used(&self, now_ms: i64) {
+        self.last_used.store(now_ms, Ordering::Relaxed);
+    }
+}
+
+/// Why a presented key was not accepted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Rejection {
+    /// Not a key's shape or checksum (no lookup was made).
+    Format(KeyFormatError),
+    /// Well-formed, but no such key.
+    NotFound,
+    /// Known, but revoked, rotated past its grace, or expired.
+    Refused(Refusal),
+    /// Valid, but without the scope the request needs.
+    InsufficientScope(Scope),
+}
+
+/// Digest → entry. Buckets hash on the digest's first 8 bytes (see [`KeyDigest::bucket`]);
+/// the full digest is compared in constant time.
+#[derive(Debug, Default)]
+pub struct KeyTable {
+    entries: HashTable<TableEntry>,
+}
+
+impl KeyTable {
+    /// An empty table with room for `n` keys.
+    pub fn with_capacity(n: usize) -> Self {
+        Self {
+            entries: HashTable::with_capacity(n),
+        }
+    }
+
+    /// Number of keys held.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether the table is empty.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Inserts or replaces the entry for a digest. A replaced entry's pending use is kept.
+    pub fn upsert(&mut self, entry: TableEntry) {
+        let hash = entry.digest.bucket();
+        let digest = entry.digest;
+        match self.entries.find_mut(hash, |e| e.digest.ct_eq(&digest)) {
+            Some(slot) => {
+                let pending = slot.last_used.load(Ordering::Relaxed);
+                entry.last_used.store(pending, Ordering::Relaxed);
+                *slot = entry;
+            }
+            None => {
+                self.entries
+                    .insert_unique(hash, entry, |e| e.digest.bucket());
+            }
+        }
+    }
+
+    /// The entry for a digest.
+    #[inline]
+    pub fn get(&self, digest: &KeyDigest) -> Option<&TableEntry> {
+        self.entries
+            .find(digest.bucket(), |e| e.digest.ct_eq(digest))
+    }
+
+    /// The whole check of a presented key text, as one pure function of the table and `now_ms`.
+    #[inline]
+    pub fn check(
+        &self,
+        hasher: &KeyHasher,
+        presented: &str,
+        required: Option<Scope>,
+        now_ms: i64,
+    ) -> Result<&TableEntry, Rejection> {
+        key_format::parse(presented).map_err(Rejection::Format)?;
+        let digest = hasher.digest(presented);
+        let entry = self.get(&digest).ok_or(Rejection::NotFound)?;
+        if let Some(refusal) = entry.refusal_at(now_ms) {
+            return Err(Rejection::Refused(refusal));
+        }
+        if let Some(scope) = required.filter(|s| !entry.scopes.allows(*s)) {
+            return Err(Rejection::InsufficientScope(scope));
+        }
+        entry.mark_used(now_ms);
+        Ok(entry)
+    }
+
+    /// Takes the uses noted since the last call, for one batched write.
+    pub fn take_uses(&self) -> Vec<(KeyId, OffsetDateTime)> {
+        self.entries
+            .iter()
+            .filter_map(|e| {
+                let used = e.last_used.swap(0, Ordering::Relaxed);
+                (used != 0).then(|| (e.key_id, from_millis(used)))
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::UserId;
+    use crate::random::OsRandom;
+    use crate::secret::ServerSecret;
+    use time::macros::datetime;
+
+    struct Fixture {
+        hasher: KeyHasher,
+        catalog: Catalog,
+        table: KeyTable,
+    }
+
+    fn fixture() -> Fixture {
+        let secret = ServerSecret::from_text(&"s".repeat(40)).unwrap();
+        Fixture {
+            hasher: KeyHasher::new(&secret),
+            catalog: Catalog::default(),
+            table: KeyTable::default(),
+        }
+    }
+
+    fn record(f: &Fixture, kind: KeyKind, scopes: &[&str]) -> (String, KeyRecord) {
+        let at = datetime!(2026-01-01 00:00 UTC);
+        let key = key_format::generate(kind, Mode::Live, &OsRandom).unwrap();
+        let rec = KeyRecord {
+            id: KeyId::new_at(at),
+            account_id: AccountId::new_at(at),
+            kind,
+            mode: Mode::Live,
+            label: "x".into(),
+            hint: key.hint(),
+            digest: f.hasher.digest(key.expose()),
+            scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
+            lifecycle: Lifecycle::Active,
+            created_at: at,
+            created_by: Some(UserId::new_at(at)),
+            expires_at: None,
+            last_used_at: None,
+            rotated_at: None,
+            revoked_at: None,
+            grace_until: None,
+            replaced_by: None,
+            replaces: None,
+            change_seq: 1,
+        };
+        (key.expose().to_owned(), rec)
+    }
+
+    const NOW: i64 = 1_800_000_000_000;
+
+    #[test]
+    fn a_stored_key_is_found_and_its_use_noted() {
+        let mut f = fixture();
+        let (key, rec) = record(&f, KeyKind::Standard, &[]);
+        f.table.upsert(TableEntry::from_record(&rec, &f.catalog));
+        let payroll = f.catalog.parse_scope("payroll:write").unwrap();
+        let entry = f.table.check(&f.hasher, &key, Some(payroll), NOW).unwrap();
+        assert_eq!(entry.key_id, rec.id);
+        let uses = f.table.take_uses();
+        assert_eq!(uses, vec![(rec.id, from_millis(NOW))]);
+        assert!(f.table.take_uses().is_empty());
+    }
+
+    #[test]
+    fn unknown_malformed_and_unscoped_keys_are_told_apart() {
+        let mut f = fixture();
+        let (key, rec) = record(&f, KeyKind::Restricted, &["payroll:read"]);
+        let (other, _) = record(&f, KeyKind::Restricted, &[]);
+        f.table.upsert(TableEntry::from_record(&rec, &f.catalog));
+        assert_eq!(
+            f.table.check(&f.hasher, &other, None, NOW).unwrap_err(),
+            Rejection::NotFound
+        );
+        assert!(matches!(
+            f.table.check(&f.hasher, "sk_live_short", None, NOW),
+            Err(Rejection::Format(KeyFormatError::WrongLength { .. }))
+        ));
+        let write = f.catalog.parse_scope("payroll:write").unwrap();
+        let read = f.catalog.parse_scope("payroll:read").unwrap();
+        assert_eq!(
+            f.table
+                .check(&f.hasher, &key, Some(write), NOW)
+                .unwrap_err(),
+            Rejection::InsufficientScope(write)
+        );
+        assert!(f.table.check(&f.hasher, &key, Some(read), NOW).is_ok());
+    }
+
+    #[test]
+    fn a_replaced_entry_takes_effect_at_once() {
+        let mut f = fixture();
+        let (key, mut rec) = record(&f, KeyKind::Standard, &[]);
+        f.table.upsert(TableEntry::from_record(&rec, &f.catalog));
+        rec.lifecycle = Lifecycle::Revoked;
+        rec.revoked_at = Some(from_millis(NOW - 5));
+        f.table.upsert(TableEntry::from_record(&rec, &f.catalog));
+        assert_eq!(f.table.len(), 1);
+        assert_eq!(
+            f.table.check(&f.hasher, &key, None, NOW).unwrap_err(),
+            Rejection::Refused(Refusal::Revoked {
+                at: from_millis(NOW - 5)
+            })
+        );
+    }
+
+    #[test]
+    fn entry_rules_match_record_rules() {
+        let f = fixture();
+        let (_, mut rec) = record(&f, KeyKind::Restricted, &[]);
+        let base = datetime!(2026-03-01 00:00 UTC);
+        rec.expires_at = Some(base);
+        for (lifecycle, grace) in [
+            (Lifecycle::Active, None),
+            (Lifecycle::Rotated, Some(base - time::Duration::hours(1))),
+            (Lifecycle::Rotated, Some(base + time::Duration::hours(1))),
+            (Lifecycle::Revoked, None),
+        ] {
+            rec.lifecycle = lifecycle;
+            rec.grace_until = grace;
+            rec.rotated_at = grace;
+            rec.revoked_at = Some(base - time::Duration::days(1));
+            let entry = TableEntry::from_record(&rec, &f.catalog);
+            for offset in [-7200, -1, 0, 1, 7200] {
+                let now = base + time::Duration::seconds(offset);
+                assert_eq!(
+                    entry.refusal_at(millis(now)),
+                    rec.refusal_at(now),
+                    "{lifecycle:?} {offset}"
+                );
+            }
+        }
+    }
+}

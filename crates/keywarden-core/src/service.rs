@@ -1,0 +1,495 @@
+//! The domain services: every change to accounts, users and keys goes through here, whether
+//! it comes from the HTTP API or the operator CLI, so the rules and the audit trail are the
+//! same for both.
+
+use crate::account::{Account, DEFAULT_ROTATION_PERIOD_DAYS, Role, User, normalize_email};
+use crate::audit::{Action, Actor, AuditEvent};
+use crate::clock::Clock;
+use crate::digest::KeyHasher;
+use crate::error::DomainError;
+use crate::ids::{AccountId, EventId, KeyId, UserId};
+use crate::key_format::{self, KeyKind, Mode, PlainKey};
+use crate::key_record::{KeyRecord, Lifecycle};
+use crate::random::RandomSource;
+use crate::scope::Catalog;
+use crate::store::{KeyFilter, Rotation, Store, StoreError};
+use std::sync::Arc;
+use time::{Duration, OffsetDateTime};
+
+/// Longest grace a rotated key may keep working (SPEC §4: at most 7 days).
+pub const MAX_ROTATION_GRACE: Duration = Duration::days(7);
+/// Longest account name.
+pub const MAX_ACCOUNT_NAME_LEN: usize = 100;
+
+/// A key just issued: its record and the secret, to show once.
+#[derive(Debug)]
+pub struct IssuedKey {
+    /// What is stored.
+    pub record: KeyRecord,
+    /// The secret.
+    pub secret: PlainKey,
+}
+
+/// What the operator asks for when creating an account.
+#[derive(Debug)]
+pub struct NewAccount {
+    /// Display name.
+    pub name: String,
+    /// Email of the first admin.
+    pub admin_email: String,
+    /// argon2id hash of the first admin's password (hashed by the caller, off the runtime).
+    pub admin_password_hash: String,
+    /// Whether to issue the two standard keys now.
+    pub with_keys: bool,
+}
+
+/// An account just created.
+#[derive(Debug)]
+pub struct CreatedAccount {
+    /// The account.
+    pub account: Account,
+    /// Its first admin.
+    pub admin: User,
+    /// Its standard keys, if asked for.
+    pub keys: Vec<IssuedKey>,
+}
+
+/// The services, over one store.
+#[derive(Debug, Clone)]
+pub struct Keywarden {
+    store: Arc<dyn Store>,
+    hasher: KeyHasher,
+    catalog: Arc<Catalog>,
+    clock: Arc<dyn Clock>,
+    random: Arc<dyn RandomSource>,
+}
+
+impl Keywarden {
+    /// Services over `store`, hashing under `hasher`.
+    pub fn new(
+        store: Arc<dyn Store>,
+        hasher: KeyHasher,
+        catalog: Arc<Catalog>,
+        clock: Arc<dyn Clock>,
+        random: Arc<dyn RandomSource>,
+    ) -> Self {
+        Self {
+            store,
+            hasher,
+            catalog,
+            clock,
+            random,
+        }
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// The key hasher.
+    pub fn hasher(&self) -> &KeyHasher {
+        &self.hasher
+    }
+
+    /// The product catalog.
+    pub fn catalog(&self) -> &Arc<Catalog> {
+        &self.catalog
+    }
+
+    /// The clock.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    fn event(
+        &self,
+        account_id: AccountId,
+        action: Action,
+        actor: &Actor,
+        key_id: Option<KeyId>,
+        detail: String,
+        at: OffsetDateTime,
+    ) -> AuditEvent {
+        AuditEvent {
+            id: EventId::new_at(at),
+            account_id,
+            action,
+            actor: actor.clone(),
+            key_id,
+            detail,
+            at,
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn issue(
+        &self,
+        account_id: AccountId,
+        kind: KeyKind,
+        mode: Mode,
+        label: String,
+        scopes: Vec<String>,
+        expires_at: Option<OffsetDateTime>,
+        actor: &Actor,
+        replaces: Option<KeyId>,
+        now: OffsetDateTime,
+    ) -> Result<IssuedKey, DomainError> {
+        let secret = key_format::generate(kind, mode, self.random.as_ref())?;
+        let record = KeyRecord {
+            id: KeyId::new_at(now),
+            account_id,
+            kind,
+            mode,
+            label,
+            hint: secret.hint(),
+            digest: self.hasher.digest(secret.expose()),
+            scopes,
+            lifecycle: Lifecycle::Active,
+            created_at: now,
+            created_by: actor.user_id,
+            expires_at,
+            last_used_at: None,
+            rotated_at: None,
+            revoked_at: None,
+            grace_until: None,
+            replaced_by: None,
+            replaces,
+            change_seq: 0,
+        };
+        Ok(IssuedKey { record, secret })
+    }
+
+    fn standard_pair(
+        &self,
+        account_id: AccountId,
+        actor: &Actor,
+        now: OffsetDateTime,
+    ) -> Result<(Vec<IssuedKey>, Vec<AuditEvent>), DomainError> {
+        let mut keys = Vec::with_capacity(2);
+        let mut events = Vec::with_capacity(2);
+        for mode in Mode::ALL {
+            let label = format!("Standard {mode} key");
+            let key = self.issue(
+                account_id,
+                KeyKind::Standard,
+                mode,
+                label,
+                vec![],
+                None,
+                actor,
+                None,
+                now,
+            )?;
+            events.push(self.event(
+                account_id,
+                Action::KeyCreated,
+                actor,
+                Some(key.record.id),
+                format!("issued the standard {mode} key {}", key.record.hint),
+                now,
+            ));
+            keys.push(key);
+        }
+        Ok((keys, events))
+    }
+
+    /// Creates an account with its first admin and, if asked, its two standard keys.
+    pub async fn create_account(
+        &self,
+        new: NewAccount,
+        actor: &Actor,
+    ) -> Result<CreatedAccount, DomainError> {
+        let name = new.name.trim().to_owned();
+        if name.is_empty() || name.chars().count() > MAX_ACCOUNT_NAME_LEN {
+            return Err(DomainError::Invalid {
+                field: "name",
+                message: format!(
+                    "give the account a name of 1 to {MAX_ACCOUNT_NAME_LEN} characters"
+                ),
+            });
+        }
+        let email = valid_email(&new.admin_email)?;
+        let now = self.clock.now();
+        let account = Account {
+            id: AccountId::new_at(now),
+            name,
+            created_at: now,
+            require_2fa_for_keys: false,
+            rotation_period_days: DEFAULT_ROTATION_PERIOD_DAYS,
+        };
+        let admin = User {
+            id: UserId::new_at(now),
+            account_id: account.id,
+            email,
+            password_hash: new.admin_password_hash,
+            role: Role::Admin,
+            two_factor_enabled: false,
+            session_version: 0,
+            created_at: now,
+        };
+        let mut events = vec![self.event(
+            account.id,
+            Action::AccountCreated,
+            actor,
+            None,
+            format!(
+                "created account '{}' with admin {}",
+                account.name, admin.email
+            ),
+            now,
+        )];
+        let mut keys = Vec::new();
+        if new.with_keys {
+            let (issued, key_events) = self.standard_pair(account.id, actor, now)?;
+            keys = issued;
+            events.extend(key_events);
+        }
+        let records: Vec<KeyRecord> = keys.iter().map(|k| k.record.clone()).collect();
+        self.store
+            .create_account(&account, &admin, &records, &events)
+            .await
+            .map_err(|e| conflict_as(e, "that email address is already in use"))?;
+        Ok(CreatedAccount {
+            account,
+            admin,
+            keys,
+        })
+    }
+
+    /// Issues the standard test and live keys of an account that has none.
+    pub async fn init_standard_keys(
+        &self,
+        account_id: AccountId,
+        actor: &Actor,
+    ) -> Result<Vec<IssuedKey>, DomainError> {
+        self.store
+            .account(account_id)
+            .await?
+            .ok_or(DomainError::NotFound("account"))?;
+        if !self.standard_keys(account_id).await?.is_empty() {
+            return Err(DomainError::Conflict(
+                "this account's standard keys are already initialised; rotate them instead".into(),
+            ));
+        }
+        let now = self.clock.now();
+        let (keys, events) = self.standard_pair(account_id, actor, now)?;
+        let records: Vec<KeyRecord> = keys.iter().map(|k| k.record.clone()).collect();
+        self.store
+            .insert_keys(&records, &events)
+            .await
+            .map_err(|e| {
+                conflict_as(
+                    e,
+                    "this account's standard keys were initialised concurrently",
+                )
+            })?;
+        Ok(keys)
+    }
+
+    /// Adds a user to an account.
+    pub async fn add_user(
+        &self,
+        account_id: AccountId,
+        email: &str,
+        role: Role,
+        password_hash: String,
+        actor: &Actor,
+    ) -> Result<User, DomainError> {
+        self.store
+            .account(account_id)
+            .await?
+            .ok_or(DomainError::NotFound("account"))?;
+        let email = valid_email(email)?;
+        let now = self.clock.now();
+        let user = User {
+            id: UserId::new_at(now),
+            account_id,
+            email,
+            password_hash,
+            role,
+            two_factor_enabled: false,
+            session_version: 0,
+            created_at: now,
+        };
+        let event = self.event(
+            account_id,
+            Action::UserCreated,
+            actor,
+            None,
+            format!("added {} as {}", user.email, role.as_str()),
+            now,
+        );
+        self.store
+            .insert_user(&user, &event)
+            .await
+            .map_err(|e| conflict_as(e, "that email address is already in use"))?;
+        Ok(user)
+    }
+
+    /// The account's current standard keys (lifecycle `active`), test first.
+    pub async fn standard_keys(
+        &self,
+        account_id: AccountId,
+    ) -> Result<Vec<KeyRecord>, DomainError> {
+        let filter = KeyFilter {
+            kind: Some(KeyKind::Standard),
+            mode: None,
+            only_active: true,
+        };
+        let mut keys = self.store.keys_of_account(account_id, &filter).await?;
+        keys.sort_by_key(|k| k.mode == Mode::Live);
+        Ok(keys)
+    }
+
+    /// Rotates the account's standard key of `mode`.
+    pub async fn rotate_standard_key(
+        &self,
+        account_id: AccountId,
+        mode: Mode,
+        grace: Option<Duration>,
+        actor: &Actor,
+    ) -> Result<IssuedKey, DomainError> {
+        let current = self
+            .standard_keys(account_id)
+            .await?
+            .into_iter()
+            .find(|k| k.mode == mode)
+            .ok_or(DomainError::NoStandardKeys)?;
+        self.rotate(current, grace, actor).await
+    }
+
+    /// Rotates any key of the account: a new secret with the same settings.
+    pub async fn rotate_key(
+        &self,
+        account_id: AccountId,
+        key_id: KeyId,
+        grace: Option<Duration>,
+        actor: &Actor,
+    ) -> Result<IssuedKey, DomainError> {
+        let current = self
+            .store
+            .key(account_id, key_id)
+            .await?
+            .ok_or(DomainError::NotFound("key"))?;
+        self.rotate(current, grace, actor).await
+    }
+
+    async fn rotate(
+        &self,
+        current: KeyRecord,
+        grace: Option<Duration>,
+        actor: &Actor,
+    ) -> Result<IssuedKey, DomainError> {
+        let grace = grace.unwrap_or(Duration::ZERO);
+        if grace.is_negative() || grace > MAX_ROTATION_GRACE {
+            return Err(DomainError::Invalid {
+                field: "expire_previous_in",
+                message: format!(
+                    "give a number of seconds from 0 to {} (7 days)",
+                    MAX_ROTATION_GRACE.whole_seconds()
+                ),
+            });
+        }
+        if current.lifecycle != Lifecycle::Active {
+            return Err(DomainError::Conflict(format!(
+                "this key is already {} and cannot be rotated; rotate its successor instead",
+                current.lifecycle.as_str()
+            )));
+        }
+        let now = self.clock.now();
+        let new = self.issue(
+            current.account_id,
+            current.kind,
+            current.mode,
+            current.label.clone(),
+            current.scopes.clone(),
+            current.expires_at,
+            actor,
+            Some(current.id),
+            now,
+        )?;
+        let until = now + grace;
+        let detail = if grace.is_zero() {
+            format!(
+                "rotated {} to {}; the old key stopped at once",
+                current.hint, new.record.hint
+            )
+        } else {
+            format!(
+                "rotated {} to {}; the old key works for {} more seconds",
+                current.hint,
+                new.record.hint,
+                grace.whole_seconds()
+            )
+        };
+        let event = self.event(
+            current.account_id,
+            Action::KeyRotated,
+            actor,
+            Some(current.id),
+            detail,
+            now,
+        );
+        let rotation = Rotation {
+            old_key: current.id,
+            account_id: current.account_id,
+            at: now,
+            old_grace_until: until,
+            new_key: &new.record,
+        };
+        self.store.rotate_key(&rotation, &event).await.map_err(|e| match e {
+            StoreError::NotFound => DomainError::NotFound("key"),
+            other => conflict_as(other, "this key was rotated or revoked by another request just now; reload and try again"),
+        })?;
+        Ok(new)
+    }
+
+    /// Revokes a key of the account; the record stays, as `revoked`.
+    pub async fn revoke_key(
+        &self,
+        account_id: AccountId,
+        key_id: KeyId,
+        actor: &Actor,
+    ) -> Result<(), DomainError> {
+        let key = self
+            .store
+            .key(account_id, key_id)
+            .await?
+            .ok_or(DomainError::NotFound("key"))?;
+        if key.lifecycle == Lifecycle::Revoked {
+            return Err(DomainError::Conflict("this key is already revoked".into()));
+        }
+        let now = self.clock.now();
+        let event = self.event(
+            account_id,
+            Action::KeyRevoked,
+            actor,
+            Some(key_id),
+            format!("revoked {}", key.hint),
+            now,
+        );
+        self.store
+            .revoke_key(account_id, key_id, now, &event)
+            .await
+            .map_err(|e| match e {
+                StoreError::NotFound => DomainError::NotFound("key"),
+                other => conflict_as(other, "this key was revoked by another request just now"),
+            })
+    }
+}
+
+fn valid_email(email: &str) -> Result<String, DomainError> {
+    normalize_email(email).ok_or_else(|| DomainError::Invalid {
+        field: "email",
+        message: "give a valid email address, like ada@example.com".into(),
+    })
+}
+
+/// Turns a store conflict into a domain conflict with a message for people.
+fn conflict_as(error: StoreError, message: &str) -> DomainError {
+    match error {
+        StoreError::Conflict(_) => DomainError::Conflict(message.to_owned()),
+        other => DomainError::Store(other),
+    }
+}
