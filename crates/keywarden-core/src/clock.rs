@@ -23,7 +23,7 @@ pub struct SystemClock;
 impl Clock for SystemClock {
     #[allow(clippy::disallowed_methods)] // the one sanctioned clock read
     fn now(&self) -> OffsetDateTime {
-        OffsetDateTime::now_utc()
+        truncate_to_micros(OffsetDateTime::now_utc())
     }
 }
 
@@ -53,6 +53,13 @@ impl ManualClock {
     }
 }
 
+/// Times are kept to the microsecond, the precision both SQLite (as stored) and PostgreSQL
+/// `timestamptz` give back, so a stored record reads back equal to the one written.
+pub fn truncate_to_micros(at: OffsetDateTime) -> OffsetDateTime {
+    let micros = at.nanosecond() / 1_000 * 1_000;
+    at.replace_nanosecond(micros).unwrap_or(at)
+}
+
 fn to_nanos(at: OffsetDateTime) -> i64 {
     i64::try_from(at.unix_timestamp_nanos()).unwrap_or(i64::MAX)
 }
@@ -60,7 +67,8 @@ fn to_nanos(at: OffsetDateTime) -> i64 {
 impl Clock for ManualClock {
     fn now(&self) -> OffsetDateTime {
         let nanos = self.nanos.load(Ordering::SeqCst);
-        OffsetDateTime::from_unix_timestamp_nanos(i128::from(nanos))
-            .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+        let at = OffsetDateTime::from_unix_timestamp_nanos(i128::from(nanos))
+            .unwrap_or(OffsetDateTime::UNIX_EPOCH);
+        truncate_to_micros(at)
     }
 }
