@@ -30,6 +30,15 @@ pub struct IssuedKey {
     pub secret: PlainKey,
 }
 
+/// A rotation just made: the new key (shown once) and the old key as it now stands.
+#[derive(Debug)]
+pub struct RotatedKey {
+    /// The successor.
+    pub issued: IssuedKey,
+    /// The replaced key, now `rotated`, working until its `grace_until`.
+    pub previous: KeyRecord,
+}
+
 /// What the operator asks for when creating an account.
 #[derive(Debug)]
 pub struct NewAccount {
@@ -349,7 +358,7 @@ impl Keywarden {
         mode: Mode,
         grace: Option<Duration>,
         actor: &Actor,
-    ) -> Result<IssuedKey, DomainError> {
+    ) -> Result<RotatedKey, DomainError> {
         let current = self
             .standard_keys(account_id)
             .await?
@@ -366,7 +375,7 @@ impl Keywarden {
         key_id: KeyId,
         grace: Option<Duration>,
         actor: &Actor,
-    ) -> Result<IssuedKey, DomainError> {
+    ) -> Result<RotatedKey, DomainError> {
         let current = self
             .store
             .key(account_id, key_id)
@@ -380,7 +389,7 @@ impl Keywarden {
         current: KeyRecord,
         grace: Option<Duration>,
         actor: &Actor,
-    ) -> Result<IssuedKey, DomainError> {
+    ) -> Result<RotatedKey, DomainError> {
         let grace = grace.unwrap_or(Duration::ZERO);
         if grace.is_negative() || grace > MAX_ROTATION_GRACE {
             return Err(DomainError::Invalid {
@@ -440,18 +449,29 @@ impl Keywarden {
         };
         self.store.rotate_key(&rotation, &event).await.map_err(|e| match e {
             StoreError::NotFound => DomainError::NotFound("key"),
-            other => conflict_as(other, "this key was rotated or revoked by another request just now; reload and try again"),
+            other => conflict_as(
+                other,
+                "this key was rotated or revoked by another request just now; reload and try again",
+            ),
         })?;
-        Ok(new)
+        let previous = KeyRecord {
+            lifecycle: Lifecycle::Rotated,
+            rotated_at: Some(now),
+            grace_until: Some(until),
+            replaced_by: Some(new.record.id),
+            ..current
+        };
+        Ok(RotatedKey { issued: new, previous })
     }
 
-    /// Revokes a key of the account; the record stays, as `revoked`.
+    /// Revokes a key of the account; the record stays, as `revoked`, and is returned as it
+    /// now stands.
     pub async fn revoke_key(
         &self,
         account_id: AccountId,
         key_id: KeyId,
         actor: &Actor,
-    ) -> Result<(), DomainError> {
+    ) -> Result<KeyRecord, DomainError> {
         let key = self
             .store
             .key(account_id, key_id)
@@ -475,7 +495,8 @@ impl Keywarden {
             .map_err(|e| match e {
                 StoreError::NotFound => DomainError::NotFound("key"),
                 other => conflict_as(other, "this key was revoked by another request just now"),
-            })
+            })?;
+        Ok(KeyRecord { lifecycle: Lifecycle::Revoked, revoked_at: Some(now), ..key })
     }
 }
 
