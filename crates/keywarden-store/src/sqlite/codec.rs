@@ -1,0 +1,266 @@
+//! How domain values are written to and read from SQLite columns (see the conventions at the
+//! top of the migration): ids as hyphenated TEXT, times as INTEGER microseconds since the
+//! epoch, booleans as 0/1, digests as 32-byte BLOBs, scopes as a JSON array.
+//!
+//! Reading is strict: a row that does not decode into a valid domain value is an error
+//! naming the table, column and row id, never silently a default.
+
+use keywarden_core::account::{Account, Role, User};
+use keywarden_core::audit::{Action, Actor, AuditEvent};
+use keywarden_core::digest::KeyDigest;
+use keywarden_core::ids::{AccountId, EventId, KeyId, UserId};
+use keywarden_core::key_format::{KeyKind, Mode};
+use keywarden_core::key_record::{KeyRecord, Lifecycle};
+use keywarden_core::store::StoreError;
+use sqlx::Row;
+use sqlx::sqlite::SqliteRow;
+use time::OffsetDateTime;
+use uuid::Uuid;
+use uuid::fmt::Hyphenated;
+
+/// The columns of `api_keys` that [`key_from_row`] reads. A macro rather than a `const`, so it
+/// can be spliced into `concat!` and every query stays a `&'static str`.
+macro_rules! key_columns {
+    () => {
+        "id, account_id, kind, mode, label, hint, digest, scopes, lifecycle, created_at, \
+         created_by, expires_at, last_used_at, rotated_at, revoked_at, grace_until, \
+         replaced_by, replaces, change_seq"
+    };
+}
+pub(crate) use key_columns;
+
+/// Microseconds since the epoch. Times are truncated (towards the past) to the microsecond,
+/// the precision the domain clock keeps, so anything it produced reads back equal.
+pub(crate) fn micros(at: OffsetDateTime) -> Result<i64, StoreError> {
+    i64::try_from(at.unix_timestamp_nanos().div_euclid(1_000))
+        .map_err(|_| StoreError::Other(format!("time {at} is out of the storable range")))
+}
+
+/// [`micros`] of an optional time.
+pub(crate) fn opt_micros(at: Option<OffsetDateTime>) -> Result<Option<i64>, StoreError> {
+    at.map(micros).transpose()
+}
+
+fn from_micros(us: i64, what: &str) -> Result<OffsetDateTime, StoreError> {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(us) * 1_000)
+        .map_err(|_| StoreError::Other(format!("{what} holds an out-of-range time {us}")))
+}
+
+/// An id as the TEXT it is stored as.
+pub(crate) fn id_text(id: Uuid) -> Hyphenated {
+    id.hyphenated()
+}
+
+/// Scope names as stored.
+pub(crate) fn scopes_json(scopes: &[String]) -> Result<String, StoreError> {
+    // Serialising strings cannot fail; the error path is only there to avoid a panic.
+    serde_json::to_string(scopes).map_err(|e| StoreError::Other(format!("encoding scopes: {e}")))
+}
+
+/// Every audit action, for reading the storage spelling back (core has no parser for it).
+const ACTIONS: [Action; 8] = [
+    Action::AccountCreated,
+    Action::UserCreated,
+    Action::KeyCreated,
+    Action::KeyRotated,
+    Action::KeyRevoked,
+    Action::KeyUpdated,
+    Action::SignIn,
+    Action::SignInFailed,
+];
+
+/// Does nothing at run time; fails to compile when core gains an action that [`ACTIONS`]
+/// does not list, so the list cannot silently fall behind.
+const fn _every_action_is_listed(action: Action) {
+    match action {
+        Action::AccountCreated
+        | Action::UserCreated
+        | Action::KeyCreated
+        | Action::KeyRotated
+        | Action::KeyRevoked
+        | Action::KeyUpdated
+        | Action::SignIn
+        | Action::SignInFailed => {}
+    }
+}
+
+fn action_from_name(name: &str) -> Option<Action> {
+    ACTIONS.into_iter().find(|a| a.as_str() == name)
+}
+
+/// Reads one column, naming table, column and row in the error.
+struct Reader<'r> {
+    row: &'r SqliteRow,
+    table: &'static str,
+    id: String,
+}
+
+impl<'r> Reader<'r> {
+    fn new(row: &'r SqliteRow, table: &'static str) -> Self {
+        let id = row.try_get::<String, _>("id").unwrap_or_default();
+        Self { row, table, id }
+    }
+
+    fn bad(&self, column: &str, why: impl std::fmt::Display) -> StoreError {
+        StoreError::Other(format!(
+            "{}.{column} of row {} cannot be read: {why}",
+            self.table, self.id
+        ))
+    }
+
+    fn get<T>(&self, column: &str) -> Result<T, StoreError>
+    where
+        T: for<'a> sqlx::Decode<'a, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite>,
+    {
+        self.row
+            .try_get::<T, _>(column)
+            .map_err(|e| self.bad(column, e))
+    }
+
+    fn uuid(&self, column: &str) -> Result<Uuid, StoreError> {
+        let text: String = self.get(column)?;
+        Uuid::parse_str(&text).map_err(|e| self.bad(column, e))
+    }
+
+    fn opt_uuid(&self, column: &str) -> Result<Option<Uuid>, StoreError> {
+        let text: Option<String> = self.get(column)?;
+        text.map(|t| Uuid::parse_str(&t).map_err(|e| self.bad(column, e)))
+            .transpose()
+    }
+
+    fn time(&self, column: &str) -> Result<OffsetDateTime, StoreError> {
+        let us: i64 = self.get(column)?;
+        from_micros(us, &format!("{}.{column} of row {}", self.table, self.id))
+    }
+
+    fn opt_time(&self, column: &str) -> Result<Option<OffsetDateTime>, StoreError> {
+        let us: Option<i64> = self.get(column)?;
+        us.map(|us| from_micros(us, &format!("{}.{column} of row {}", self.table, self.id)))
+            .transpose()
+    }
+
+    fn flag(&self, column: &str) -> Result<bool, StoreError> {
+        match self.get::<i64>(column)? {
+            0 => Ok(false),
+            1 => Ok(true),
+            other => Err(self.bad(column, format!("{other} is not 0 or 1"))),
+        }
+    }
+
+    fn parsed<T>(&self, column: &str, parse: impl Fn(&str) -> Option<T>) -> Result<T, StoreError> {
+        let text: String = self.get(column)?;
+        parse(&text).ok_or_else(|| self.bad(column, format!("unknown value '{text}'")))
+    }
+}
+
+/// An `accounts` row.
+pub(crate) fn account_from_row(row: &SqliteRow) -> Result<Account, StoreError> {
+    let r = Reader::new(row, "accounts");
+    let days: i64 = r.get("rotation_period_days")?;
+    Ok(Account {
+        id: AccountId(r.uuid("id")?),
+        name: r.get("name")?,
+        created_at: r.time("created_at")?,
+        require_2fa_for_keys: r.flag("require_2fa_for_keys")?,
+        rotation_period_days: u32::try_from(days)
+            .map_err(|_| r.bad("rotation_period_days", format!("{days} is not a day count")))?,
+    })
+}
+
+/// A `users` row.
+pub(crate) fn user_from_row(row: &SqliteRow) -> Result<User, StoreError> {
+    let r = Reader::new(row, "users");
+    Ok(User {
+        id: UserId(r.uuid("id")?),
+        account_id: AccountId(r.uuid("account_id")?),
+        email: r.get("email")?,
+        password_hash: r.get("password_hash")?,
+        role: r.parsed("role", Role::from_name)?,
+        two_factor_enabled: r.flag("two_factor_enabled")?,
+        session_version: r.get("session_version")?,
+        created_at: r.time("created_at")?,
+    })
+}
+
+/// An `api_keys` row (all of [`key_columns!`]).
+pub(crate) fn key_from_row(row: &SqliteRow) -> Result<KeyRecord, StoreError> {
+    let r = Reader::new(row, "api_keys");
+    let digest: Vec<u8> = r.get("digest")?;
+    let digest = <[u8; 32]>::try_from(digest.as_slice())
+        .map_err(|_| r.bad("digest", format!("{} bytes instead of 32", digest.len())))?;
+    let scopes: String = r.get("scopes")?;
+    let scopes: Vec<String> = serde_json::from_str(&scopes)
+        .map_err(|e| r.bad("scopes", format!("not a JSON list: {e}")))?;
+    Ok(KeyRecord {
+        id: KeyId(r.uuid("id")?),
+        account_id: AccountId(r.uuid("account_id")?),
+        kind: r.parsed("kind", KeyKind::from_name)?,
+        mode: r.parsed("mode", Mode::from_name)?,
+        label: r.get("label")?,
+        hint: r.get("hint")?,
+        digest: KeyDigest(digest),
+        scopes,
+        lifecycle: r.parsed("lifecycle", Lifecycle::from_name)?,
+        created_at: r.time("created_at")?,
+        created_by: r.opt_uuid("created_by")?.map(UserId),
+        expires_at: r.opt_time("expires_at")?,
+        last_used_at: r.opt_time("last_used_at")?,
+        rotated_at: r.opt_time("rotated_at")?,
+        revoked_at: r.opt_time("revoked_at")?,
+        grace_until: r.opt_time("grace_until")?,
+        replaced_by: r.opt_uuid("replaced_by")?.map(KeyId),
+        replaces: r.opt_uuid("replaces")?.map(KeyId),
+        change_seq: r.get("change_seq")?,
+    })
+}
+
+/// An `audit_events` row.
+pub(crate) fn event_from_row(row: &SqliteRow) -> Result<AuditEvent, StoreError> {
+    let r = Reader::new(row, "audit_events");
+    Ok(AuditEvent {
+        id: EventId(r.uuid("id")?),
+        account_id: AccountId(r.uuid("account_id")?),
+        action: r.parsed("action", action_from_name)?,
+        actor: Actor {
+            user_id: r.opt_uuid("actor_user_id")?.map(UserId),
+            label: r.get("actor_label")?,
+            ip: r.get("ip")?,
+            user_agent: r.get("user_agent")?,
+        },
+        key_id: r.opt_uuid("key_id")?.map(KeyId),
+        detail: r.get("detail")?,
+        at: r.time("at")?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    #[test]
+    fn every_action_reads_back() {
+        for action in ACTIONS {
+            assert_eq!(action_from_name(action.as_str()), Some(action));
+        }
+        assert_eq!(action_from_name("key.exploded"), None);
+    }
+
+    #[test]
+    fn times_keep_microseconds_and_truncate_below() {
+        for at in [
+            datetime!(2026-03-01 12:34:56.123456 UTC),
+            datetime!(1969-12-31 23:59:59.999999 UTC),
+            datetime!(9999-12-31 23:59:59.999999 UTC),
+            datetime!(-9999-01-01 00:00 UTC),
+        ] {
+            let us = micros(at).unwrap();
+            assert_eq!(from_micros(us, "t").unwrap(), at);
+        }
+        let finer = datetime!(1969-12-31 23:59:59.999999999 UTC);
+        assert_eq!(
+            from_micros(micros(finer).unwrap(), "t").unwrap(),
+            datetime!(1969-12-31 23:59:59.999999 UTC)
+        );
+    }
+}
