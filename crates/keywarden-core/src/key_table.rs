@@ -10,7 +10,7 @@ use crate::digest::{KeyDigest, KeyHasher};
 use crate::ids::{AccountId, KeyId};
 use crate::key_format::{self, KeyFormatError, KeyKind, Mode};
 use crate::key_record::{KeyRecord, Lifecycle, Refusal};
-use crate::scope::{Catalog, Scope, ScopeSet};
+use crate::scope::{Catalog, ScopeSet};
 use hashbrown::HashTable;
 use std::sync::atomic::{AtomicI64, Ordering};
 use time::OffsetDateTime;
@@ -122,8 +122,8 @@ pub enum Rejection {
     NotFound,
     /// Known, but revoked, rotated past its grace, or expired.
     Refused(Refusal),
-    /// Valid, but without the scope the request needs.
-    InsufficientScope(Scope),
+    /// Valid, but without the scopes the request needs.
+    InsufficientScope,
 }
 
 /// Digest → entry. Buckets hash on the digest's first 8 bytes (see [`KeyDigest::bucket`]);
@@ -181,7 +181,7 @@ impl KeyTable {
         &self,
         hasher: &KeyHasher,
         presented: &str,
-        required: Option<Scope>,
+        required: ScopeSet,
         now_ms: i64,
     ) -> Result<&TableEntry, Rejection> {
         key_format::parse(presented).map_err(Rejection::Format)?;
@@ -190,8 +190,8 @@ impl KeyTable {
         if let Some(refusal) = entry.refusal_at(now_ms) {
             return Err(Rejection::Refused(refusal));
         }
-        if let Some(scope) = required.filter(|s| !entry.scopes.allows(*s)) {
-            return Err(Rejection::InsufficientScope(scope));
+        if !entry.scopes.contains(required) {
+            return Err(Rejection::InsufficientScope);
         }
         entry.mark_used(now_ms);
         Ok(entry)
@@ -267,7 +267,10 @@ mod tests {
         let (key, rec) = record(&f, KeyKind::Standard, &[]);
         f.table.upsert(TableEntry::from_record(&rec, &f.catalog));
         let payroll = f.catalog.parse_scope("payroll:write").unwrap();
-        let entry = f.table.check(&f.hasher, &key, Some(payroll), NOW).unwrap();
+        let entry = f
+            .table
+            .check(&f.hasher, &key, ScopeSet::only(payroll), NOW)
+            .unwrap();
         assert_eq!(entry.key_id, rec.id);
         let uses = f.table.take_uses();
         assert_eq!(uses, vec![(rec.id, from_millis(NOW))]);
@@ -281,22 +284,34 @@ mod tests {
         let (other, _) = record(&f, KeyKind::Restricted, &[]);
         f.table.upsert(TableEntry::from_record(&rec, &f.catalog));
         assert_eq!(
-            f.table.check(&f.hasher, &other, None, NOW).unwrap_err(),
+            f.table
+                .check(&f.hasher, &other, ScopeSet::default(), NOW)
+                .unwrap_err(),
             Rejection::NotFound
         );
         assert!(matches!(
-            f.table.check(&f.hasher, "sk_live_short", None, NOW),
+            f.table
+                .check(&f.hasher, "sk_live_short", ScopeSet::default(), NOW),
             Err(Rejection::Format(KeyFormatError::WrongLength { .. }))
         ));
         let write = f.catalog.parse_scope("payroll:write").unwrap();
         let read = f.catalog.parse_scope("payroll:read").unwrap();
         assert_eq!(
             f.table
-                .check(&f.hasher, &key, Some(write), NOW)
+                .check(&f.hasher, &key, ScopeSet::only(write), NOW)
                 .unwrap_err(),
-            Rejection::InsufficientScope(write)
+            Rejection::InsufficientScope
         );
-        assert!(f.table.check(&f.hasher, &key, Some(read), NOW).is_ok());
+        assert!(
+            f.table
+                .check(&f.hasher, &key, ScopeSet::only(read), NOW)
+                .is_ok()
+        );
+        let every_read = f.catalog.every(crate::scope::Access::Read);
+        assert_eq!(
+            f.table.check(&f.hasher, &key, every_read, NOW).unwrap_err(),
+            Rejection::InsufficientScope
+        );
     }
 
     #[test]
@@ -309,7 +324,9 @@ mod tests {
         f.table.upsert(TableEntry::from_record(&rec, &f.catalog));
         assert_eq!(f.table.len(), 1);
         assert_eq!(
-            f.table.check(&f.hasher, &key, None, NOW).unwrap_err(),
+            f.table
+                .check(&f.hasher, &key, ScopeSet::default(), NOW)
+                .unwrap_err(),
             Rejection::Refused(Refusal::Revoked {
                 at: from_millis(NOW - 5)
             })

@@ -81,6 +81,17 @@ impl ScopeSet {
     pub const fn allows(self, scope: Scope) -> bool {
         self.0 & scope.bit() != 0
     }
+
+    /// Whether the set grants every scope of `required` (true for the empty requirement).
+    #[inline]
+    pub const fn contains(self, required: ScopeSet) -> bool {
+        self.0 & required.0 == required.0
+    }
+
+    /// The set that holds exactly `scope` (a requirement, so write does not add read here).
+    pub const fn only(scope: Scope) -> Self {
+        Self(scope.bit())
+    }
 }
 
 /// Why a scope name was refused.
@@ -212,6 +223,17 @@ impl Catalog {
                     product,
                     access: Access::Write,
                 });
+            }
+        }
+        set
+    }
+
+    /// The requirement "this access to every product" (paths that belong to no product).
+    pub fn every(&self, access: Access) -> ScopeSet {
+        let mut set = ScopeSet::default();
+        for i in 0..self.products.len() {
+            if let Ok(product) = u8::try_from(i) {
+                set.0 |= Scope { product, access }.bit();
             }
         }
         set

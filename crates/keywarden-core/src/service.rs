@@ -71,6 +71,7 @@ pub struct Keywarden {
     catalog: Arc<Catalog>,
     clock: Arc<dyn Clock>,
     random: Arc<dyn RandomSource>,
+    rotation_period_days: u32,
 }
 
 impl Keywarden {
@@ -88,7 +89,14 @@ impl Keywarden {
             catalog,
             clock,
             random,
+            rotation_period_days: DEFAULT_ROTATION_PERIOD_DAYS,
         }
+    }
+
+    /// Sets the rotation period new accounts start with.
+    pub fn with_rotation_period(mut self, days: u32) -> Self {
+        self.rotation_period_days = days.max(1);
+        self
     }
 
     /// The store.
@@ -225,7 +233,7 @@ impl Keywarden {
             name,
             created_at: now,
             require_2fa_for_keys: false,
-            rotation_period_days: DEFAULT_ROTATION_PERIOD_DAYS,
+            rotation_period_days: self.rotation_period_days,
         };
         let admin = User {
             id: UserId::new_at(now),
@@ -461,7 +469,10 @@ impl Keywarden {
             replaced_by: Some(new.record.id),
             ..current
         };
-        Ok(RotatedKey { issued: new, previous })
+        Ok(RotatedKey {
+            issued: new,
+            previous,
+        })
     }
 
     /// Revokes a key of the account; the record stays, as `revoked`, and is returned as it
@@ -496,7 +507,11 @@ impl Keywarden {
                 StoreError::NotFound => DomainError::NotFound("key"),
                 other => conflict_as(other, "this key was revoked by another request just now"),
             })?;
-        Ok(KeyRecord { lifecycle: Lifecycle::Revoked, revoked_at: Some(now), ..key })
+        Ok(KeyRecord {
+            lifecycle: Lifecycle::Revoked,
+            revoked_at: Some(now),
+            ..key
+        })
     }
 }
 

@@ -1,1 +1,63 @@
-//! placeholder
+//! Keywarden's HTTP server.
+//!
+//! Layout:
+//! - [`config`]: the TOML file and `KEYWARDEN_*` environment.
+//! - [`startup`]: store, server secret (generated once, never replaced), services, key table.
+//! - [`state`]: what handlers reach. [`routes`]: the router, one module per resource.
+//! - [`extract`]: extractors that say what a route accepts (console user, JSON body, client).
+//! - [`presented_key`]: the three `Authorization` forms of SPEC §3, without allocating.
+//! - [`key_cache`]: the in-memory key table and its refresh from the change feed.
+//! - [`tokens`]: console JWTs. [`rate_limit`]: failure limits. [`client_addr`]: trusted proxies.
+//! - [`error`]: the one mapping from failures to HTTP answers.
+//!
+//! [`serve`] runs the server until a shutdown future completes, then finishes in-flight
+//! requests, stops the refresh task and writes the last batch of last-use times.
+
+pub mod access_log;
+pub mod client_addr;
+pub mod config;
+pub mod error;
+pub mod extract;
+pub mod key_cache;
+pub mod presented_key;
+pub mod rate_limit;
+pub mod routes;
+pub mod startup;
+pub mod state;
+pub mod tokens;
+
+use axum::ServiceExt;
+use axum::extract::Request;
+use state::AppState;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tower::Layer;
+use tower_http::normalize_path::NormalizePathLayer;
+
+/// Serves `state` on `listener` until `shutdown` completes.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let refresh = tokio::spawn(key_cache::run_refresh(
+        state.cache.clone(),
+        Duration::from_millis(state.config.cache.refresh_interval_ms),
+        Duration::from_secs(state.config.cache.last_used_flush_secs.max(1)),
+        stop_rx,
+    ));
+    let app = NormalizePathLayer::trim_trailing_slash().layer(routes::router(state));
+    let make_service =
+        ServiceExt::<Request>::into_make_service_with_connect_info::<SocketAddr>(app);
+    let served = axum::serve(listener, make_service)
+        .with_graceful_shutdown(shutdown)
+        .await;
+    let _ = stop_tx.send(true);
+    if let Err(e) = refresh.await {
+        tracing::warn!(error = %e, "the key refresh task ended abnormally");
+    }
+    served
+}

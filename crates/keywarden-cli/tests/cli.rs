@@ -1,0 +1,415 @@
+//! The `keywarden` binary as an operator and a client see it: admin commands, the server
+//! secret's life cycle, and a whole session against `keywarden serve` at debug level whose log
+//! and database must not contain any secret that passed through.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)] // a test: failing loudly is the point
+use base64::Engine;
+use serde_json::Value;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::{Arc, Mutex};
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+const BIN: &str = env!("CARGO_BIN_EXE_keywarden");
+const PASSWORD: &str = "correct horse battery staple";
+
+/// Runs `keywarden` in `dir` with a clean KEYWARDEN_* environment.
+fn keywarden(dir: &Path, args: &[&str], stdin: &str, env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(BIN);
+    cmd.args(args)
+        .current_dir(dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (name, _) in std::env::vars() {
+        if name.starts_with("KEYWARDEN_") {
+            cmd.env_remove(name);
+        }
+    }
+    cmd.envs(env.iter().copied());
+    let mut child = cmd.spawn().expect("spawn keywarden");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().expect("wait")
+}
+
+fn json_out(output: &Output) -> Value {
+    assert!(
+        output.status.success(),
+        "keywarden failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("stdout is JSON")
+}
+
+fn create_account(dir: &Path, email: &str, extra: &[&str]) -> Value {
+    let mut args = vec![
+        "admin",
+        "create-account",
+        "--name",
+        "Acme",
+        "--email",
+        email,
+        "--password-stdin",
+    ];
+    args.extend_from_slice(extra);
+    json_out(&keywarden(dir, &args, &format!("{PASSWORD}\n"), &[]))
+}
+
+fn is_key(value: &Value, prefix: &str) -> bool {
+    value
+        .as_str()
+        .is_some_and(|k| k.len() == 46 && k.starts_with(prefix))
+}
+
+#[test]
+fn create_account_prints_ids_and_both_standard_keys_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = create_account(dir.path(), "Ada@Example.com", &[]);
+    assert!(out["account_id"].as_str().unwrap().len() == 36);
+    assert!(out["admin_user_id"].as_str().unwrap().len() == 36);
+    assert_eq!(out["admin_email"], "ada@example.com");
+    assert!(is_key(&out["keys"]["test"], "sk_test_"), "{out}");
+    assert!(is_key(&out["keys"]["live"], "sk_live_"), "{out}");
+}
+
+#[test]
+fn init_keys_issues_keys_once_for_an_account_created_without_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = create_account(dir.path(), "ada@example.com", &["--without-keys"]);
+    assert!(out.get("keys").is_none(), "{out}");
+    let account = out["account_id"].as_str().unwrap();
+    let keys = json_out(&keywarden(
+        dir.path(),
+        &["admin", "init-keys", "--account", account],
+        "",
+        &[],
+    ));
+    assert!(is_key(&keys["keys"]["test"], "sk_test_"));
+    assert!(is_key(&keys["keys"]["live"], "sk_live_"));
+    let again = keywarden(
+        dir.path(),
+        &["admin", "init-keys", "--account", account],
+        "",
+        &[],
+    );
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already initialised"));
+    let unknown = keywarden(
+        dir.path(),
+        &[
+            "admin",
+            "init-keys",
+            "--account",
+            "01900000-0000-7000-8000-000000000000",
+        ],
+        "",
+        &[],
+    );
+    assert!(!unknown.status.success());
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("account not found"));
+}
+
+#[test]
+fn add_user_adds_once_and_checks_its_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let account = create_account(dir.path(), "ada@example.com", &[])["account_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let add = |email: &str, role: &str, password: &str| {
+        keywarden(
+            dir.path(),
+            &[
+                "admin",
+                "add-user",
+                "--account",
+                &account,
+                "--email",
+                email,
+                "--role",
+                role,
+                "--password-stdin",
+            ],
+            password,
+            &[],
+        )
+    };
+    let user = json_out(&add("bob@example.com", "developer", PASSWORD));
+    assert_eq!(user["role"], "developer");
+    assert_eq!(user["email"], "bob@example.com");
+    let duplicate = add("BOB@example.com", "member", PASSWORD);
+    assert!(!duplicate.status.success());
+    assert!(String::from_utf8_lossy(&duplicate.stderr).contains("already in use"));
+    let short = add("carol@example.com", "member", "short");
+    assert!(!short.status.success());
+    assert!(String::from_utf8_lossy(&short.stderr).contains("at least 12"));
+    let bad_role = add("dan@example.com", "owner", PASSWORD);
+    assert!(!bad_role.status.success());
+}
+
+#[cfg(unix)]
+#[test]
+fn the_generated_secret_is_private_and_never_silently_replaced() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    create_account(dir.path(), "ada@example.com", &[]);
+    let secret = dir.path().join("keywarden-data/secret");
+    let mode = std::fs::metadata(&secret).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+
+    // A different secret would make every stored key stop working: refuse.
+    let other = "x".repeat(64);
+    let refused = keywarden(
+        dir.path(),
+        &[
+            "admin",
+            "init-keys",
+            "--account",
+            "01900000-0000-7000-8000-000000000000",
+        ],
+        "",
+        &[("KEYWARDEN_SECRET", &other)],
+    );
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr)
+            .contains("not the secret the stored keys were hashed under")
+    );
+
+    // A missing secret file with keys stored: refuse rather than generate a new one.
+    let saved = std::fs::read(&secret).unwrap();
+    std::fs::remove_file(&secret).unwrap();
+    let missing = keywarden(dir.path(), &["serve", "--listen", "127.0.0.1:0"], "", &[]);
+    assert!(!missing.status.success());
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("is missing"));
+    assert!(!secret.exists(), "no new secret may be generated");
+
+    // A secret readable by others is refused with the fix.
+    std::fs::write(&secret, saved).unwrap();
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let open = keywarden(dir.path(), &["serve", "--listen", "127.0.0.1:0"], "", &[]);
+    assert!(!open.status.success());
+    assert!(String::from_utf8_lossy(&open.stderr).contains("chmod 600"));
+}
+
+#[test]
+fn unknown_config_keys_stop_the_binary() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("k.toml"), "lisen = \"127.0.0.1:1\"\n").unwrap();
+    let out = keywarden(dir.path(), &["--config", "k.toml", "serve"], "", &[]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("lisen"));
+}
+
+/// A `keywarden serve` child whose stderr is collected.
+struct Server {
+    child: tokio::process::Child,
+    base: String,
+    log: Arc<Mutex<String>>,
+}
+
+async fn serve(dir: &Path, env: &[(&str, &str)]) -> Server {
+    let mut cmd = tokio::process::Command::new(BIN);
+    cmd.args(["serve", "--listen", "127.0.0.1:0"])
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    for (name, _) in std::env::vars() {
+        if name.starts_with("KEYWARDEN_") {
+            cmd.env_remove(name);
+        }
+    }
+    cmd.envs(env.iter().copied());
+    let mut child = cmd.spawn().expect("spawn serve");
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let log = Arc::new(Mutex::new(String::new()));
+    let mut base = None;
+    while let Some(line) = lines.next_line().await.unwrap() {
+        log.lock().unwrap().push_str(&line);
+        log.lock().unwrap().push('\n');
+        if let Some(addr) = line.split("address=").nth(1) {
+            base = Some(format!(
+                "http://{}",
+                addr.split_whitespace().next().unwrap()
+            ));
+            break;
+        }
+    }
+    let sink = log.clone();
+    tokio::spawn(async move {
+        while let Ok(Some(line)) = lines.next_line().await {
+            let mut log = sink.lock().unwrap();
+            log.push_str(&line);
+            log.push('\n');
+        }
+    });
+    Server {
+        child,
+        base: base.expect("server printed its address"),
+        log,
+    }
+}
+
+impl Server {
+    /// SIGTERM, then the exit status.
+    async fn terminate(mut self) -> (std::process::ExitStatus, String) {
+        let pid = self.child.id().unwrap();
+        let killed = Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .unwrap();
+        assert!(killed.success());
+        let status = tokio::time::timeout(std::time::Duration::from_secs(20), self.child.wait())
+            .await
+            .expect("server stops within 20 s of SIGTERM")
+            .unwrap();
+        // Let the log reader drain.
+        tokio::task::yield_now().await;
+        let log = self.log.lock().unwrap().clone();
+        (status, log)
+    }
+}
+
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(files_under(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn a_whole_session_leaves_no_secret_in_the_log_or_the_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let account = create_account(dir.path(), "ada@example.com", &[]);
+    let test_key = account["keys"]["test"].as_str().unwrap().to_owned();
+    let live_key = account["keys"]["live"].as_str().unwrap().to_owned();
+    let server = serve(dir.path(), &[("KEYWARDEN_LOG_LEVEL", "debug")]).await;
+    let http = reqwest::Client::new();
+    let url = |path: &str| format!("{}{path}", server.base);
+
+    let tokens: Value = http
+        .post(url("/v1/auth/token/"))
+        .json(&serde_json::json!({ "email": "ada@example.com", "password": PASSWORD }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let access = tokens["access"].as_str().unwrap().to_owned();
+    let refresh = tokens["refresh"].as_str().unwrap().to_owned();
+    let wrong = http
+        .post(url("/v1/auth/token/"))
+        .json(&serde_json::json!({ "email": "ada@example.com", "password": "wrong password!!" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 401);
+
+    let listed = http
+        .get(url("/v1/auth/api-keys/"))
+        .bearer_auth(&access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(listed.status(), 200);
+    let rotated: Value = http
+        .patch(url("/v1/auth/api-keys/"))
+        .bearer_auth(&access)
+        .json(&serde_json::json!({ "type": "test" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let new_test_key = rotated["key"].as_str().unwrap().to_owned();
+
+    let basic = base64::engine::general_purpose::STANDARD.encode(format!("{live_key}:"));
+    for (authorization, expected) in [
+        (format!("Api-Key {new_test_key}"), 200),
+        (format!("Bearer {live_key}"), 200),
+        (format!("Basic {basic}"), 200),
+        (format!("Api-Key {test_key}"), 401),
+    ] {
+        let response = http
+            .get(url("/v1/forward-auth/"))
+            .header("Authorization", &authorization)
+            .header("X-Original-URI", "/v1/customers/")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), expected, "{}", &authorization[..12]);
+    }
+    let verified: Value = http
+        .post(url("/v1/verify/"))
+        .json(&serde_json::json!({ "key": live_key, "scope": "payroll:write" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(verified["valid"], true);
+    let refreshed = http
+        .post(url("/v1/auth/token/refresh/"))
+        .json(&serde_json::json!({ "refresh": refresh }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refreshed.status(), 200);
+
+    let (status, log) = server.terminate().await;
+    assert!(
+        status.success(),
+        "graceful shutdown exits 0: {status:?}\n{log}"
+    );
+    assert!(log.contains("request"), "debug logging was on:\n{log}");
+    assert!(log.contains("shutting down"), "{log}");
+
+    let password = PASSWORD.to_owned();
+    let secrets = [
+        &test_key,
+        &live_key,
+        &new_test_key,
+        &access,
+        &refresh,
+        &basic,
+        &password,
+    ];
+    for secret in &secrets {
+        assert!(!log.contains(secret.as_str()), "a secret reached the log");
+        // The random part alone must not appear either.
+        if secret.starts_with("sk_") {
+            assert!(
+                !log.contains(&secret[8..]),
+                "a key's random part reached the log"
+            );
+        }
+    }
+    for file in files_under(&dir.path().join("keywarden-data")) {
+        let bytes = std::fs::read(&file).unwrap();
+        let text = String::from_utf8_lossy(&bytes);
+        for secret in &secrets {
+            assert!(
+                !text.contains(secret.as_str()),
+                "a secret is stored in {}",
+                file.display()
+            );
+        }
+    }
+}

@@ -1,0 +1,421 @@
+//! Configuration: a TOML file (`--config`), overridden by `KEYWARDEN_*` environment variables
+//! (a `.env` file is loaded into the environment by the CLI first). Unknown keys in the file
+//! are an error, and a file that was named but cannot be read is an error: a typo must not
+//! silently fall back to defaults.
+
+use ipnet::IpNet;
+use keywarden_core::scope::{Catalog, Product};
+use serde::Deserialize;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// A secret from configuration; `Debug` never prints it.
+#[derive(Clone, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct SecretText(pub String);
+
+impl fmt::Debug for SecretText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+/// One forward-auth route: requests whose path starts with `prefix` need a scope of `product`.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct RouteRule {
+    /// Path prefix, e.g. `/payroll/`.
+    pub prefix: String,
+    /// Product id from the catalog.
+    pub product: String,
+}
+
+/// The verify cache.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct CacheConfig {
+    /// The key table is never older than this; past it, verification answers 503 (≤ 60).
+    pub max_age_secs: u64,
+    /// How often the change feed is read.
+    pub refresh_interval_ms: u64,
+    /// How often last-use times are written, in one batch.
+    pub last_used_flush_secs: u64,
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        Self {
+            max_age_secs: 30,
+            refresh_interval_ms: 500,
+            last_used_flush_secs: 10,
+        }
+    }
+}
+
+/// Abuse limits (SPEC §3).
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsConfig {
+    /// Failed key presentations per client address per minute.
+    pub failed_keys_per_minute: u32,
+    /// Failed sign-ins per client address per window.
+    pub failed_sign_ins_per_client: u32,
+    /// Failed sign-ins per user (email) per window.
+    pub failed_sign_ins_per_user: u32,
+    /// The sign-in window, in seconds.
+    pub sign_in_window_secs: u64,
+    /// Largest request body, in bytes.
+    pub max_body_bytes: usize,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        Self {
+            failed_keys_per_minute: 60,
+            failed_sign_ins_per_client: 20,
+            failed_sign_ins_per_user: 5,
+            sign_in_window_secs: 15 * 60,
+            max_body_bytes: 64 * 1024,
+        }
+    }
+}
+
+/// Console tokens.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct TokenConfig {
+    /// Access token lifetime, seconds.
+    pub access_ttl_secs: u64,
+    /// Refresh token lifetime, seconds.
+    pub refresh_ttl_secs: u64,
+}
+
+impl Default for TokenConfig {
+    fn default() -> Self {
+        Self {
+            access_ttl_secs: 15 * 60,
+            refresh_ttl_secs: 7 * 24 * 3600,
+        }
+    }
+}
+
+/// Log output.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Everything `keywarden serve` and `keywarden admin` read.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Listen address.
+    pub listen: SocketAddr,
+    /// `sqlite://…` or `postgres://…`; defaults to a SQLite file in `data_dir`.
+    pub database_url: Option<String>,
+    /// Where the embedded database and the generated secret live.
+    pub data_dir: PathBuf,
+    /// The server secret (prefer the environment). Generated into `data_dir` if absent.
+    pub secret: Option<SecretText>,
+    /// Where to keep a generated secret (default: `data_dir/secret`).
+    pub secret_file: Option<PathBuf>,
+    /// If set, the verification endpoints need `X-Keywarden-Verifier-Secret`.
+    pub verifier_secret: Option<SecretText>,
+    /// Rotation period for new accounts, in days.
+    pub rotation_period_days: u32,
+    /// Proxies whose `X-Forwarded-For` names the client (loopback by default).
+    pub trusted_proxies: Vec<IpNet>,
+    /// The product catalog; the seeds' seven products if absent.
+    pub products: Option<Vec<Product>>,
+    /// Forward-auth route table; `/v1/<product>/…` if empty.
+    pub routes: Vec<RouteRule>,
+    /// Verify cache.
+    pub cache: CacheConfig,
+    /// Abuse limits.
+    pub limits: LimitsConfig,
+    /// Console tokens.
+    pub tokens: TokenConfig,
+    /// Log format.
+    pub log_format: LogFormat,
+    /// Log filter (`info`, `keywarden=debug`, …).
+    pub log_level: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            database_url: None,
+            data_dir: PathBuf::from("keywarden-data"),
+            secret: None,
+            secret_file: None,
+            verifier_secret: None,
+            rotation_period_days: keywarden_core::account::DEFAULT_ROTATION_PERIOD_DAYS,
+            trusted_proxies: ["127.0.0.0/8", "::1/128"]
+                .iter()
+                .filter_map(|n| n.parse().ok())
+                .collect(),
+            products: None,
+            routes: Vec::new(),
+            cache: CacheConfig::default(),
+            limits: LimitsConfig::default(),
+            tokens: TokenConfig::default(),
+            log_format: LogFormat::Text,
+            log_level: "info".into(),
+        }
+    }
+}
+
+/// A configuration that cannot be used; the message says which setting and why.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration: {0}")]
+pub struct ConfigError(pub String);
+
+impl Config {
+    /// Reads `file` (if given) and then the `KEYWARDEN_*` variables `env` yields.
+    pub fn load(
+        file: Option<&Path>,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
+        let mut config = match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|e| {
+                    ConfigError(format!(
+                        "cannot read the config file {}: {e}",
+                        path.display()
+                    ))
+                })?;
+                toml::from_str(&text)
+                    .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?
+            }
+            None => Config::default(),
+        };
+        config.apply_env(env)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn apply_env(&mut self, env: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+        fn parsed<T: std::str::FromStr>(name: &str, value: &str) -> Result<T, ConfigError>
+        where
+            T::Err: fmt::Display,
+        {
+            value
+                .trim()
+                .parse()
+                .map_err(|e| ConfigError(format!("{name}={value:?}: {e}")))
+        }
+        if let Some(v) = env("KEYWARDEN_LISTEN") {
+            self.listen = parsed("KEYWARDEN_LISTEN", &v)?;
+        }
+        if let Some(v) = env("KEYWARDEN_DATABASE_URL") {
+            self.database_url = Some(v);
+        }
+        if let Some(v) = env("KEYWARDEN_DATA_DIR") {
+            self.data_dir = PathBuf::from(v);
+        }
+        if let Some(v) = env("KEYWARDEN_SECRET") {
+            self.secret = Some(SecretText(v));
+        }
+        if let Some(v) = env("KEYWARDEN_SECRET_FILE") {
+            self.secret_file = Some(PathBuf::from(v));
+        }
+        if let Some(v) = env("KEYWARDEN_VERIFIER_SECRET") {
+            self.verifier_secret = Some(SecretText(v));
+        }
+        if let Some(v) = env("KEYWARDEN_ROTATION_PERIOD_DAYS") {
+            self.rotation_period_days = parsed("KEYWARDEN_ROTATION_PERIOD_DAYS", &v)?;
+        }
+        if let Some(v) = env("KEYWARDEN_TRUSTED_PROXIES") {
+            self.trusted_proxies = list(&v)
+                .map(|n| parsed("KEYWARDEN_TRUSTED_PROXIES", n))
+                .collect::<Result<_, _>>()?;
+        }
+        if let Some(v) = env("KEYWARDEN_PRODUCTS") {
+            // "asset=Asset,payroll=Payroll"
+            let products = list(&v)
+                .map(|item| {
+                    let (id, name) = item.split_once('=').unwrap_or((item, item));
+                    Product {
+                        id: id.trim().into(),
+                        name: name.trim().into(),
+                    }
+                })
+                .collect();
+            self.products = Some(products);
+        }
+        if let Some(v) = env("KEYWARDEN_ROUTES") {
+            // "/payroll/=payroll,/hr/=talent"
+            self.routes = list(&v)
+                .map(|item| {
+                    let (prefix, product) = item.split_once('=').ok_or_else(|| {
+                        ConfigError(format!("KEYWARDEN_ROUTES: '{item}' is not PREFIX=PRODUCT"))
+                    })?;
+                    Ok(RouteRule {
+                        prefix: prefix.trim().into(),
+                        product: product.trim().into(),
+                    })
+                })
+                .collect::<Result<_, ConfigError>>()?;
+        }
+        if let Some(v) = env("KEYWARDEN_CACHE_MAX_AGE_SECS") {
+            self.cache.max_age_secs = parsed("KEYWARDEN_CACHE_MAX_AGE_SECS", &v)?;
+        }
+        if let Some(v) = env("KEYWARDEN_LOG_FORMAT") {
+            self.log_format = match v.trim() {
+                "text" => LogFormat::Text,
+                "json" => LogFormat::Json,
+                other => {
+                    return Err(ConfigError(format!(
+                        "KEYWARDEN_LOG_FORMAT={other:?}: use text or json"
+                    )));
+                }
+            };
+        }
+        if let Some(v) = env("KEYWARDEN_LOG_LEVEL") {
+            self.log_level = v;
+        }
+        Ok(())
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        if !(1..=60).contains(&self.cache.max_age_secs) {
+            return Err(ConfigError(format!(
+                "cache.max_age_secs is {}; it must be between 1 and 60",
+                self.cache.max_age_secs
+            )));
+        }
+        if self.cache.refresh_interval_ms == 0
+            || self.cache.refresh_interval_ms > self.cache.max_age_secs * 1000 / 2
+        {
+            return Err(ConfigError(
+                "cache.refresh_interval_ms must be above 0 and at most half of max_age_secs".into(),
+            ));
+        }
+        if self.rotation_period_days == 0 {
+            return Err(ConfigError(
+                "rotation_period_days must be at least 1".into(),
+            ));
+        }
+        let catalog = self.catalog()?;
+        for route in &self.routes {
+            if !route.prefix.starts_with('/') {
+                return Err(ConfigError(format!(
+                    "route prefix '{}' must start with '/'",
+                    route.prefix
+                )));
+            }
+            if catalog.product_index(&route.product).is_none() {
+                return Err(ConfigError(format!(
+                    "route '{}' names product '{}', which is not in the catalog",
+                    route.prefix, route.product
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// The product catalog.
+    pub fn catalog(&self) -> Result<Catalog, ConfigError> {
+        match &self.products {
+            None => Ok(Catalog::default()),
+            Some(products) => {
+                Catalog::new(products.clone()).map_err(|e| ConfigError(format!("products: {e}")))
+            }
+        }
+    }
+
+    /// The database URL, defaulting to a SQLite file in the data directory.
+    pub fn database_url(&self) -> String {
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("keywarden.db").display()))
+    }
+
+    /// Where a generated secret is kept.
+    pub fn secret_file(&self) -> PathBuf {
+        self.secret_file
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("secret"))
+    }
+}
+
+fn list(value: &str) -> impl Iterator<Item = &str> {
+    value.split(',').map(str::trim).filter(|s| !s.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        move |k| map.get(k).cloned()
+    }
+
+    #[test]
+    fn defaults_listen_on_loopback_with_sqlite_in_the_data_dir() {
+        let c = Config::load(None, env(&[])).unwrap();
+        assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.database_url(), "sqlite://keywarden-data/keywarden.db");
+        assert_eq!(c.catalog().unwrap(), Catalog::default());
+    }
+
+    #[test]
+    fn environment_overrides_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("k.toml");
+        std::fs::write(
+            &path,
+            "listen = \"127.0.0.1:9000\"\nrotation_period_days = 30\n[[products]]\nid = \"crm\"\nname = \"CRM\"\n",
+        )
+        .unwrap();
+        let c = Config::load(Some(&path), env(&[("KEYWARDEN_LISTEN", "0.0.0.0:9100")])).unwrap();
+        assert_eq!(c.listen.to_string(), "0.0.0.0:9100");
+        assert_eq!(c.rotation_period_days, 30);
+        assert_eq!(c.catalog().unwrap().products()[0].id, "crm");
+    }
+
+    #[test]
+    fn unknown_keys_and_unreadable_files_are_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("k.toml");
+        std::fs::write(&path, "listne = \"127.0.0.1:9000\"\n").unwrap();
+        let err = Config::load(Some(&path), env(&[])).unwrap_err().to_string();
+        assert!(err.contains("listne"), "{err}");
+        let missing = dir.path().join("missing.toml");
+        assert!(Config::load(Some(&missing), env(&[])).is_err());
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        let err = Config::load(None, env(&[("KEYWARDEN_CACHE_MAX_AGE_SECS", "600")]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("max_age_secs"), "{err}");
+        let err = Config::load(None, env(&[("KEYWARDEN_ROUTES", "/x/=nope")]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("nope"), "{err}");
+    }
+
+    #[test]
+    fn secrets_do_not_show_in_debug() {
+        let c = Config::load(
+            None,
+            env(&[("KEYWARDEN_SECRET", "hunter2-hunter2-hunter2-hunter2-x")]),
+        )
+        .unwrap();
+        assert!(!format!("{c:?}").contains("hunter2"));
+    }
+}

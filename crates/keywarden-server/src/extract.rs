@@ -1,0 +1,155 @@
+//! Extractors that say on a handler's first line what it accepts: [`Console`] (a signed-in
+//! user, with role checks), [`ApiJson`] (a JSON body whose every failure is a JSON 400/413),
+//! and [`ClientMeta`] (address and user agent, for limits and the audit trail).
+
+use crate::client_addr::client_ip;
+use crate::error::{ApiError, Realm};
+use crate::state::AppState;
+use crate::tokens::TokenType;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
+use axum::http::StatusCode;
+use axum::http::header::{AUTHORIZATION, USER_AGENT};
+use axum::http::request::Parts;
+use keywarden_core::account::{Account, User};
+use keywarden_core::audit::Actor;
+use serde::de::DeserializeOwned;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+
+/// A JSON body; malformed, mistyped or oversized bodies get JSON errors that name the problem.
+#[derive(Debug)]
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(value)) => Ok(Self(value)),
+            Err(rejection) => Err(json_rejection(rejection)),
+        }
+    }
+}
+
+/// Maps axum's JSON rejections to our errors.
+pub fn json_rejection(rejection: JsonRejection) -> ApiError {
+    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        return ApiError::PayloadTooLarge;
+    }
+    match rejection {
+        JsonRejection::MissingJsonContentType(_) => {
+            ApiError::MalformedBody("send the header `Content-Type: application/json`".into())
+        }
+        other => ApiError::MalformedBody(other.body_text()),
+    }
+}
+
+/// The client's address (behind trusted proxies) and user agent.
+#[derive(Clone, Debug)]
+pub struct ClientMeta {
+    /// Client address.
+    pub ip: IpAddr,
+    /// `User-Agent`, cut to 200 characters.
+    pub user_agent: Option<String>,
+}
+
+impl ClientMeta {
+    /// Reads it from request parts.
+    pub fn from_parts(parts: &Parts, state: &AppState) -> Self {
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip());
+        let ip = client_ip(peer, &parts.headers, &state.config.trusted_proxies);
+        let user_agent = parts
+            .headers
+            .get(USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(|s| s.chars().take(200).collect());
+        Self { ip, user_agent }
+    }
+
+    /// An audit actor for this client.
+    pub fn actor(&self, user: Option<&User>) -> Actor {
+        Actor {
+            user_id: user.map(|u| u.id),
+            label: user.map_or_else(|| "anonymous".into(), |u| u.email.clone()),
+            ip: Some(self.ip.to_string()),
+            user_agent: self.user_agent.clone(),
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for ClientMeta {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        Ok(Self::from_parts(parts, state))
+    }
+}
+
+/// A signed-in console user with a valid, unexpired access token whose session is current.
+#[derive(Debug, Clone)]
+pub struct Console {
+    /// The user.
+    pub user: User,
+    /// Their account.
+    pub account: Account,
+    /// Where the request came from.
+    pub client: ClientMeta,
+}
+
+impl Console {
+    /// Admins and developers may see and manage keys.
+    pub fn require_key_manager(&self) -> Result<(), ApiError> {
+        if self.user.role.manages_keys() {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden)
+        }
+    }
+
+    /// The audit actor.
+    pub fn actor(&self) -> Actor {
+        self.client.actor(Some(&self.user))
+    }
+}
+
+impl FromRequestParts<AppState> for Console {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let header = parts
+            .headers
+            .get(AUTHORIZATION)
+            .ok_or(ApiError::NotProvided(Realm::Console))?;
+        let token = header
+            .to_str()
+            .ok()
+            .and_then(|v| v.split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, token)| token.trim())
+            .ok_or(ApiError::TokenNotValid)?;
+        let claims = state
+            .tokens
+            .check(token, TokenType::Access)
+            .ok_or(ApiError::TokenNotValid)?;
+        let store = state.service.store();
+        let user = store
+            .user(claims.sub)
+            .await?
+            .ok_or(ApiError::TokenNotValid)?;
+        if user.session_version != claims.sv || user.account_id != claims.acc {
+            return Err(ApiError::TokenNotValid);
+        }
+        let account = store
+            .account(user.account_id)
+            .await?
+            .ok_or(ApiError::TokenNotValid)?;
+        Ok(Self {
+            user,
+            account,
+            client: ClientMeta::from_parts(parts, state),
+        })
+    }
+}

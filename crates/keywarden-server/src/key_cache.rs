@@ -1,0 +1,207 @@
+//! The verify path's view of storage: the whole key table in memory, kept current from the
+//! store's change feed.
+//!
+//! - At start the table is filled from the feed (every key).
+//! - A background task reads the feed every `refresh_interval` (this also picks up changes made
+//!   by the operator CLI or, on PostgreSQL, by other instances).
+//! - A change made through this instance is applied to the table before its answer is sent, so
+//!   a revoked key is refused by the very next request.
+//! - If the feed cannot be read for longer than `max_age`, the table is no longer trusted and
+//!   verification answers 503 rather than serve stale verdicts.
+//! - Successful uses are noted in the table (an atomic store) and written in batches.
+
+use crate::error::ApiError;
+use keywarden_core::Clock;
+use keywarden_core::digest::KeyHasher;
+use keywarden_core::key_record::KeyRecord;
+use keywarden_core::key_table::{KeyTable, Rejection, TableEntry};
+use keywarden_core::scope::{Catalog, ScopeSet};
+use keywarden_core::store::{Store, StoreError};
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+/// Changes read from the feed per query.
+const FEED_PAGE: u32 = 10_000;
+
+/// The in-memory key table and its refresh state.
+#[derive(Debug)]
+pub struct KeyCache {
+    table: RwLock<KeyTable>,
+    hasher: KeyHasher,
+    catalog: Arc<Catalog>,
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    /// Serialises feed reads; holds the highest change_seq applied.
+    feed_position: tokio::sync::Mutex<i64>,
+    /// When the table was last known current (Unix ms).
+    synced_at: AtomicI64,
+    max_age_ms: i64,
+}
+
+impl KeyCache {
+    /// An empty cache; call [`KeyCache::catch_up`] before serving.
+    pub fn new(
+        hasher: KeyHasher,
+        catalog: Arc<Catalog>,
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        max_age: Duration,
+    ) -> Self {
+        Self {
+            table: RwLock::new(KeyTable::default()),
+            hasher,
+            catalog,
+            store,
+            clock,
+            feed_position: tokio::sync::Mutex::new(0),
+            synced_at: AtomicI64::new(0),
+            max_age_ms: i64::try_from(max_age.as_millis()).unwrap_or(60_000),
+        }
+    }
+
+    /// Reads the change feed up to its end and applies it.
+    pub async fn catch_up(&self) -> Result<usize, StoreError> {
+        let started = self.clock.unix_millis();
+        let mut position = self.feed_position.lock().await;
+        let mut applied = 0;
+        loop {
+            let batch = self.store.keys_changed_since(*position, FEED_PAGE).await?;
+            let Some(last) = batch.last() else { break };
+            *position = last.change_seq;
+            applied += batch.len();
+            self.apply(&batch);
+            if batch.len() < FEED_PAGE as usize {
+                break;
+            }
+        }
+        self.synced_at.fetch_max(started, Ordering::Relaxed);
+        Ok(applied)
+    }
+
+    /// Applies records just changed through this instance, before the answer is sent.
+    pub fn apply(&self, records: &[KeyRecord]) {
+        let entries: Vec<TableEntry> = records
+            .iter()
+            .map(|r| TableEntry::from_record(r, &self.catalog))
+            .collect();
+        // std RwLock: held only for these inserts, never across an await.
+        let mut table = self
+            .table
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for entry in entries {
+            table.upsert(entry);
+        }
+    }
+
+    /// Number of keys in the table.
+    pub fn len(&self) -> usize {
+        self.read().len()
+    }
+
+    /// Whether the table is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, KeyTable> {
+        self.table
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Whether the table is recent enough to answer from.
+    pub fn is_fresh(&self, now_ms: i64) -> bool {
+        now_ms - self.synced_at.load(Ordering::Relaxed) <= self.max_age_ms
+    }
+
+    /// Checks a presented key; calls `accept` with the entry if it passes. The closure runs
+    /// under the read lock, so it must be short and must not block.
+    pub fn verify<R>(
+        &self,
+        presented: &str,
+        required: ScopeSet,
+        accept: impl FnOnce(&TableEntry) -> R,
+    ) -> Result<R, VerifyFailure> {
+        let now = self.clock.unix_millis();
+        if !self.is_fresh(now) {
+            return Err(VerifyFailure::Stale);
+        }
+        let table = self.read();
+        match table.check(&self.hasher, presented, required, now) {
+            Ok(entry) => Ok(accept(entry)),
+            Err(rejection) => Err(VerifyFailure::Rejected(rejection)),
+        }
+    }
+
+    /// Writes the uses noted since the last call, in one batch.
+    pub async fn flush_last_used(&self) -> Result<usize, StoreError> {
+        let uses = self.read().take_uses();
+        if uses.is_empty() {
+            return Ok(0);
+        }
+        self.store.record_last_used(&uses).await?;
+        Ok(uses.len())
+    }
+
+    /// The catalog the table was built against.
+    pub fn catalog(&self) -> &Catalog {
+        &self.catalog
+    }
+}
+
+/// Why a verification did not pass.
+#[derive(Debug)]
+pub enum VerifyFailure {
+    /// The key was rejected.
+    Rejected(Rejection),
+    /// The table is older than its maximum age (storage unreachable).
+    Stale,
+}
+
+impl VerifyFailure {
+    /// The API error for this failure; `required` names the scope that was needed.
+    pub fn into_api_error(self, required: impl FnOnce() -> String) -> ApiError {
+        match self {
+            Self::Stale => ApiError::Unavailable,
+            Self::Rejected(Rejection::Format(e)) => {
+                ApiError::KeyFormat(std::borrow::Cow::Owned(e.to_string()))
+            }
+            Self::Rejected(Rejection::NotFound) => ApiError::KeyNotFound,
+            Self::Rejected(Rejection::Refused(r)) => ApiError::KeyRefused(r),
+            Self::Rejected(Rejection::InsufficientScope) => ApiError::InsufficientScope(required()),
+        }
+    }
+}
+
+/// Runs the feed reader and the last-used writer until `shutdown` fires, then flushes once more.
+pub async fn run_refresh(
+    cache: Arc<KeyCache>,
+    refresh_every: Duration,
+    flush_every: Duration,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+) {
+    let mut refresh = tokio::time::interval(refresh_every);
+    refresh.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut flush = tokio::time::interval(flush_every);
+    flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = refresh.tick() => {
+                if let Err(e) = cache.catch_up().await {
+                    tracing::warn!(error = %e, "cannot read the key change feed; serving from the table until it is too old");
+                }
+            }
+            _ = flush.tick() => {
+                if let Err(e) = cache.flush_last_used().await {
+                    tracing::warn!(error = %e, "cannot record last use times; will retry");
+                }
+            }
+            _ = shutdown.changed() => break,
+        }
+    }
+    if let Err(e) = cache.flush_last_used().await {
+        tracing::warn!(error = %e, "cannot record last use times at shutdown");
+    }
+}

@@ -1,0 +1,168 @@
+//! Console sign-in: `POST /v1/auth/token/`, `POST /v1/auth/token/refresh/`, `GET /v1/auth/me/`.
+//!
+//! An unknown email and a wrong password get the same answer after the same argon2 work, and
+//! the failed-attempt audit row is written off the response path, so neither the body nor the
+//! timing tells whether an email has an account.
+
+use crate::error::ApiError;
+use crate::extract::{ApiJson, ClientMeta, Console};
+use crate::state::AppState;
+use crate::tokens::TokenType;
+use axum::Json;
+use axum::extract::State;
+use keywarden_api_types::session::{
+    AccessToken, Me, MeAccount, MeUser, RefreshRequest, TokenPair, TokenRequest,
+};
+use keywarden_core::account::{User, normalize_email};
+use keywarden_core::audit::{Action, AuditEvent};
+use keywarden_core::ids::EventId;
+use keywarden_core::password;
+
+/// `POST /v1/auth/token/`
+pub async fn token(
+    State(state): State<AppState>,
+    client: ClientMeta,
+    ApiJson(request): ApiJson<TokenRequest>,
+) -> Result<Json<TokenPair>, ApiError> {
+    let now = state.service.clock().unix_millis();
+    let email = normalize_email(&request.email).unwrap_or_default();
+    let limits = &state.limiters;
+    if let Some(retry_after) = limits
+        .sign_ins_per_client
+        .blocked(&client.ip, now)
+        .or_else(|| limits.sign_ins_per_user.blocked(&email, now))
+    {
+        return Err(ApiError::RateLimited { retry_after });
+    }
+
+    let user = state.service.store().user_by_email(&email).await?;
+    let hash = user.as_ref().map_or_else(
+        || password::decoy_hash().to_owned(),
+        |u| u.password_hash.clone(),
+    );
+    let candidate = request.password;
+    let matches = tokio::task::spawn_blocking(move || password::verify(&candidate, &hash))
+        .await
+        .map_err(|e| ApiError::Internal(format!("password check task failed: {e}")))?;
+
+    let Some(user) = user.filter(|_| matches) else {
+        limits.sign_ins_per_client.fail(&client.ip, now);
+        limits.sign_ins_per_user.fail(&email, now);
+        if let Some(user) = state
+            .service
+            .store()
+            .user_by_email(&email)
+            .await
+            .ok()
+            .flatten()
+        {
+            record_in_background(
+                &state,
+                &user,
+                &client,
+                Action::SignInFailed,
+                "wrong password",
+            );
+        }
+        return Err(ApiError::InvalidCredentials);
+    };
+    if user.two_factor_enabled {
+        // TOTP verification arrives with the 2FA endpoints; until then no user can turn it on,
+        // and a user who somehow has it is refused rather than let in without a second factor.
+        return Err(match request.otp.as_deref() {
+            None | Some("") => ApiError::OtpRequired,
+            Some(_) => ApiError::OtpInvalid,
+        });
+    }
+    limits.sign_ins_per_user.reset(&email);
+    let event = sign_in_event(&state, &user, &client, Action::SignIn, "signed in");
+    state.service.store().insert_event(&event).await?;
+    Ok(Json(TokenPair {
+        access: issue(&state, &user, TokenType::Access)?,
+        refresh: issue(&state, &user, TokenType::Refresh)?,
+    }))
+}
+
+fn issue(state: &AppState, user: &User, typ: TokenType) -> Result<String, ApiError> {
+    state
+        .tokens
+        .issue(user, typ)
+        .map_err(|e| ApiError::Internal(e.to_string()))
+}
+
+fn sign_in_event(
+    state: &AppState,
+    user: &User,
+    client: &ClientMeta,
+    action: Action,
+    detail: &str,
+) -> AuditEvent {
+    let at = state.service.clock().now();
+    AuditEvent {
+        id: EventId::new_at(at),
+        account_id: user.account_id,
+        action,
+        actor: client.actor(Some(user)),
+        key_id: None,
+        detail: detail.into(),
+        at,
+    }
+}
+
+fn record_in_background(
+    state: &AppState,
+    user: &User,
+    client: &ClientMeta,
+    action: Action,
+    detail: &str,
+) {
+    let event = sign_in_event(state, user, client, action, detail);
+    let store = state.service.store().clone();
+    tokio::spawn(async move {
+        if let Err(e) = store.insert_event(&event).await {
+            tracing::warn!(error = %e, "cannot record a failed sign-in");
+        }
+    });
+}
+
+/// `POST /v1/auth/token/refresh/`
+pub async fn refresh(
+    State(state): State<AppState>,
+    ApiJson(request): ApiJson<RefreshRequest>,
+) -> Result<Json<AccessToken>, ApiError> {
+    let claims = state
+        .tokens
+        .check(&request.refresh, TokenType::Refresh)
+        .ok_or(ApiError::RefreshNotValid)?;
+    let user = state
+        .service
+        .store()
+        .user(claims.sub)
+        .await?
+        .ok_or(ApiError::RefreshNotValid)?;
+    if user.session_version != claims.sv || user.account_id != claims.acc {
+        return Err(ApiError::RefreshNotValid);
+    }
+    Ok(Json(AccessToken {
+        access: issue(&state, &user, TokenType::Access)?,
+    }))
+}
+
+/// `GET /v1/auth/me/`
+pub async fn me(console: Console) -> Json<Me> {
+    let Console { user, account, .. } = console;
+    Json(Me {
+        user: MeUser {
+            id: user.id.to_string(),
+            email: user.email,
+            role: user.role.as_str().into(),
+            two_factor_enabled: user.two_factor_enabled,
+        },
+        account: MeAccount {
+            id: account.id.to_string(),
+            name: account.name,
+            require_2fa_for_keys: account.require_2fa_for_keys,
+            rotation_period_days: account.rotation_period_days,
+        },
+    })
+}

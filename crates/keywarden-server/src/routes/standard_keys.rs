@@ -1,0 +1,94 @@
+//! The standard keys (seed 001): `GET /v1/auth/api-keys/` and `PATCH /v1/auth/api-keys/`.
+
+use crate::error::ApiError;
+use crate::extract::Console;
+use crate::routes::metadata::{issued, metadata};
+use crate::state::AppState;
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use keywarden_api_types::keys::{PreviousKey, RotatedKeyBody, StandardKeys};
+use keywarden_core::key_format::Mode;
+use keywarden_core::service::MAX_ROTATION_GRACE;
+use serde_json::Value;
+
+/// `GET /v1/auth/api-keys/`: both standard keys' metadata, never the secrets.
+pub async fn list(
+    State(state): State<AppState>,
+    console: Console,
+) -> Result<Json<StandardKeys>, ApiError> {
+    console.require_key_manager()?;
+    let keys = state.service.standard_keys(console.account.id).await?;
+    if keys.is_empty() {
+        return Err(ApiError::NoStandardKeys);
+    }
+    let now = state.service.clock().now();
+    let period = console.account.rotation_period_days;
+    let catalog = state.service.catalog();
+    let find = |mode| {
+        keys.iter()
+            .find(|k| k.mode == mode)
+            .map(|k| metadata(k, catalog, now, period))
+    };
+    Ok(Json(StandardKeys {
+        test: find(Mode::Test),
+        live: find(Mode::Live),
+    }))
+}
+
+/// `PATCH /v1/auth/api-keys/` `{"type": "test"|"live", "expire_previous_in"?: seconds}`:
+/// rotates that key and returns the new secret once.
+pub async fn rotate(
+    State(state): State<AppState>,
+    console: Console,
+    body: Bytes,
+) -> Result<Json<RotatedKeyBody>, ApiError> {
+    console.require_key_manager()?;
+    let body: Value = if body.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(&body).map_err(|e| ApiError::MalformedBody(e.to_string()))?
+    };
+    let mode = body
+        .get("type")
+        .and_then(Value::as_str)
+        .and_then(Mode::from_name)
+        .ok_or(ApiError::StandardKeyType)?;
+    let grace = match body.get("expire_previous_in") {
+        None | Some(Value::Null) => None,
+        Some(value) => Some(grace_seconds(value)?),
+    };
+    let rotated = state
+        .service
+        .rotate_standard_key(console.account.id, mode, grace, &console.actor())
+        .await?;
+    state
+        .cache
+        .apply(&[rotated.previous.clone(), rotated.issued.record.clone()]);
+    let now = state.service.clock().now();
+    let period = console.account.rotation_period_days;
+    let previous = &rotated.previous;
+    Ok(Json(RotatedKeyBody {
+        issued: issued(&rotated.issued, state.service.catalog(), now, period),
+        previous: PreviousKey {
+            id: previous.id.to_string(),
+            hint: previous.hint.clone(),
+            stops_at: previous.grace_until.unwrap_or(now),
+        },
+    }))
+}
+
+/// `expire_previous_in`: whole seconds from 0 to 7 days.
+pub fn grace_seconds(value: &Value) -> Result<time::Duration, ApiError> {
+    let max = MAX_ROTATION_GRACE.whole_seconds();
+    value
+        .as_i64()
+        .filter(|s| (0..=max).contains(s))
+        .map(time::Duration::seconds)
+        .ok_or_else(|| ApiError::Invalid {
+            field: "expire_previous_in".into(),
+            message: format!(
+                "give a whole number of seconds from 0 to {max} (7 days) for how long the previous key keeps working"
+            ),
+        })
+}
