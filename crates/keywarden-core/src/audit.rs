@@ -32,6 +32,24 @@ pub enum Action {
     /// A sign-in failed.
     #[serde(rename = "auth.sign_in_failed")]
     SignInFailed,
+    /// A user's role changed.
+    #[serde(rename = "user.role_changed")]
+    UserRoleChanged,
+    /// A user was removed (their sessions end at once).
+    #[serde(rename = "user.removed")]
+    UserRemoved,
+    /// A user started setting up two-factor authentication.
+    #[serde(rename = "2fa.setup_started")]
+    TwoFactorSetupStarted,
+    /// A user turned two-factor authentication on.
+    #[serde(rename = "2fa.enabled")]
+    TwoFactorEnabled,
+    /// A one-time recovery code was used to sign in.
+    #[serde(rename = "2fa.recovery_code_used")]
+    RecoveryCodeUsed,
+    /// The account's policy changed.
+    #[serde(rename = "account.updated")]
+    AccountUpdated,
 }
 
 impl Action {
@@ -46,7 +64,36 @@ impl Action {
             Self::KeyUpdated => "key.updated",
             Self::SignIn => "auth.sign_in",
             Self::SignInFailed => "auth.sign_in_failed",
+            Self::UserRoleChanged => "user.role_changed",
+            Self::UserRemoved => "user.removed",
+            Self::TwoFactorSetupStarted => "2fa.setup_started",
+            Self::TwoFactorEnabled => "2fa.enabled",
+            Self::RecoveryCodeUsed => "2fa.recovery_code_used",
+            Self::AccountUpdated => "account.updated",
         }
+    }
+
+    /// Every action, for parsing and documentation.
+    pub const ALL: [Action; 14] = [
+        Self::AccountCreated,
+        Self::UserCreated,
+        Self::KeyCreated,
+        Self::KeyRotated,
+        Self::KeyRevoked,
+        Self::KeyUpdated,
+        Self::SignIn,
+        Self::SignInFailed,
+        Self::UserRoleChanged,
+        Self::UserRemoved,
+        Self::TwoFactorSetupStarted,
+        Self::TwoFactorEnabled,
+        Self::RecoveryCodeUsed,
+        Self::AccountUpdated,
+    ];
+
+    /// Parses the storage and wire spelling.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|a| a.as_str() == name)
     }
 }
 
@@ -90,4 +137,19 @@ pub struct AuditEvent {
     pub detail: String,
     /// When.
     pub at: OffsetDateTime,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_action_round_trips_its_name_and_serde_agrees() {
+        for action in Action::ALL {
+            assert_eq!(Action::from_name(action.as_str()), Some(action));
+            let json = serde_json::to_string(&action).unwrap();
+            assert_eq!(json, format!("\"{}\"", action.as_str()));
+        }
+        assert_eq!(Action::from_name("key.exploded"), None);
+    }
 }

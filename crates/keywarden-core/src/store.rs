@@ -4,11 +4,11 @@
 //! Every method that changes something takes the audit events that describe the change and
 //! writes both in one transaction: if the events cannot be written, nothing changes.
 
-use crate::account::{Account, User};
-use crate::audit::AuditEvent;
-use crate::ids::{AccountId, KeyId, UserId};
+use crate::account::{Account, Role, User};
+use crate::audit::{Action, AuditEvent};
+use crate::ids::{AccountId, EventId, KeyId, UserId};
 use crate::key_format::{KeyKind, Mode};
-use crate::key_record::KeyRecord;
+use crate::key_record::{KeyRecord, KeyStatus};
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
@@ -55,7 +55,78 @@ pub struct KeyFilter {
     pub only_active: bool,
 }
 
+/// A page of an account's keys, newest first (SPEC §4 `GET /v1/api-keys/`).
+#[derive(Clone, Debug, Default)]
+pub struct KeyQuery {
+    /// Only this kind.
+    pub kind: Option<KeyKind>,
+    /// Only this mode.
+    pub mode: Option<Mode>,
+    /// Only keys with this status at the `now` passed alongside (expired = lifecycle active
+    /// and `expires_at <= now`; active = lifecycle active and not expired).
+    pub status: Option<KeyStatus>,
+    /// Case-insensitive substring of the label or the hint.
+    pub search: Option<String>,
+    /// Cursor: only keys whose id sorts below this one (ids are UUIDv7, so by creation time).
+    pub before: Option<KeyId>,
+    /// At most this many (the caller caps it).
+    pub limit: u32,
+}
+
+/// Changes to a key's settings; `None` leaves a field as it is.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct KeyUpdate {
+    /// New label.
+    pub label: Option<String>,
+    /// New canonical scope names.
+    pub scopes: Option<Vec<String>>,
+    /// New expiry (`Some(None)` removes it).
+    pub expires_at: Option<Option<OffsetDateTime>>,
+}
+
+/// A page of audit events, newest first.
+#[derive(Clone, Debug, Default)]
+pub struct AuditQuery {
+    /// Only events by this user.
+    pub actor: Option<UserId>,
+    /// Only this action.
+    pub action: Option<Action>,
+    /// Only events about this key.
+    pub key_id: Option<KeyId>,
+    /// Only events at or after this time.
+    pub since: Option<OffsetDateTime>,
+    /// Only events before this time.
+    pub until: Option<OffsetDateTime>,
+    /// Cursor: only events whose id sorts below this one.
+    pub before: Option<EventId>,
+    /// At most this many.
+    pub limit: u32,
+}
+
+/// A user's TOTP enrolment. The seed is stored encrypted (by the caller, under a key derived
+/// from the server secret); the store never sees it in the clear.
+#[derive(Clone, PartialEq, Eq)]
+pub struct TotpEnrolment {
+    /// The encrypted seed.
+    pub encrypted_seed: Vec<u8>,
+    /// Whether a code has confirmed it (then sign-in needs a code).
+    pub confirmed: bool,
+    /// The last 30-second step accepted; a code is accepted once only.
+    pub last_step: Option<i64>,
+}
+
+impl std::fmt::Debug for TotpEnrolment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TotpEnrolment")
+            .field("confirmed", &self.confirmed)
+            .field("last_step", &self.last_step)
+            .finish_non_exhaustive()
+    }
+}
+
 /// The persistent store.
+// Transitional: the console-API methods have "not yet" defaults until every backend has them.
+#[allow(unused_variables)]
 #[async_trait]
 pub trait Store: Send + Sync + std::fmt::Debug {
     /// Creates an account, its first admin and (optionally) keys, with their audit events.
@@ -151,4 +222,124 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     /// A cheap round trip, for readiness.
     async fn ping(&self) -> Result<(), StoreError>;
+
+    // --- Console API (restricted keys, users, 2FA, policy, audit) ---
+
+    /// A page of an account's keys, newest first (by id), filtered as `query` says.
+    async fn list_keys(
+        &self,
+        account_id: AccountId,
+        query: &KeyQuery,
+        now: OffsetDateTime,
+    ) -> Result<Vec<KeyRecord>, StoreError> {
+        Err(not_yet())
+    }
+
+    /// Changes a key's label, scopes or expiry and bumps its `change_seq`; returns the key as
+    /// stored. A revoked key is a `Conflict`; another account's key is `NotFound`.
+    async fn update_key(
+        &self,
+        account_id: AccountId,
+        key_id: KeyId,
+        update: &KeyUpdate,
+        event: &AuditEvent,
+    ) -> Result<KeyRecord, StoreError> {
+        Err(not_yet())
+    }
+
+    /// The users of an account, oldest first.
+    async fn users_of_account(&self, account_id: AccountId) -> Result<Vec<User>, StoreError> {
+        Err(not_yet())
+    }
+
+    /// Changes a user's role. `Conflict("last_admin")` if it would leave the account without
+    /// an admin (checked in the same transaction, so two admins demoting each other at once
+    /// cannot both succeed). Bumps the user's `session_version`, so tokens carrying the old role
+    /// end.
+    async fn update_user_role(
+        &self,
+        account_id: AccountId,
+        user_id: UserId,
+        role: Role,
+        event: &AuditEvent,
+    ) -> Result<User, StoreError> {
+        Err(not_yet())
+    }
+
+    /// Removes a user; their sessions end at once. Keys they created stay with the account.
+    /// `Conflict("last_admin")` if they are the account's last admin.
+    async fn delete_user(
+        &self,
+        account_id: AccountId,
+        user_id: UserId,
+        event: &AuditEvent,
+    ) -> Result<(), StoreError> {
+        Err(not_yet())
+    }
+
+    /// Stores an account's new policy (`require_2fa_for_keys`, `rotation_period_days`).
+    async fn update_account(&self, account: &Account, event: &AuditEvent)
+    -> Result<(), StoreError> {
+        Err(not_yet())
+    }
+
+    /// A user's TOTP enrolment, if any.
+    async fn totp(&self, user_id: UserId) -> Result<Option<TotpEnrolment>, StoreError> {
+        Err(not_yet())
+    }
+
+    /// Starts (or restarts) an unconfirmed enrolment. `Conflict` if one is already confirmed.
+    async fn begin_totp(
+        &self,
+        user_id: UserId,
+        encrypted_seed: &[u8],
+        event: &AuditEvent,
+    ) -> Result<(), StoreError> {
+        Err(not_yet())
+    }
+
+    /// Confirms the enrolment with the step of a valid code: marks it confirmed, records the
+    /// step as used, stores the recovery code hashes (replacing any) and sets the user's
+    /// `two_factor_enabled`. `Conflict` if there is no unconfirmed enrolment.
+    async fn confirm_totp(
+        &self,
+        user_id: UserId,
+        step: i64,
+        recovery_code_hashes: &[String],
+        event: &AuditEvent,
+    ) -> Result<(), StoreError> {
+        Err(not_yet())
+    }
+
+    /// Atomically records `step` as used if it is later than the last used one; `false` if the
+    /// code was already used (or an earlier one was), so a code works once, even under
+    /// concurrent sign-ins.
+    async fn claim_totp_step(&self, user_id: UserId, step: i64) -> Result<bool, StoreError> {
+        Err(not_yet())
+    }
+
+    /// Atomically deletes an unused recovery code; `false` if it does not exist.
+    async fn consume_recovery_code(
+        &self,
+        user_id: UserId,
+        code_hash: &str,
+        event: &AuditEvent,
+    ) -> Result<bool, StoreError> {
+        Err(not_yet())
+    }
+
+    /// A page of an account's audit events, newest first.
+    async fn query_audit_events(
+        &self,
+        account_id: AccountId,
+        query: &AuditQuery,
+    ) -> Result<Vec<AuditEvent>, StoreError> {
+        Err(not_yet())
+    }
+}
+
+
+/// Transitional default for methods a backend does not implement yet.
+fn not_yet() -> StoreError {
+    StoreError::Other("this storage backend does not implement that operation yet".into())
 }

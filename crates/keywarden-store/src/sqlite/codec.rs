@@ -57,35 +57,8 @@ pub(crate) fn scopes_json(scopes: &[String]) -> Result<String, StoreError> {
     serde_json::to_string(scopes).map_err(|e| StoreError::Other(format!("encoding scopes: {e}")))
 }
 
-/// Every audit action, for reading the storage spelling back (core has no parser for it).
-const ACTIONS: [Action; 8] = [
-    Action::AccountCreated,
-    Action::UserCreated,
-    Action::KeyCreated,
-    Action::KeyRotated,
-    Action::KeyRevoked,
-    Action::KeyUpdated,
-    Action::SignIn,
-    Action::SignInFailed,
-];
-
-/// Does nothing at run time; fails to compile when core gains an action that [`ACTIONS`]
-/// does not list, so the list cannot silently fall behind.
-const fn _every_action_is_listed(action: Action) {
-    match action {
-        Action::AccountCreated
-        | Action::UserCreated
-        | Action::KeyCreated
-        | Action::KeyRotated
-        | Action::KeyRevoked
-        | Action::KeyUpdated
-        | Action::SignIn
-        | Action::SignInFailed => {}
-    }
-}
-
 fn action_from_name(name: &str) -> Option<Action> {
-    ACTIONS.into_iter().find(|a| a.as_str() == name)
+    Action::from_name(name)
 }
 
 /// Reads one column, naming table, column and row in the error.
@@ -240,7 +213,7 @@ mod tests {
 
     #[test]
     fn every_action_reads_back() {
-        for action in ACTIONS {
+        for action in Action::ALL {
             assert_eq!(action_from_name(action.as_str()), Some(action));
         }
         assert_eq!(action_from_name("key.exploded"), None);
