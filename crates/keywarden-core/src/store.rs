@@ -125,8 +125,6 @@ impl std::fmt::Debug for TotpEnrolment {
 }
 
 /// The persistent store.
-// Transitional: the console-API methods have "not yet" defaults until every backend has them.
-#[allow(unused_variables)]
 #[async_trait]
 pub trait Store: Send + Sync + std::fmt::Debug {
     /// Creates an account, its first admin and (optionally) keys, with their audit events.
@@ -231,9 +229,7 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         account_id: AccountId,
         query: &KeyQuery,
         now: OffsetDateTime,
-    ) -> Result<Vec<KeyRecord>, StoreError> {
-        Err(not_yet())
-    }
+    ) -> Result<Vec<KeyRecord>, StoreError>;
 
     /// Changes a key's label, scopes or expiry and bumps its `change_seq`; returns the key as
     /// stored. A revoked key is a `Conflict`; another account's key is `NotFound`.
@@ -243,14 +239,10 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         key_id: KeyId,
         update: &KeyUpdate,
         event: &AuditEvent,
-    ) -> Result<KeyRecord, StoreError> {
-        Err(not_yet())
-    }
+    ) -> Result<KeyRecord, StoreError>;
 
     /// The users of an account, oldest first.
-    async fn users_of_account(&self, account_id: AccountId) -> Result<Vec<User>, StoreError> {
-        Err(not_yet())
-    }
+    async fn users_of_account(&self, account_id: AccountId) -> Result<Vec<User>, StoreError>;
 
     /// Changes a user's role. `Conflict("last_admin")` if it would leave the account without
     /// an admin (checked in the same transaction, so two admins demoting each other at once
@@ -262,9 +254,7 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         user_id: UserId,
         role: Role,
         event: &AuditEvent,
-    ) -> Result<User, StoreError> {
-        Err(not_yet())
-    }
+    ) -> Result<User, StoreError>;
 
     /// Removes a user; their sessions end at once. Keys they created stay with the account.
     /// `Conflict("last_admin")` if they are the account's last admin.
@@ -273,20 +263,14 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         account_id: AccountId,
         user_id: UserId,
         event: &AuditEvent,
-    ) -> Result<(), StoreError> {
-        Err(not_yet())
-    }
+    ) -> Result<(), StoreError>;
 
     /// Stores an account's new policy (`require_2fa_for_keys`, `rotation_period_days`).
     async fn update_account(&self, account: &Account, event: &AuditEvent)
-    -> Result<(), StoreError> {
-        Err(not_yet())
-    }
+    -> Result<(), StoreError>;
 
     /// A user's TOTP enrolment, if any.
-    async fn totp(&self, user_id: UserId) -> Result<Option<TotpEnrolment>, StoreError> {
-        Err(not_yet())
-    }
+    async fn totp(&self, user_id: UserId) -> Result<Option<TotpEnrolment>, StoreError>;
 
     /// Starts (or restarts) an unconfirmed enrolment. `Conflict` if one is already confirmed.
     async fn begin_totp(
@@ -294,9 +278,7 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         user_id: UserId,
         encrypted_seed: &[u8],
         event: &AuditEvent,
-    ) -> Result<(), StoreError> {
-        Err(not_yet())
-    }
+    ) -> Result<(), StoreError>;
 
     /// Confirms the enrolment with the step of a valid code: marks it confirmed, records the
     /// step as used, stores the recovery code hashes (replacing any) and sets the user's
@@ -307,16 +289,12 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         step: i64,
         recovery_code_hashes: &[String],
         event: &AuditEvent,
-    ) -> Result<(), StoreError> {
-        Err(not_yet())
-    }
+    ) -> Result<(), StoreError>;
 
     /// Atomically records `step` as used if it is later than the last used one; `false` if the
     /// code was already used (or an earlier one was), so a code works once, even under
     /// concurrent sign-ins.
-    async fn claim_totp_step(&self, user_id: UserId, step: i64) -> Result<bool, StoreError> {
-        Err(not_yet())
-    }
+    async fn claim_totp_step(&self, user_id: UserId, step: i64) -> Result<bool, StoreError>;
 
     /// Atomically deletes an unused recovery code; `false` if it does not exist.
     async fn consume_recovery_code(
@@ -324,22 +302,12 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         user_id: UserId,
         code_hash: &str,
         event: &AuditEvent,
-    ) -> Result<bool, StoreError> {
-        Err(not_yet())
-    }
+    ) -> Result<bool, StoreError>;
 
     /// A page of an account's audit events, newest first.
     async fn query_audit_events(
         &self,
         account_id: AccountId,
         query: &AuditQuery,
-    ) -> Result<Vec<AuditEvent>, StoreError> {
-        Err(not_yet())
-    }
-}
-
-
-/// Transitional default for methods a backend does not implement yet.
-fn not_yet() -> StoreError {
-    StoreError::Other("this storage backend does not implement that operation yet".into())
+    ) -> Result<Vec<AuditEvent>, StoreError>;
 }

@@ -8,14 +8,19 @@
 //!   - `sqlite/codec.rs`: how domain values map to columns (ids as TEXT, times as INTEGER
 //!     microseconds, digests as BLOB) and back, strictly.
 //!   - `sqlite/errors.rs`: the one mapping from sqlx/SQLite errors to [`StoreError`].
+//!   - `sqlite/console.rs`: the console API's operations (key pages and updates, users and
+//!     the last-admin rule, account policy, TOTP and recovery codes, audit queries).
 //! - PostgreSQL (for several instances sharing one database) is planned: `postgres:` URLs are
 //!   recognised and refused with a clear message until it is built.
 //!
 //! The storage promises every backend keeps (and `tests/store.rs` checks, written against
 //! `&dyn Store` so every backend can run the same checks):
 //! - Every write is one transaction together with its audit events: no event, no change.
-//! - Each insert or lifecycle change of a key gives it a fresh `change_seq`, assigned in commit
-//!   order, so [`Store::keys_changed_since`] is a change feed that never skips a change.
+//! - Each insert, lifecycle change or settings update of a key gives it a fresh `change_seq`,
+//!   assigned in commit order, so [`Store::keys_changed_since`] is a change feed that never
+//!   skips a change.
+//! - Rules that span rows (one active standard key per mode, the last admin, a one-time code
+//!   used once) hold under concurrent requests, not just one after the other.
 //! - Only digests of keys are stored, never a secret.
 //!
 //! [`Store::keys_changed_since`]: keywarden_core::store::Store::keys_changed_since

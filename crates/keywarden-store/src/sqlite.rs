@@ -13,16 +13,21 @@
 //! order. The audit events describing a change are inserted in the same transaction.
 
 mod codec;
+mod console;
 mod errors;
+#[cfg(test)]
+mod migration_tests;
 
 use async_trait::async_trait;
-use codec::{id_text, key_columns, micros, opt_micros, scopes_json};
+use codec::{event_columns, id_text, key_columns, micros, opt_micros, scopes_json, user_columns};
 use errors::{map_migrate, map_sqlx};
-use keywarden_core::account::{Account, User};
+use keywarden_core::account::{Account, Role, User};
 use keywarden_core::audit::AuditEvent;
 use keywarden_core::ids::{AccountId, KeyId, UserId};
 use keywarden_core::key_record::KeyRecord;
-use keywarden_core::store::{KeyFilter, Rotation, Store, StoreError};
+use keywarden_core::store::{
+    AuditQuery, KeyFilter, KeyQuery, KeyUpdate, Rotation, Store, StoreError, TotpEnrolment,
+};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
     SqliteSynchronous,
@@ -498,10 +503,11 @@ impl Store for SqliteStore {
     }
 
     async fn user(&self, id: UserId) -> Result<Option<User>, StoreError> {
-        let row = sqlx::query(
-            "SELECT id, account_id, email, password_hash, role, two_factor_enabled, \
-             session_version, created_at FROM users WHERE id = ?",
-        )
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            user_columns!(),
+            " FROM users WHERE id = ?"
+        ))
         .bind(id_text(id.0))
         .fetch_optional(&self.pool)
         .await
@@ -510,10 +516,11 @@ impl Store for SqliteStore {
     }
 
     async fn user_by_email(&self, email: &str) -> Result<Option<User>, StoreError> {
-        let row = sqlx::query(
-            "SELECT id, account_id, email, password_hash, role, two_factor_enabled, \
-             session_version, created_at FROM users WHERE email = ?",
-        )
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            user_columns!(),
+            " FROM users WHERE email = ?"
+        ))
         .bind(email)
         .fetch_optional(&self.pool)
         .await
@@ -607,11 +614,11 @@ impl Store for SqliteStore {
         account_id: AccountId,
         limit: u32,
     ) -> Result<Vec<AuditEvent>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT id, account_id, action, actor_user_id, actor_label, ip, user_agent, key_id, \
-             detail, at FROM audit_events WHERE account_id = ? \
-             ORDER BY at DESC, id DESC LIMIT ?",
-        )
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            event_columns!(),
+            " FROM audit_events WHERE account_id = ? ORDER BY at DESC, id DESC LIMIT ?"
+        ))
         .bind(id_text(account_id.0))
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
@@ -661,6 +668,102 @@ impl Store for SqliteStore {
             .await
             .map_err(map_sqlx)?;
         Ok(())
+    }
+
+    // --- Console API: see sqlite/console.rs.
+
+    async fn list_keys(
+        &self,
+        account_id: AccountId,
+        query: &KeyQuery,
+        now: OffsetDateTime,
+    ) -> Result<Vec<KeyRecord>, StoreError> {
+        console::list_keys(self, account_id, query, now).await
+    }
+
+    async fn update_key(
+        &self,
+        account_id: AccountId,
+        key_id: KeyId,
+        update: &KeyUpdate,
+        event: &AuditEvent,
+    ) -> Result<KeyRecord, StoreError> {
+        console::update_key(self, account_id, key_id, update, event).await
+    }
+
+    async fn users_of_account(&self, account_id: AccountId) -> Result<Vec<User>, StoreError> {
+        console::users_of_account(self, account_id).await
+    }
+
+    async fn update_user_role(
+        &self,
+        account_id: AccountId,
+        user_id: UserId,
+        role: Role,
+        event: &AuditEvent,
+    ) -> Result<User, StoreError> {
+        console::update_user_role(self, account_id, user_id, role, event).await
+    }
+
+    async fn delete_user(
+        &self,
+        account_id: AccountId,
+        user_id: UserId,
+        event: &AuditEvent,
+    ) -> Result<(), StoreError> {
+        console::delete_user(self, account_id, user_id, event).await
+    }
+
+    async fn update_account(
+        &self,
+        account: &Account,
+        event: &AuditEvent,
+    ) -> Result<(), StoreError> {
+        console::update_account(self, account, event).await
+    }
+
+    async fn totp(&self, user_id: UserId) -> Result<Option<TotpEnrolment>, StoreError> {
+        console::totp(self, user_id).await
+    }
+
+    async fn begin_totp(
+        &self,
+        user_id: UserId,
+        encrypted_seed: &[u8],
+        event: &AuditEvent,
+    ) -> Result<(), StoreError> {
+        console::begin_totp(self, user_id, encrypted_seed, event).await
+    }
+
+    async fn confirm_totp(
+        &self,
+        user_id: UserId,
+        step: i64,
+        recovery_code_hashes: &[String],
+        event: &AuditEvent,
+    ) -> Result<(), StoreError> {
+        console::confirm_totp(self, user_id, step, recovery_code_hashes, event).await
+    }
+
+    async fn claim_totp_step(&self, user_id: UserId, step: i64) -> Result<bool, StoreError> {
+        console::claim_totp_step(self, user_id, step).await
+    }
+
+    async fn consume_recovery_code(
+        &self,
+        user_id: UserId,
+        code_hash: &str,
+        event: &AuditEvent,
+    ) -> Result<bool, StoreError> {
+        console::consume_recovery_code(self, user_id, code_hash, event).await
+    }
+
+    async fn query_audit_events(
+        &self,
+        account_id: AccountId,
+        query: &AuditQuery,
+    ) -> Result<Vec<AuditEvent>, StoreError> {
+        console::query_audit_events(self, account_id, query).await
     }
 }
 

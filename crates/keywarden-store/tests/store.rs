@@ -922,6 +922,13 @@ async fn check_meta(store: &dyn Store) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// The console API's checks, backend-independent, in store/console.rs
+
+#[path = "store/console.rs"]
+mod console;
+use console::*;
+
+// ---------------------------------------------------------------------------------------------
 // Running the checks on SQLite
 
 /// A fresh database file in its own temporary directory (one level down, so that creating
@@ -981,6 +988,18 @@ on_a_file_db! {
     a_failed_audit_event_rolls_back_the_change => check_failed_audit_event_rolls_back;
     listing_is_newest_first_and_filtered => check_listing;
     meta_ping_and_count => check_meta;
+    keys_page_newest_first_without_overlap => check_key_pages;
+    key_status_filters_follow_now => check_key_status_filters;
+    key_search_is_a_plain_case_insensitive_substring => check_key_search;
+    updating_a_key_bumps_change_seq => check_update_key;
+    users_roles_and_the_last_admin => check_users_and_roles;
+    account_policy_updates => check_update_account;
+    removing_a_user_keeps_their_keys_and_trail => check_delete_user;
+    admins_demoting_each_other_leave_one_admin => check_concurrent_admin_changes;
+    totp_enrolment_and_single_use_steps => check_totp;
+    recovery_codes_are_single_use => check_recovery_codes;
+    audit_queries_filter_and_page => check_audit_queries;
+    console_writes_roll_back_when_their_event_fails => check_console_writes_roll_back_on_failed_event;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -998,6 +1017,18 @@ async fn a_memory_database_passes_the_same_checks() {
     check_last_used(store.as_ref()).await;
     check_listing(store.as_ref()).await;
     check_failed_audit_event_rolls_back(store.as_ref()).await;
+    check_key_pages(store.as_ref()).await;
+    check_key_status_filters(store.as_ref()).await;
+    check_key_search(store.as_ref()).await;
+    check_update_key(store.as_ref()).await;
+    check_users_and_roles(store.as_ref()).await;
+    check_update_account(store.as_ref()).await;
+    check_delete_user(store.as_ref()).await;
+    check_concurrent_admin_changes(store.as_ref()).await;
+    check_totp(store.as_ref()).await;
+    check_recovery_codes(store.as_ref()).await;
+    check_audit_queries(store.as_ref()).await;
+    check_console_writes_roll_back_on_failed_event(store.as_ref()).await;
 
     // Each memory URL is a database of its own.
     let other = keywarden_store::open("sqlite::memory:").await.unwrap();

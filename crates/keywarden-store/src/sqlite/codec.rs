@@ -11,7 +11,7 @@ use keywarden_core::digest::KeyDigest;
 use keywarden_core::ids::{AccountId, EventId, KeyId, UserId};
 use keywarden_core::key_format::{KeyKind, Mode};
 use keywarden_core::key_record::{KeyRecord, Lifecycle};
-use keywarden_core::store::StoreError;
+use keywarden_core::store::{StoreError, TotpEnrolment};
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 use time::OffsetDateTime;
@@ -28,6 +28,23 @@ macro_rules! key_columns {
     };
 }
 pub(crate) use key_columns;
+
+/// The columns of `users` that [`user_from_row`] reads.
+macro_rules! user_columns {
+    () => {
+        "id, account_id, email, password_hash, role, two_factor_enabled, session_version, \
+         created_at"
+    };
+}
+pub(crate) use user_columns;
+
+/// The columns of `audit_events` that [`event_from_row`] reads.
+macro_rules! event_columns {
+    () => {
+        "id, account_id, action, actor_user_id, actor_label, ip, user_agent, key_id, detail, at"
+    };
+}
+pub(crate) use event_columns;
 
 /// Microseconds since the epoch. Times are truncated (towards the past) to the microsecond,
 /// the precision the domain clock keeps, so anything it produced reads back equal.
@@ -70,7 +87,12 @@ struct Reader<'r> {
 
 impl<'r> Reader<'r> {
     fn new(row: &'r SqliteRow, table: &'static str) -> Self {
-        let id = row.try_get::<String, _>("id").unwrap_or_default();
+        Self::keyed_by(row, table, "id")
+    }
+
+    /// For a table whose key column is not `id`.
+    fn keyed_by(row: &'r SqliteRow, table: &'static str, key: &str) -> Self {
+        let id = row.try_get::<String, _>(key).unwrap_or_default();
         Self { row, table, id }
     }
 
@@ -184,6 +206,16 @@ pub(crate) fn key_from_row(row: &SqliteRow) -> Result<KeyRecord, StoreError> {
         replaced_by: r.opt_uuid("replaced_by")?.map(KeyId),
         replaces: r.opt_uuid("replaces")?.map(KeyId),
         change_seq: r.get("change_seq")?,
+    })
+}
+
+/// A `user_totp` row (`encrypted_seed, confirmed, last_step`, and `user_id` for errors).
+pub(crate) fn totp_from_row(row: &SqliteRow) -> Result<TotpEnrolment, StoreError> {
+    let r = Reader::keyed_by(row, "user_totp", "user_id");
+    Ok(TotpEnrolment {
+        encrypted_seed: r.get("encrypted_seed")?,
+        confirmed: r.flag("confirmed")?,
+        last_step: r.get("last_step")?,
     })
 }
 

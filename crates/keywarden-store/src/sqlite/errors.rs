@@ -19,7 +19,7 @@ const SQLITE_PROTOCOL: i64 = 15;
 /// For unique indexes on plain columns SQLite names the columns, not the index
 /// (`UNIQUE constraint failed: users.email`); this turns them back into the index names of
 /// the migration, which are what callers match on.
-const UNIQUE_RULES: [(&str, &str); 4] = [
+const UNIQUE_RULES: [(&str, &str); 5] = [
     (
         "api_keys.account_id, api_keys.mode",
         "one_active_standard_key_per_mode",
@@ -27,6 +27,11 @@ const UNIQUE_RULES: [(&str, &str); 4] = [
     ("users.email", "users_email_unique"),
     ("api_keys.digest", "api_keys_digest_unique"),
     ("api_keys.change_seq", "api_keys_change_seq"),
+    // The primary key of recovery_codes (0002): one user's codes are distinct.
+    (
+        "recovery_codes.user_id, recovery_codes.code_hash",
+        "recovery_codes_unique",
+    ),
 ];
 
 /// Maps any sqlx error to the store's terms.
