@@ -85,3 +85,59 @@ pub struct PreviousKey {
     #[serde(with = "time::serde::rfc3339")]
     pub stops_at: OffsetDateTime,
 }
+
+/// `POST /v1/api-keys/`
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateKeyRequest {
+    /// Label, 1–100 characters.
+    pub label: String,
+    /// Mode: `test` or `live`.
+    #[serde(rename = "type")]
+    pub mode: String,
+    /// Scopes, e.g. `["payroll:read"]`.
+    pub scopes: Vec<String>,
+    /// Optional expiry (RFC 3339); null or absent for never.
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub expires_at: Option<OffsetDateTime>,
+}
+
+/// `PATCH /v1/api-keys/{id}/`: absent fields stay as they are; `"expires_at": null` removes the
+/// expiry.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateKeyRequest {
+    /// New label.
+    #[serde(default)]
+    pub label: Option<String>,
+    /// New scopes.
+    #[serde(default)]
+    pub scopes: Option<Vec<String>>,
+    /// New expiry, or null for never.
+    #[serde(default, deserialize_with = "double_option_time", skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<Option<String>>,
+}
+
+fn double_option_time<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(deserializer).map(Some)
+}
+
+/// `POST /v1/api-keys/{id}/rotate/`
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RotateKeyRequest {
+    /// Seconds the previous key keeps working (0 to 7 days); absent: it stops at once.
+    #[serde(default)]
+    pub expire_previous_in: Option<i64>,
+}
+
+/// A page of keys, newest first.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct KeyPage {
+    /// The keys.
+    pub results: Vec<KeyMetadata>,
+    /// Pass as `cursor` for the next page; null on the last page.
+    pub next_cursor: Option<String>,
+}

@@ -25,6 +25,15 @@ pub enum DomainError {
     /// A concurrent or earlier change makes this one impossible.
     #[error("{0}")]
     Conflict(String),
+    /// The actor may not do this (a rule, not a role: e.g. changing one's own role).
+    #[error("{0}")]
+    Forbidden(String),
+    /// The account requires 2FA for key changes and the user has none.
+    #[error("enable two-factor authentication first: this account requires it to create, rotate or revoke keys")]
+    TwoFactorRequired,
+    /// A second-factor code is wrong, expired or used already.
+    #[error("the two-factor code is wrong, expired or already used")]
+    OtpInvalid,
     /// Storage failed.
     #[error(transparent)]
     Store(#[from] StoreError),

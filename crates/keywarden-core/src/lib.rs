@@ -12,7 +12,7 @@
 //! - [`store`]: the storage trait that `keywarden-store` implements per backend.
 //! - [`service`]: the operations (create account, issue, rotate, revoke) shared by HTTP and CLI.
 //! - [`clock`], [`random`]: time and randomness, injected so tests are exact.
-//! - [`password`]: argon2id password hashing.
+//! - [`password`]: argon2id password hashing; [`two_factor`]: TOTP, sealed seeds, recovery codes.
 
 pub mod account;
 pub mod audit;
@@ -30,6 +30,7 @@ pub mod scope;
 pub mod secret;
 pub mod service;
 pub mod store;
+pub mod two_factor;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::DomainError;

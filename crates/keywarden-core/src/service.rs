@@ -6,6 +6,8 @@ use crate::account::{Account, DEFAULT_ROTATION_PERIOD_DAYS, Role, User, normaliz
 use crate::audit::{Action, Actor, AuditEvent};
 use crate::clock::Clock;
 use crate::digest::KeyHasher;
+use crate::secret::ServerSecret;
+use crate::two_factor::SecondFactor;
 use crate::error::DomainError;
 use crate::ids::{AccountId, EventId, KeyId, UserId};
 use crate::key_format::{self, KeyKind, Mode, PlainKey};
@@ -15,6 +17,14 @@ use crate::scope::Catalog;
 use crate::store::{KeyFilter, Rotation, Store, StoreError};
 use std::sync::Arc;
 use time::{Duration, OffsetDateTime};
+
+mod account_policy;
+mod restricted_keys;
+mod second_factor;
+mod users;
+
+pub use restricted_keys::{KeyChanges, NewKey};
+pub use second_factor::TotpSetup;
 
 /// Longest grace a rotated key may keep working (SPEC §4: at most 7 days).
 pub const MAX_ROTATION_GRACE: Duration = Duration::days(7);
@@ -68,6 +78,7 @@ pub struct CreatedAccount {
 pub struct Keywarden {
     store: Arc<dyn Store>,
     hasher: KeyHasher,
+    second_factor: SecondFactor,
     catalog: Arc<Catalog>,
     clock: Arc<dyn Clock>,
     random: Arc<dyn RandomSource>,
@@ -75,17 +86,18 @@ pub struct Keywarden {
 }
 
 impl Keywarden {
-    /// Services over `store`, hashing under `hasher`.
+    /// Services over `store`, with keys derived from the server `secret`.
     pub fn new(
         store: Arc<dyn Store>,
-        hasher: KeyHasher,
+        secret: &ServerSecret,
         catalog: Arc<Catalog>,
         clock: Arc<dyn Clock>,
         random: Arc<dyn RandomSource>,
     ) -> Self {
         Self {
             store,
-            hasher,
+            hasher: KeyHasher::new(secret),
+            second_factor: SecondFactor::new(secret),
             catalog,
             clock,
             random,
@@ -119,7 +131,7 @@ impl Keywarden {
         &self.clock
     }
 
-    fn event(
+    pub(crate) fn event(
         &self,
         account_id: AccountId,
         action: Action,
@@ -140,7 +152,7 @@ impl Keywarden {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn issue(
+    pub(crate) fn issue(
         &self,
         account_id: AccountId,
         kind: KeyKind,

@@ -59,6 +59,10 @@ pub enum ApiError {
     OtpInvalid,
     /// The role may not do this.
     Forbidden,
+    /// A rule forbids this actor the action; the message says which.
+    ForbiddenBecause(String),
+    /// The account requires 2FA for key changes and the user has none.
+    TwoFactorRequired,
     /// A field breaks a rule.
     Invalid {
         /// The field.
@@ -103,7 +107,10 @@ impl ApiError {
             | Self::OtpRequired
             | Self::OtpInvalid
             | Self::VerifierSecretRequired => StatusCode::UNAUTHORIZED,
-            Self::InsufficientScope(_) | Self::Forbidden => StatusCode::FORBIDDEN,
+            Self::InsufficientScope(_)
+            | Self::Forbidden
+            | Self::ForbiddenBecause(_)
+            | Self::TwoFactorRequired => StatusCode::FORBIDDEN,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Invalid { .. } | Self::MalformedBody(_) | Self::StandardKeyType => {
                 StatusCode::BAD_REQUEST
@@ -202,6 +209,13 @@ impl ApiError {
             Self::Forbidden => {
                 ErrorBody::detail_only("You do not have permission to perform this action.")
             }
+            Self::ForbiddenBecause(message) => {
+                ErrorBody::new(message.clone(), ErrorCode::PermissionDenied)
+            }
+            Self::TwoFactorRequired => ErrorBody::new(
+                "This account requires two-factor authentication to create, rotate or revoke keys. Enable it under Security (POST /v1/auth/2fa/setup/), then try again.",
+                ErrorCode::TwoFactorRequired,
+            ),
             Self::Invalid { field, message } => ErrorBody {
                 field: Some(field.to_string()),
                 ..ErrorBody::new(format!("{field}: {message}"), ErrorCode::Invalid)
@@ -317,6 +331,9 @@ impl From<DomainError> for ApiError {
             DomainError::NotFound(what) => Self::NotFound(what),
             DomainError::NoStandardKeys => Self::NoStandardKeys,
             DomainError::Conflict(message) => Self::Conflict(message),
+            DomainError::Forbidden(message) => Self::ForbiddenBecause(message),
+            DomainError::TwoFactorRequired => Self::TwoFactorRequired,
+            DomainError::OtpInvalid => Self::OtpInvalid,
             DomainError::Store(e) => e.into(),
             DomainError::Password(e) => Self::Invalid {
                 field: "password".into(),

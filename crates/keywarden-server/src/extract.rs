@@ -31,7 +31,8 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     }
 }
 
-/// Maps axum's JSON rejections to our errors.
+/// Maps axum's JSON rejections to our errors. A body of the wrong shape names the field
+/// (axum reports the path of the field that failed to deserialize).
 pub fn json_rejection(rejection: JsonRejection) -> ApiError {
     if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
         return ApiError::PayloadTooLarge;
@@ -40,7 +41,65 @@ pub fn json_rejection(rejection: JsonRejection) -> ApiError {
         JsonRejection::MissingJsonContentType(_) => {
             ApiError::MalformedBody("send the header `Content-Type: application/json`".into())
         }
+        JsonRejection::JsonDataError(e) => data_error(&e.body_text()),
         other => ApiError::MalformedBody(other.body_text()),
+    }
+}
+
+/// "Failed to deserialize … target type: scopes[0]: invalid type: …" → field `scopes`.
+fn data_error(text: &str) -> ApiError {
+    let detail = text.split_once("target type: ").map_or(text, |(_, rest)| rest);
+    if let Some(field) = detail.strip_prefix("unknown field `").and_then(|r| r.split('`').next()) {
+        return ApiError::Invalid {
+            field: field.to_owned().into(),
+            message: format!("this endpoint does not accept `{field}`; {detail}"),
+        };
+    }
+    if let Some(field) = detail.strip_prefix("missing field `").and_then(|r| r.split('`').next()) {
+        return ApiError::Invalid { field: field.to_owned().into(), message: "this field is required".into() };
+    }
+    match detail.split_once(": ") {
+        Some((path, why)) if !path.contains(' ') && path != "." => {
+            let field: String = path.chars().take_while(|c| *c != '[' && *c != '.').collect();
+            ApiError::Invalid { field: field.into(), message: why.to_owned() }
+        }
+        _ => ApiError::MalformedBody(detail.to_owned()),
+    }
+}
+
+/// Parses an optional JSON body: empty means the type's default.
+pub fn optional_json<T: DeserializeOwned + Default>(body: &[u8]) -> Result<T, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    let mut deserializer = serde_json::Deserializer::from_slice(body);
+    serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
+        let path = e.path().to_string();
+        if path == "." || path.is_empty() {
+            ApiError::MalformedBody(e.inner().to_string())
+        } else {
+            data_error(&format!("target type: {path}: {}", e.inner()))
+        }
+    })
+}
+
+/// Query parameters; unknown or mistyped ones are a 400 that names them.
+#[derive(Debug)]
+pub struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
+        let query = parts.uri.query().unwrap_or("");
+        serde_urlencoded::from_str(query).map(Self).map_err(|e| {
+            let text = e.to_string();
+            let field = text
+                .split('`')
+                .nth(1)
+                .map_or_else(|| "query".to_owned(), str::to_owned);
+            ApiError::Invalid { field: field.into(), message: format!("query parameter: {text}") }
+        })
     }
 }
 
@@ -103,6 +162,15 @@ impl Console {
     /// Admins and developers may see and manage keys.
     pub fn require_key_manager(&self) -> Result<(), ApiError> {
         if self.user.role.manages_keys() {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden)
+        }
+    }
+
+    /// Only admins manage users, account policy and the audit trail.
+    pub fn require_admin(&self) -> Result<(), ApiError> {
+        if self.user.role == keywarden_core::account::Role::Admin {
             Ok(())
         } else {
             Err(ApiError::Forbidden)

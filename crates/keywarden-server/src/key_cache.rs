@@ -13,7 +13,7 @@
 use crate::error::ApiError;
 use keywarden_core::Clock;
 use keywarden_core::digest::KeyHasher;
-use keywarden_core::key_record::KeyRecord;
+use keywarden_core::key_record::{KeyRecord, Lifecycle};
 use keywarden_core::key_table::{KeyTable, Rejection, TableEntry};
 use keywarden_core::scope::{Catalog, ScopeSet};
 use keywarden_core::store::{Store, StoreError};
@@ -91,7 +91,16 @@ impl KeyCache {
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         for entry in entries {
-            table.upsert(entry);
+            // A key's lifecycle only moves forward (active → rotated → revoked). A record that
+            // would move it back is a late copy (from a request that lost the race with an
+            // overlapping rotation, or a feed read that began before the change): ignored, so a
+            // stopped key is never revived, not even until the next feed read.
+            let stale = table
+                .get(&entry.digest)
+                .is_some_and(|current| stage(current.lifecycle) > stage(entry.lifecycle));
+            if !stale {
+                table.upsert(entry);
+            }
         }
     }
 
@@ -148,6 +157,15 @@ impl KeyCache {
     /// The catalog the table was built against.
     pub fn catalog(&self) -> &Catalog {
         &self.catalog
+    }
+}
+
+/// How far along its one-way lifecycle a key is.
+fn stage(lifecycle: Lifecycle) -> u8 {
+    match lifecycle {
+        Lifecycle::Active => 0,
+        Lifecycle::Rotated => 1,
+        Lifecycle::Revoked => 2,
     }
 }
 

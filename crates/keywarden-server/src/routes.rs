@@ -3,18 +3,23 @@
 //! Paths are declared without their trailing slash; [`crate::serve`] trims a trailing slash
 //! before routing, so `/v1/verify/` (the seeds' spelling) and `/v1/verify` both work.
 
+pub mod account;
+pub mod api_keys;
+pub mod audit;
 pub mod auth;
 pub mod forward_auth;
 pub mod metadata;
 pub mod ops;
 pub mod standard_keys;
+pub mod two_factor;
+pub mod users;
 pub mod verify;
 
 use crate::error::ApiError;
 use crate::state::AppState;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
+use axum::routing::{get, patch, post};
 
 /// All routes with their state.
 pub fn router(state: AppState) -> Router {
@@ -25,10 +30,20 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/auth/token", post(auth::token))
         .route("/v1/auth/token/refresh", post(auth::refresh))
         .route("/v1/auth/me", get(auth::me))
+        .route("/v1/auth/api-keys", get(standard_keys::list).patch(standard_keys::rotate))
+        .route("/v1/auth/2fa/setup", post(two_factor::setup))
+        .route("/v1/auth/2fa/confirm", post(two_factor::confirm))
+        .route("/v1/api-keys", get(api_keys::list).post(api_keys::create))
         .route(
-            "/v1/auth/api-keys",
-            get(standard_keys::list).patch(standard_keys::rotate),
+            "/v1/api-keys/{id}",
+            get(api_keys::get).patch(api_keys::update).delete(api_keys::revoke),
         )
+        .route("/v1/api-keys/{id}/rotate", post(api_keys::rotate))
+        .route("/v1/users", get(users::list).post(users::create))
+        .route("/v1/users/{id}", patch(users::update).delete(users::remove))
+        .route("/v1/account", get(account::get).patch(account::update))
+        .route("/v1/products", get(account::products))
+        .route("/v1/audit-events", get(audit::list))
         .route("/v1/verify", post(verify::verify))
         .route("/v1/forward-auth", get(forward_auth::forward_auth))
         .fallback(|| async { ApiError::NoRoute })

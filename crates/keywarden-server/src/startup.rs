@@ -7,7 +7,6 @@ use crate::key_cache::KeyCache;
 use crate::routes::forward_auth::RouteTable;
 use crate::state::{AppState, Limiters};
 use crate::tokens::TokenIssuer;
-use keywarden_core::digest::KeyHasher;
 use keywarden_core::secret::ServerSecret;
 use keywarden_core::service::Keywarden;
 use keywarden_core::store::{Store, StoreError};
@@ -40,7 +39,7 @@ pub async fn open_service(
     let store = keywarden_store::open(&config.database_url()).await?;
     let secret = resolve_secret(config, store.as_ref(), random.as_ref()).await?;
     let catalog = Arc::new(config.catalog()?);
-    let service = Keywarden::new(store, KeyHasher::new(&secret), catalog, clock, random)
+    let service = Keywarden::new(store, &secret, catalog, clock, random)
         .with_rotation_period(config.rotation_period_days);
     Ok((service, secret))
 }

@@ -67,12 +67,17 @@ pub async fn token(
         return Err(ApiError::InvalidCredentials);
     };
     if user.two_factor_enabled {
-        // TOTP verification arrives with the 2FA endpoints; until then no user can turn it on,
-        // and a user who somehow has it is refused rather than let in without a second factor.
-        return Err(match request.otp.as_deref() {
-            None | Some("") => ApiError::OtpRequired,
-            Some(_) => ApiError::OtpInvalid,
-        });
+        let otp = request.otp.as_deref().map(str::trim).unwrap_or("");
+        if otp.is_empty() {
+            return Err(ApiError::OtpRequired);
+        }
+        let actor = client.actor(Some(&user));
+        if let Err(e) = state.service.check_second_factor(&user, otp, &actor).await {
+            limits.sign_ins_per_client.fail(&client.ip, now);
+            limits.sign_ins_per_user.fail(&email, now);
+            record_in_background(&state, &user, &client, Action::SignInFailed, "wrong two-factor code");
+            return Err(e.into());
+        }
     }
     limits.sign_ins_per_user.reset(&email);
     let event = sign_in_event(&state, &user, &client, Action::SignIn, "signed in");

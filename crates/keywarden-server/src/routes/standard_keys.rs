@@ -7,6 +7,8 @@ use crate::state::AppState;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
+use axum::http::StatusCode;
 use keywarden_api_types::keys::{PreviousKey, RotatedKeyBody, StandardKeys};
 use keywarden_core::key_format::Mode;
 use keywarden_core::service::MAX_ROTATION_GRACE;
@@ -41,9 +43,17 @@ pub async fn list(
 pub async fn rotate(
     State(state): State<AppState>,
     console: Console,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<RotatedKeyBody>, ApiError> {
     console.require_key_manager()?;
+    // axum's own rejection (e.g. over the body limit) is plain text; every error here is JSON.
+    let body = body.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::PayloadTooLarge
+        } else {
+            ApiError::MalformedBody(rejection.body_text())
+        }
+    })?;
     let body: Value = if body.is_empty() {
         Value::Null
     } else {

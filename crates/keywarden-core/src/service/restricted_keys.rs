@@ -1,0 +1,207 @@
+//! Restricted keys (seed 000): labelled, scoped, optionally expiring; and the rules that
+//! apply to changing any key.
+
+use super::{IssuedKey, Keywarden, conflict_as};
+use crate::account::{Account, User};
+use crate::audit::{Action, Actor};
+use crate::error::DomainError;
+use crate::ids::{AccountId, KeyId};
+use crate::key_format::{KeyKind, Mode};
+use crate::key_record::{KeyRecord, Lifecycle};
+use crate::store::{KeyQuery, KeyUpdate, StoreError};
+use time::OffsetDateTime;
+
+/// Longest label.
+pub const MAX_LABEL_LEN: usize = 100;
+/// Largest page of a key listing.
+pub const MAX_PAGE: u32 = 100;
+
+/// A restricted key to create.
+#[derive(Clone, Debug)]
+pub struct NewKey {
+    /// Label, 1–100 characters.
+    pub label: String,
+    /// Test or live.
+    pub mode: Mode,
+    /// Scope names from the catalog; at least one.
+    pub scopes: Vec<String>,
+    /// Optional expiry, in the future.
+    pub expires_at: Option<OffsetDateTime>,
+}
+
+/// Changes to a key; `None` leaves a field alone.
+#[derive(Clone, Debug, Default)]
+pub struct KeyChanges {
+    /// New label.
+    pub label: Option<String>,
+    /// New scopes (restricted keys only).
+    pub scopes: Option<Vec<String>>,
+    /// New expiry; `Some(None)` removes it (restricted keys only).
+    pub expires_at: Option<Option<OffsetDateTime>>,
+}
+
+impl Keywarden {
+    /// The account policy `require_2fa_for_keys`: a user without 2FA may not create, rotate
+    /// or revoke keys. The operator CLI (no user) is not bound by it.
+    pub fn ensure_may_change_keys(
+        &self,
+        account: &Account,
+        user: Option<&User>,
+    ) -> Result<(), DomainError> {
+        match user {
+            Some(user) if account.require_2fa_for_keys && !user.two_factor_enabled => {
+                Err(DomainError::TwoFactorRequired)
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Creates a restricted key and returns its secret, once.
+    pub async fn create_restricted_key(
+        &self,
+        account_id: AccountId,
+        new: NewKey,
+        actor: &Actor,
+    ) -> Result<IssuedKey, DomainError> {
+        let now = self.clock.now();
+        let label = valid_label(&new.label)?;
+        let scopes = self.valid_scopes(&new.scopes)?;
+        let expires_at = valid_expiry(new.expires_at, now)?;
+        let key = self.issue(
+            account_id,
+            KeyKind::Restricted,
+            new.mode,
+            label,
+            scopes,
+            expires_at,
+            actor,
+            None,
+            now,
+        )?;
+        let detail = format!(
+            "created restricted {} key '{}' ({}) with scopes {}",
+            new.mode,
+            key.record.label,
+            key.record.hint,
+            key.record.scopes.join(", ")
+        );
+        let event =
+            self.event(account_id, Action::KeyCreated, actor, Some(key.record.id), detail, now);
+        self.store
+            .insert_keys(std::slice::from_ref(&key.record), std::slice::from_ref(&event))
+            .await?;
+        Ok(key)
+    }
+
+    /// A page of the account's keys at the current time.
+    pub async fn list_keys(
+        &self,
+        account_id: AccountId,
+        mut query: KeyQuery,
+    ) -> Result<Vec<KeyRecord>, DomainError> {
+        query.limit = query.limit.clamp(1, MAX_PAGE);
+        Ok(self.store.list_keys(account_id, &query, self.clock.now()).await?)
+    }
+
+    /// One key of the account.
+    pub async fn key(&self, account_id: AccountId, key_id: KeyId) -> Result<KeyRecord, DomainError> {
+        self.store.key(account_id, key_id).await?.ok_or(DomainError::NotFound("key"))
+    }
+
+    /// Changes a key's label, scopes or expiry. Standard keys reach every product and never
+    /// expire, so only their label can change.
+    pub async fn update_key(
+        &self,
+        account_id: AccountId,
+        key_id: KeyId,
+        changes: KeyChanges,
+        actor: &Actor,
+    ) -> Result<KeyRecord, DomainError> {
+        let current = self.key(account_id, key_id).await?;
+        if current.lifecycle == Lifecycle::Revoked {
+            return Err(DomainError::Conflict("this key is revoked and can no longer be changed".into()));
+        }
+        if current.kind == KeyKind::Standard
+            && (changes.scopes.is_some() || changes.expires_at.is_some())
+        {
+            let field = if changes.scopes.is_some() { "scopes" } else { "expires_at" };
+            return Err(DomainError::Invalid {
+                field,
+                message: "standard keys reach every product and never expire; only their label can change".into(),
+            });
+        }
+        let now = self.clock.now();
+        let update = KeyUpdate {
+            label: changes.label.as_deref().map(valid_label).transpose()?,
+            scopes: changes.scopes.as_deref().map(|s| self.valid_scopes(s)).transpose()?,
+            expires_at: match changes.expires_at {
+                None => None,
+                Some(at) => Some(valid_expiry(at, now)?),
+            },
+        };
+        if update == KeyUpdate::default() {
+            return Err(DomainError::Invalid {
+                field: "label",
+                message: "send at least one of label, scopes and expires_at".into(),
+            });
+        }
+        let mut changed = Vec::new();
+        if let Some(label) = &update.label {
+            changed.push(format!("label '{}' → '{label}'", current.label));
+        }
+        if let Some(scopes) = &update.scopes {
+            changed.push(format!("scopes [{}] → [{}]", current.scopes.join(", "), scopes.join(", ")));
+        }
+        if let Some(expiry) = &update.expires_at {
+            changed.push(format!("expiry → {}", expiry.map_or_else(|| "never".to_owned(), |t| t.to_string())));
+        }
+        let detail = format!("updated {}: {}", current.hint, changed.join("; "));
+        let event = self.event(account_id, Action::KeyUpdated, actor, Some(key_id), detail, now);
+        self.store.update_key(account_id, key_id, &update, &event).await.map_err(|e| match e {
+            StoreError::NotFound => DomainError::NotFound("key"),
+            other => conflict_as(other, "this key was revoked by another request just now"),
+        })
+    }
+
+    fn valid_scopes(&self, names: &[String]) -> Result<Vec<String>, DomainError> {
+        if names.is_empty() {
+            return Err(DomainError::Invalid {
+                field: "scopes",
+                message: "choose at least one scope, e.g. [\"payroll:read\"]; GET /v1/products/ lists them".into(),
+            });
+        }
+        let set = self
+            .catalog
+            .parse_set(names.iter().map(String::as_str))
+            .map_err(|e| DomainError::Invalid { field: "scopes", message: e.to_string() })?;
+        Ok(self.catalog.names(set))
+    }
+}
+
+/// A label: trimmed, 1–100 characters, no control characters.
+fn valid_label(label: &str) -> Result<String, DomainError> {
+    let label = label.trim();
+    let len = label.chars().count();
+    if len == 0 || len > MAX_LABEL_LEN || label.chars().any(char::is_control) {
+        return Err(DomainError::Invalid {
+            field: "label",
+            message: format!(
+                "give a label of 1 to {MAX_LABEL_LEN} characters without line breaks, naming the key's purpose (e.g. Zapier-Integration-Payroll)"
+            ),
+        });
+    }
+    Ok(label.to_owned())
+}
+
+fn valid_expiry(
+    expires_at: Option<OffsetDateTime>,
+    now: OffsetDateTime,
+) -> Result<Option<OffsetDateTime>, DomainError> {
+    match expires_at {
+        Some(at) if at <= now => Err(DomainError::Invalid {
+            field: "expires_at",
+            message: "the expiry must be in the future (RFC 3339, e.g. 2027-01-31T00:00:00Z), or null for a key that never expires".into(),
+        }),
+        other => Ok(other.map(crate::clock::truncate_to_micros)),
+    }
+}

@@ -1,0 +1,202 @@
+//! Every key of the account (seed 000): `GET`/`POST /v1/api-keys/`,
+//! `GET`/`PATCH`/`DELETE /v1/api-keys/{id}/`, `POST /v1/api-keys/{id}/rotate/`.
+//!
+//! A secret appears only in the create and rotate answers. Another account's key answers 404,
+//! exactly like a key that does not exist.
+
+use crate::error::ApiError;
+use crate::extract::{ApiJson, ApiQuery, Console, optional_json};
+use crate::routes::metadata::{issued, metadata};
+use crate::routes::standard_keys::grace_seconds;
+use crate::state::AppState;
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use keywarden_api_types::keys::{
+    CreateKeyRequest, IssuedKeyBody, KeyMetadata, KeyPage, RotateKeyRequest, RotatedKeyBody,
+    PreviousKey, UpdateKeyRequest,
+};
+use keywarden_core::ids::KeyId;
+use keywarden_core::key_format::{KeyKind, Mode};
+use keywarden_core::key_record::{KeyRecord, KeyStatus};
+use keywarden_core::service::{KeyChanges, NewKey};
+use keywarden_core::store::KeyQuery;
+use serde::Deserialize;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+/// Query parameters of the listing.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListParams {
+    /// `active`, `expired`, `revoked` or `rotated`.
+    status: Option<String>,
+    /// `test` or `live`.
+    #[serde(rename = "type")]
+    mode: Option<String>,
+    /// `standard` or `restricted`.
+    kind: Option<String>,
+    /// Substring of the label or hint.
+    search: Option<String>,
+    /// Page size, 1–100 (default 20).
+    limit: Option<u32>,
+    /// `next_cursor` of the previous page.
+    cursor: Option<String>,
+}
+
+fn invalid(field: &'static str, message: &str) -> ApiError {
+    ApiError::Invalid { field: field.into(), message: message.into() }
+}
+
+/// A key id from the path; anything unparsable is simply not found.
+pub fn key_id(text: &str) -> Result<KeyId, ApiError> {
+    text.parse().map_err(|_| ApiError::NotFound("key"))
+}
+
+fn view(state: &AppState, console: &Console, record: &KeyRecord) -> KeyMetadata {
+    let now = state.service.clock().now();
+    metadata(record, state.service.catalog(), now, console.account.rotation_period_days)
+}
+
+/// `GET /v1/api-keys/`
+pub async fn list(
+    State(state): State<AppState>,
+    console: Console,
+    ApiQuery(params): ApiQuery<ListParams>,
+) -> Result<Json<KeyPage>, ApiError> {
+    console.require_key_manager()?;
+    let status = params
+        .status
+        .as_deref()
+        .map(|s| match s {
+            "active" => Ok(KeyStatus::Active),
+            "expired" => Ok(KeyStatus::Expired),
+            "revoked" => Ok(KeyStatus::Revoked),
+            "rotated" => Ok(KeyStatus::Rotated),
+            _ => Err(invalid("status", "use active, expired, revoked or rotated")),
+        })
+        .transpose()?;
+    let mode = params
+        .mode
+        .as_deref()
+        .map(|m| Mode::from_name(m).ok_or_else(|| invalid("type", "use test or live")))
+        .transpose()?;
+    let kind = params
+        .kind
+        .as_deref()
+        .map(|k| KeyKind::from_name(k).ok_or_else(|| invalid("kind", "use standard or restricted")))
+        .transpose()?;
+    let before = params
+        .cursor
+        .as_deref()
+        .map(|c| c.parse().map_err(|_| invalid("cursor", "pass the next_cursor of the previous page")))
+        .transpose()?;
+    let limit = params.limit.unwrap_or(20);
+    if !(1..=100).contains(&limit) {
+        return Err(invalid("limit", "give a page size from 1 to 100"));
+    }
+    let search = params.search.filter(|s| !s.trim().is_empty()).map(|s| s.chars().take(100).collect());
+    let query = KeyQuery { kind, mode, status, search, before, limit };
+    let keys = state.service.list_keys(console.account.id, query).await?;
+    let next_cursor =
+        (keys.len() == limit as usize).then(|| keys.last().map(|k| k.id.to_string())).flatten();
+    Ok(Json(KeyPage {
+        results: keys.iter().map(|k| view(&state, &console, k)).collect(),
+        next_cursor,
+    }))
+}
+
+/// `POST /v1/api-keys/` → 201 with the secret, once.
+pub async fn create(
+    State(state): State<AppState>,
+    console: Console,
+    ApiJson(request): ApiJson<CreateKeyRequest>,
+) -> Result<(StatusCode, Json<IssuedKeyBody>), ApiError> {
+    console.require_key_manager()?;
+    state.service.ensure_may_change_keys(&console.account, Some(&console.user))?;
+    let mode = Mode::from_name(&request.mode).ok_or_else(|| invalid("type", "use test or live"))?;
+    let new = NewKey { label: request.label, mode, scopes: request.scopes, expires_at: request.expires_at };
+    let key = state.service.create_restricted_key(console.account.id, new, &console.actor()).await?;
+    state.cache.apply(std::slice::from_ref(&key.record));
+    let now = state.service.clock().now();
+    Ok((
+        StatusCode::CREATED,
+        Json(issued(&key, state.service.catalog(), now, console.account.rotation_period_days)),
+    ))
+}
+
+/// `GET /v1/api-keys/{id}/`
+pub async fn get(
+    State(state): State<AppState>,
+    console: Console,
+    Path(id): Path<String>,
+) -> Result<Json<KeyMetadata>, ApiError> {
+    console.require_key_manager()?;
+    let record = state.service.key(console.account.id, key_id(&id)?).await?;
+    Ok(Json(view(&state, &console, &record)))
+}
+
+/// `PATCH /v1/api-keys/{id}/` (label, scopes, expiry)
+pub async fn update(
+    State(state): State<AppState>,
+    console: Console,
+    Path(id): Path<String>,
+    ApiJson(request): ApiJson<UpdateKeyRequest>,
+) -> Result<Json<KeyMetadata>, ApiError> {
+    console.require_key_manager()?;
+    let id = key_id(&id)?;
+    let expires_at = match request.expires_at {
+        None => None,
+        Some(None) => Some(None),
+        Some(Some(text)) => Some(Some(OffsetDateTime::parse(&text, &Rfc3339).map_err(|_| {
+            invalid("expires_at", "give an RFC 3339 time such as 2027-01-31T00:00:00Z, or null for never")
+        })?)),
+    };
+    let changes = KeyChanges { label: request.label, scopes: request.scopes, expires_at };
+    let record = state.service.update_key(console.account.id, id, changes, &console.actor()).await?;
+    state.cache.apply(std::slice::from_ref(&record));
+    Ok(Json(view(&state, &console, &record)))
+}
+
+/// `POST /v1/api-keys/{id}/rotate/` → the successor's secret, once.
+pub async fn rotate(
+    State(state): State<AppState>,
+    console: Console,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Json<RotatedKeyBody>, ApiError> {
+    console.require_key_manager()?;
+    state.service.ensure_may_change_keys(&console.account, Some(&console.user))?;
+    let id = key_id(&id)?;
+    let request: RotateKeyRequest = optional_json(&body)?;
+    let grace = match request.expire_previous_in {
+        None => None,
+        Some(seconds) => Some(grace_seconds(&serde_json::Value::from(seconds))?),
+    };
+    let rotated = state.service.rotate_key(console.account.id, id, grace, &console.actor()).await?;
+    state.cache.apply(&[rotated.previous.clone(), rotated.issued.record.clone()]);
+    let now = state.service.clock().now();
+    Ok(Json(RotatedKeyBody {
+        issued: issued(&rotated.issued, state.service.catalog(), now, console.account.rotation_period_days),
+        previous: PreviousKey {
+            id: rotated.previous.id.to_string(),
+            hint: rotated.previous.hint.clone(),
+            stops_at: rotated.previous.grace_until.unwrap_or(now),
+        },
+    }))
+}
+
+/// `DELETE /v1/api-keys/{id}/`: revokes; the record stays, as `revoked`. Answers with it.
+pub async fn revoke(
+    State(state): State<AppState>,
+    console: Console,
+    Path(id): Path<String>,
+) -> Result<Json<KeyMetadata>, ApiError> {
+    console.require_key_manager()?;
+    state.service.ensure_may_change_keys(&console.account, Some(&console.user))?;
+    let record = state.service.revoke_key(console.account.id, key_id(&id)?, &console.actor()).await?;
+    // Out of the table before the answer: the very next request with this key is refused.
+    state.cache.apply(std::slice::from_ref(&record));
+    Ok(Json(view(&state, &console, &record)))
+}
