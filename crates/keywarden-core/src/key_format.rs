@@ -231,15 +231,15 @@ pub enum KeyFormatError {
         /// Characters found.
         found: usize,
     },
-    /// A character outside `0-9A-Za-z` after the prefix.
+    /// A character outside `0-9A-Za-z` after the prefix, or any non-ASCII character.
     #[error(
-        "Character {position} of the API key is not allowed: after the `{prefix}` prefix a key has only the letters A-Z and a-z and the digits 0-9."
+        "Character {position} of the API key is not allowed ({found:?}): after its `sk_test_`-style prefix a key has only the letters A-Z and a-z and the digits 0-9."
     )]
     InvalidCharacter {
         /// 1-based position of the first offending character.
         position: usize,
-        /// The prefix that was recognised.
-        prefix: &'static str,
+        /// The offending character.
+        found: char,
     },
     /// The last six characters do not match the rest.
     #[error(
@@ -258,6 +258,14 @@ pub fn parse(text: &str) -> Result<ParsedKey<'_>, KeyFormatError> {
     }
     if text.chars().any(char::is_whitespace) {
         return Err(KeyFormatError::Whitespace);
+    }
+    // Lengths below count bytes; a non-ASCII character would make them disagree with what the
+    // person sees, so name it first.
+    if let Some((position, found)) = text.chars().enumerate().find(|(_, c)| !c.is_ascii()) {
+        return Err(KeyFormatError::InvalidCharacter {
+            position: position + 1,
+            found,
+        });
     }
     if bytes.len() < PREFIX_LEN && PREFIXES.iter().any(|p| p.starts_with(text)) {
         return Err(KeyFormatError::WrongLength {
@@ -286,16 +294,12 @@ pub fn parse(text: &str) -> Result<ParsedKey<'_>, KeyFormatError> {
         .chain(check)
         .position(|&b| base62::digit_value(b).is_none())
     {
-        let byte_index = PREFIX_LEN + i;
-        let position = text
-            .get(..byte_index)
-            .map_or(byte_index, |s| s.chars().count())
-            + 1;
-        let prefix = PREFIXES
-            .into_iter()
-            .find(|p| bytes.starts_with(p.as_bytes()))
-            .unwrap_or("");
-        return Err(KeyFormatError::InvalidCharacter { position, prefix });
+        // The text is ASCII here, so byte and character positions agree.
+        let found = bytes.get(PREFIX_LEN + i).map_or('?', |&b| char::from(b));
+        return Err(KeyFormatError::InvalidCharacter {
+            position: PREFIX_LEN + i + 1,
+            found,
+        });
     }
     if base62::decode(check) != Some(u64::from(crc32fast::hash(checked))) {
         return Err(KeyFormatError::BadChecksum);
@@ -373,7 +377,15 @@ mod tests {
             parse(&bad_char),
             Err(KeyFormatError::InvalidCharacter {
                 position: 21,
-                prefix: "sk_test_"
+                found: '-'
+            })
+        );
+        let accented = format!("{}é{}", &good[..30], &good[31..]);
+        assert_eq!(
+            parse(&accented),
+            Err(KeyFormatError::InvalidCharacter {
+                position: 31,
+                found: 'é'
             })
         );
         let flipped = format!(

@@ -6,7 +6,7 @@ use crate::client_addr::client_ip;
 use crate::error::{ApiError, Realm};
 use crate::state::AppState;
 use crate::tokens::TokenType;
-use axum::extract::rejection::JsonRejection;
+use axum::extract::rejection::{BytesRejection, JsonRejection};
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
 use axum::http::StatusCode;
 use axum::http::header::{AUTHORIZATION, USER_AGENT};
@@ -48,20 +48,37 @@ pub fn json_rejection(rejection: JsonRejection) -> ApiError {
 
 /// "Failed to deserialize … target type: scopes[0]: invalid type: …" → field `scopes`.
 fn data_error(text: &str) -> ApiError {
-    let detail = text.split_once("target type: ").map_or(text, |(_, rest)| rest);
-    if let Some(field) = detail.strip_prefix("unknown field `").and_then(|r| r.split('`').next()) {
+    let detail = text
+        .split_once("target type: ")
+        .map_or(text, |(_, rest)| rest);
+    if let Some(field) = detail
+        .strip_prefix("unknown field `")
+        .and_then(|r| r.split('`').next())
+    {
         return ApiError::Invalid {
             field: field.to_owned().into(),
             message: format!("this endpoint does not accept `{field}`; {detail}"),
         };
     }
-    if let Some(field) = detail.strip_prefix("missing field `").and_then(|r| r.split('`').next()) {
-        return ApiError::Invalid { field: field.to_owned().into(), message: "this field is required".into() };
+    if let Some(field) = detail
+        .strip_prefix("missing field `")
+        .and_then(|r| r.split('`').next())
+    {
+        return ApiError::Invalid {
+            field: field.to_owned().into(),
+            message: "this field is required".into(),
+        };
     }
     match detail.split_once(": ") {
         Some((path, why)) if !path.contains(' ') && path != "." => {
-            let field: String = path.chars().take_while(|c| *c != '[' && *c != '.').collect();
-            ApiError::Invalid { field: field.into(), message: why.to_owned() }
+            let field: String = path
+                .chars()
+                .take_while(|c| *c != '[' && *c != '.')
+                .collect();
+            ApiError::Invalid {
+                field: field.into(),
+                message: why.to_owned(),
+            }
         }
         _ => ApiError::MalformedBody(detail.to_owned()),
     }
@@ -98,8 +115,37 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
                 .split('`')
                 .nth(1)
                 .map_or_else(|| "query".to_owned(), str::to_owned);
-            ApiError::Invalid { field: field.into(), message: format!("query parameter: {text}") }
+            ApiError::Invalid {
+                field: field.into(),
+                message: format!("query parameter: {text}"),
+            }
         })
+    }
+}
+
+/// Maps axum's raw-body rejections (over the body limit, unreadable body) to JSON errors, for
+/// handlers that take `Result<Bytes, BytesRejection>` (axum's own answer would be plain text).
+pub fn bytes_rejection(rejection: BytesRejection) -> ApiError {
+    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::PayloadTooLarge
+    } else {
+        ApiError::MalformedBody(rejection.body_text())
+    }
+}
+
+/// A path parameter. One that cannot be decoded (bad percent-encoding, not UTF-8) names nothing
+/// that exists: a JSON 404 like any unknown id, not axum's plain-text 400.
+#[derive(Debug)]
+pub struct ApiPath<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Path(value)| Self(value))
+            .map_err(|_| ApiError::NotFound("resource"))
     }
 }
 

@@ -5,17 +5,18 @@
 //! exactly like a key that does not exist.
 
 use crate::error::ApiError;
-use crate::extract::{ApiJson, ApiQuery, Console, optional_json};
+use crate::extract::{ApiJson, ApiPath, ApiQuery, Console, bytes_rejection, optional_json};
 use crate::routes::metadata::{issued, metadata};
 use crate::routes::standard_keys::grace_seconds;
 use crate::state::AppState;
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
 use axum::http::StatusCode;
 use keywarden_api_types::keys::{
-    CreateKeyRequest, IssuedKeyBody, KeyMetadata, KeyPage, RotateKeyRequest, RotatedKeyBody,
-    PreviousKey, UpdateKeyRequest,
+    CreateKeyRequest, IssuedKeyBody, KeyMetadata, KeyPage, PreviousKey, RotateKeyRequest,
+    RotatedKeyBody, UpdateKeyRequest,
 };
 use keywarden_core::ids::KeyId;
 use keywarden_core::key_format::{KeyKind, Mode};
@@ -46,7 +47,10 @@ pub struct ListParams {
 }
 
 fn invalid(field: &'static str, message: &str) -> ApiError {
-    ApiError::Invalid { field: field.into(), message: message.into() }
+    ApiError::Invalid {
+        field: field.into(),
+        message: message.into(),
+    }
 }
 
 /// A key id from the path; anything unparsable is simply not found.
@@ -56,7 +60,12 @@ pub fn key_id(text: &str) -> Result<KeyId, ApiError> {
 
 fn view(state: &AppState, console: &Console, record: &KeyRecord) -> KeyMetadata {
     let now = state.service.clock().now();
-    metadata(record, state.service.catalog(), now, console.account.rotation_period_days)
+    metadata(
+        record,
+        state.service.catalog(),
+        now,
+        console.account.rotation_period_days,
+    )
 }
 
 /// `GET /v1/api-keys/`
@@ -90,17 +99,31 @@ pub async fn list(
     let before = params
         .cursor
         .as_deref()
-        .map(|c| c.parse().map_err(|_| invalid("cursor", "pass the next_cursor of the previous page")))
+        .map(|c| {
+            c.parse()
+                .map_err(|_| invalid("cursor", "pass the next_cursor of the previous page"))
+        })
         .transpose()?;
     let limit = params.limit.unwrap_or(20);
     if !(1..=100).contains(&limit) {
         return Err(invalid("limit", "give a page size from 1 to 100"));
     }
-    let search = params.search.filter(|s| !s.trim().is_empty()).map(|s| s.chars().take(100).collect());
-    let query = KeyQuery { kind, mode, status, search, before, limit };
+    let search = params
+        .search
+        .filter(|s| !s.trim().is_empty())
+        .map(|s| s.chars().take(100).collect());
+    let query = KeyQuery {
+        kind,
+        mode,
+        status,
+        search,
+        before,
+        limit,
+    };
     let keys = state.service.list_keys(console.account.id, query).await?;
-    let next_cursor =
-        (keys.len() == limit as usize).then(|| keys.last().map(|k| k.id.to_string())).flatten();
+    let next_cursor = (keys.len() == limit as usize)
+        .then(|| keys.last().map(|k| k.id.to_string()))
+        .flatten();
     Ok(Json(KeyPage {
         results: keys.iter().map(|k| view(&state, &console, k)).collect(),
         next_cursor,
@@ -114,15 +137,30 @@ pub async fn create(
     ApiJson(request): ApiJson<CreateKeyRequest>,
 ) -> Result<(StatusCode, Json<IssuedKeyBody>), ApiError> {
     console.require_key_manager()?;
-    state.service.ensure_may_change_keys(&console.account, Some(&console.user))?;
+    state
+        .service
+        .ensure_may_change_keys(&console.account, Some(&console.user))?;
     let mode = Mode::from_name(&request.mode).ok_or_else(|| invalid("type", "use test or live"))?;
-    let new = NewKey { label: request.label, mode, scopes: request.scopes, expires_at: request.expires_at };
-    let key = state.service.create_restricted_key(console.account.id, new, &console.actor()).await?;
+    let new = NewKey {
+        label: request.label,
+        mode,
+        scopes: request.scopes,
+        expires_at: request.expires_at,
+    };
+    let key = state
+        .service
+        .create_restricted_key(console.account.id, new, &console.actor())
+        .await?;
     state.cache.apply(std::slice::from_ref(&key.record));
     let now = state.service.clock().now();
     Ok((
         StatusCode::CREATED,
-        Json(issued(&key, state.service.catalog(), now, console.account.rotation_period_days)),
+        Json(issued(
+            &key,
+            state.service.catalog(),
+            now,
+            console.account.rotation_period_days,
+        )),
     ))
 }
 
@@ -130,7 +168,7 @@ pub async fn create(
 pub async fn get(
     State(state): State<AppState>,
     console: Console,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<KeyMetadata>, ApiError> {
     console.require_key_manager()?;
     let record = state.service.key(console.account.id, key_id(&id)?).await?;
@@ -141,7 +179,7 @@ pub async fn get(
 pub async fn update(
     State(state): State<AppState>,
     console: Console,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(request): ApiJson<UpdateKeyRequest>,
 ) -> Result<Json<KeyMetadata>, ApiError> {
     console.require_key_manager()?;
@@ -149,12 +187,24 @@ pub async fn update(
     let expires_at = match request.expires_at {
         None => None,
         Some(None) => Some(None),
-        Some(Some(text)) => Some(Some(OffsetDateTime::parse(&text, &Rfc3339).map_err(|_| {
-            invalid("expires_at", "give an RFC 3339 time such as 2027-01-31T00:00:00Z, or null for never")
-        })?)),
+        Some(Some(text)) => Some(Some(OffsetDateTime::parse(&text, &Rfc3339).map_err(
+            |_| {
+                invalid(
+                    "expires_at",
+                    "give an RFC 3339 time such as 2027-01-31T00:00:00Z, or null for never",
+                )
+            },
+        )?)),
     };
-    let changes = KeyChanges { label: request.label, scopes: request.scopes, expires_at };
-    let record = state.service.update_key(console.account.id, id, changes, &console.actor()).await?;
+    let changes = KeyChanges {
+        label: request.label,
+        scopes: request.scopes,
+        expires_at,
+    };
+    let record = state
+        .service
+        .update_key(console.account.id, id, changes, &console.actor())
+        .await?;
     state.cache.apply(std::slice::from_ref(&record));
     Ok(Json(view(&state, &console, &record)))
 }
@@ -163,22 +213,35 @@ pub async fn update(
 pub async fn rotate(
     State(state): State<AppState>,
     console: Console,
-    Path(id): Path<String>,
-    body: Bytes,
+    ApiPath(id): ApiPath<String>,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<RotatedKeyBody>, ApiError> {
     console.require_key_manager()?;
-    state.service.ensure_may_change_keys(&console.account, Some(&console.user))?;
+    let body = body.map_err(bytes_rejection)?;
+    state
+        .service
+        .ensure_may_change_keys(&console.account, Some(&console.user))?;
     let id = key_id(&id)?;
     let request: RotateKeyRequest = optional_json(&body)?;
     let grace = match request.expire_previous_in {
         None => None,
         Some(seconds) => Some(grace_seconds(&serde_json::Value::from(seconds))?),
     };
-    let rotated = state.service.rotate_key(console.account.id, id, grace, &console.actor()).await?;
-    state.cache.apply(&[rotated.previous.clone(), rotated.issued.record.clone()]);
+    let rotated = state
+        .service
+        .rotate_key(console.account.id, id, grace, &console.actor())
+        .await?;
+    state
+        .cache
+        .apply(&[rotated.previous.clone(), rotated.issued.record.clone()]);
     let now = state.service.clock().now();
     Ok(Json(RotatedKeyBody {
-        issued: issued(&rotated.issued, state.service.catalog(), now, console.account.rotation_period_days),
+        issued: issued(
+            &rotated.issued,
+            state.service.catalog(),
+            now,
+            console.account.rotation_period_days,
+        ),
         previous: PreviousKey {
             id: rotated.previous.id.to_string(),
             hint: rotated.previous.hint.clone(),
@@ -191,11 +254,16 @@ pub async fn rotate(
 pub async fn revoke(
     State(state): State<AppState>,
     console: Console,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<KeyMetadata>, ApiError> {
     console.require_key_manager()?;
-    state.service.ensure_may_change_keys(&console.account, Some(&console.user))?;
-    let record = state.service.revoke_key(console.account.id, key_id(&id)?, &console.actor()).await?;
+    state
+        .service
+        .ensure_may_change_keys(&console.account, Some(&console.user))?;
+    let record = state
+        .service
+        .revoke_key(console.account.id, key_id(&id)?, &console.actor())
+        .await?;
     // Out of the table before the answer: the very next request with this key is refused.
     state.cache.apply(std::slice::from_ref(&record));
     Ok(Json(view(&state, &console, &record)))

@@ -1,14 +1,13 @@
 //! The standard keys (seed 001): `GET /v1/auth/api-keys/` and `PATCH /v1/auth/api-keys/`.
 
 use crate::error::ApiError;
-use crate::extract::Console;
+use crate::extract::{Console, bytes_rejection};
 use crate::routes::metadata::{issued, metadata};
 use crate::state::AppState;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
-use axum::http::StatusCode;
 use keywarden_api_types::keys::{PreviousKey, RotatedKeyBody, StandardKeys};
 use keywarden_core::key_format::Mode;
 use keywarden_core::service::MAX_ROTATION_GRACE;
@@ -46,14 +45,7 @@ pub async fn rotate(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<RotatedKeyBody>, ApiError> {
     console.require_key_manager()?;
-    // axum's own rejection (e.g. over the body limit) is plain text; every error here is JSON.
-    let body = body.map_err(|rejection| {
-        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::PayloadTooLarge
-        } else {
-            ApiError::MalformedBody(rejection.body_text())
-        }
-    })?;
+    let body = body.map_err(bytes_rejection)?;
     let body: Value = if body.is_empty() {
         Value::Null
     } else {

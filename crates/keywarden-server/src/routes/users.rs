@@ -1,10 +1,10 @@
 //! Users of the account (admins only): `GET`/`POST /v1/users/`, `PATCH`/`DELETE /v1/users/{id}/`.
 
 use crate::error::ApiError;
-use crate::extract::{ApiJson, Console};
+use crate::extract::{ApiJson, ApiPath, Console};
 use crate::state::AppState;
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use keywarden_api_types::users::{CreateUserRequest, UpdateUserRequest, UserBody, UserList};
 use keywarden_core::account::{Role, User};
@@ -33,10 +33,15 @@ fn user_id(text: &str) -> Result<UserId, ApiError> {
 }
 
 /// `GET /v1/users/`
-pub async fn list(State(state): State<AppState>, console: Console) -> Result<Json<UserList>, ApiError> {
+pub async fn list(
+    State(state): State<AppState>,
+    console: Console,
+) -> Result<Json<UserList>, ApiError> {
     console.require_admin()?;
     let users = state.service.users(console.account.id).await?;
-    Ok(Json(UserList { results: users.iter().map(body).collect() }))
+    Ok(Json(UserList {
+        results: users.iter().map(body).collect(),
+    }))
 }
 
 /// `POST /v1/users/` `{email, role, password}` → 201
@@ -52,10 +57,19 @@ pub async fn create(
     let hash = tokio::task::spawn_blocking(move || password::hash(&candidate))
         .await
         .map_err(|e| ApiError::Internal(format!("password hashing task failed: {e}")))?
-        .map_err(|e| ApiError::Invalid { field: "password".into(), message: e.to_string() })?;
+        .map_err(|e| ApiError::Invalid {
+            field: "password".into(),
+            message: e.to_string(),
+        })?;
     let user = state
         .service
-        .add_user(console.account.id, &request.email, role, hash, &console.actor())
+        .add_user(
+            console.account.id,
+            &request.email,
+            role,
+            hash,
+            &console.actor(),
+        )
         .await?;
     Ok((StatusCode::CREATED, Json(body(&user))))
 }
@@ -64,7 +78,7 @@ pub async fn create(
 pub async fn update(
     State(state): State<AppState>,
     console: Console,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(request): ApiJson<UpdateUserRequest>,
 ) -> Result<Json<UserBody>, ApiError> {
     console.require_admin()?;
@@ -72,7 +86,13 @@ pub async fn update(
     let role = role(&request.role)?;
     let user = state
         .service
-        .change_role(console.account.id, &console.user, id, role, &console.actor())
+        .change_role(
+            console.account.id,
+            &console.user,
+            id,
+            role,
+            &console.actor(),
+        )
         .await?;
     Ok(Json(body(&user)))
 }
@@ -81,9 +101,12 @@ pub async fn update(
 pub async fn remove(
     State(state): State<AppState>,
     console: Console,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {
     console.require_admin()?;
-    state.service.remove_user(console.account.id, user_id(&id)?, &console.actor()).await?;
+    state
+        .service
+        .remove_user(console.account.id, user_id(&id)?, &console.actor())
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -1,0 +1,30 @@
+//! HTTP integration tests of the Keywarden server: the real router on a loopback port over a
+//! temporary SQLite file, with a manual clock (see `keywarden-testkit`). Each module covers one
+//! part of SPEC §3–§4 and asserts what a client would notice: status, exact bodies, headers,
+//! and what is stored afterwards.
+//!
+//! The modules are `#[cfg(test)]` so that clippy treats their helpers as test code too (the
+//! workspace's `allow-*-in-tests` settings), like the `#[test]` functions themselves.
+
+#[cfg(test)]
+#[path = "api/support.rs"]
+mod support;
+
+#[cfg(test)]
+#[path = "api/forward_auth.rs"]
+mod forward_auth;
+#[cfg(test)]
+#[path = "api/hostile_input.rs"]
+mod hostile_input;
+#[cfg(test)]
+#[path = "api/routing.rs"]
+mod routing;
+#[cfg(test)]
+#[path = "api/sign_in.rs"]
+mod sign_in;
+#[cfg(test)]
+#[path = "api/standard_keys.rs"]
+mod standard_keys;
+#[cfg(test)]
+#[path = "api/verify.rs"]
+mod verify;
