@@ -281,6 +281,23 @@ impl ApiError {
     }
 }
 
+impl ApiError {
+    /// The outcome of a key check this error stands for, for `/metrics`.
+    pub fn key_outcome(&self) -> Option<&'static str> {
+        Some(match self {
+            Self::KeyFormat(_) => "invalid_key_format",
+            Self::KeyNotFound => "key_not_found",
+            Self::KeyRefused(Refusal::Revoked { .. }) => "key_revoked",
+            Self::KeyRefused(Refusal::Rotated { .. }) => "key_rotated",
+            Self::KeyRefused(Refusal::Expired { .. }) => "key_expired",
+            Self::InsufficientScope(_) => "insufficient_scope",
+            Self::RateLimited { .. } => "rate_limited",
+            Self::Unavailable => "unavailable",
+            _ => return None,
+        })
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         if let Self::Internal(cause) = &self {

@@ -120,6 +120,11 @@ impl KeyCache {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
+    /// Milliseconds since the table was last known current.
+    pub fn age_millis(&self, now_ms: i64) -> i64 {
+        (now_ms - self.synced_at.load(Ordering::Relaxed)).max(0)
+    }
+
     /// Whether the table is recent enough to answer from.
     pub fn is_fresh(&self, now_ms: i64) -> bool {
         now_ms - self.synced_at.load(Ordering::Relaxed) <= self.max_age_ms

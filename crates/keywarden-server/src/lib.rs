@@ -19,6 +19,7 @@ pub mod config;
 pub mod error;
 pub mod extract;
 pub mod key_cache;
+pub mod metrics;
 pub mod presented_key;
 pub mod rate_limit;
 pub mod routes;

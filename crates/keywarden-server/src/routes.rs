@@ -27,6 +27,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
+        .route("/metrics", get(crate::metrics::metrics))
         .route("/v1/auth/token", post(auth::token))
         .route("/v1/auth/token/refresh", post(auth::refresh))
         .route("/v1/auth/me", get(auth::me))

@@ -68,6 +68,7 @@ pub async fn build_state(
     let routes = Arc::new(RouteTable::new(&config.routes, service.catalog())?);
     Ok(AppState {
         limiters: Arc::new(Limiters::new(&config)),
+        metrics: Arc::default(),
         config: Arc::new(config),
         service,
         cache,

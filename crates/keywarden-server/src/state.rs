@@ -2,6 +2,7 @@
 
 use crate::config::Config;
 use crate::key_cache::KeyCache;
+use crate::metrics::Metrics;
 use crate::rate_limit::FailureLimiter;
 use crate::routes::forward_auth::RouteTable;
 use crate::tokens::TokenIssuer;
@@ -53,4 +54,6 @@ pub struct AppState {
     pub routes: Arc<RouteTable>,
     /// The configuration.
     pub config: Arc<Config>,
+    /// Counters for `/metrics`.
+    pub metrics: Arc<Metrics>,
 }

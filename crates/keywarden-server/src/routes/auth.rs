@@ -64,6 +64,7 @@ pub async fn token(
                 "wrong password",
             );
         }
+        state.metrics.sign_in(false);
         return Err(ApiError::InvalidCredentials);
     };
     if user.two_factor_enabled {
@@ -75,11 +76,18 @@ pub async fn token(
         if let Err(e) = state.service.check_second_factor(&user, otp, &actor).await {
             limits.sign_ins_per_client.fail(&client.ip, now);
             limits.sign_ins_per_user.fail(&email, now);
-            record_in_background(&state, &user, &client, Action::SignInFailed, "wrong two-factor code");
+            record_in_background(
+                &state,
+                &user,
+                &client,
+                Action::SignInFailed,
+                "wrong two-factor code",
+            );
             return Err(e.into());
         }
     }
     limits.sign_ins_per_user.reset(&email);
+    state.metrics.sign_in(true);
     let event = sign_in_event(&state, &user, &client, Action::SignIn, "signed in");
     state.service.store().insert_event(&event).await?;
     Ok(Json(TokenPair {

@@ -121,8 +121,16 @@ fn original<'a>(headers: &'a HeaderMap, names: [&str; 2]) -> Option<&'a str> {
 /// `GET /v1/forward-auth/`
 pub async fn forward_auth(State(state): State<AppState>, parts: Parts) -> Response {
     match check(&state, &parts) {
-        Ok(response) => response,
-        Err(error) => error.into_response(),
+        Ok(response) => {
+            state.metrics.key_check("valid");
+            response
+        }
+        Err(error) => {
+            if let Some(outcome) = error.key_outcome() {
+                state.metrics.key_check(outcome);
+            }
+            error.into_response()
+        }
     }
 }
 

@@ -59,10 +59,19 @@ pub async fn verify(
             expires_at: (entry.expires_at != i64::MAX).then(|| from_millis(entry.expires_at)),
         });
     match outcome {
-        Ok(valid) => Ok(Json(VerifyResponse::Valid(valid))),
-        Err(VerifyFailure::Stale) => Err(ApiError::Unavailable),
+        Ok(valid) => {
+            state.metrics.key_check("valid");
+            Ok(Json(VerifyResponse::Valid(valid)))
+        }
+        Err(VerifyFailure::Stale) => {
+            state.metrics.key_check("unavailable");
+            Err(ApiError::Unavailable)
+        }
         Err(failure) => {
             let error = failure.into_api_error(|| request.scope.clone().unwrap_or_default());
+            if let Some(outcome) = error.key_outcome() {
+                state.metrics.key_check(outcome);
+            }
             let body = error.key_body().ok_or(error)?;
             Ok(Json(VerifyResponse::Invalid(InvalidKey {
                 valid: false,

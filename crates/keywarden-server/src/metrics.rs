@@ -1,0 +1,136 @@
+//! `GET /metrics`: Prometheus text exposition of a fixed set of counters and gauges.
+//!
+//! The counters are plain atomics bumped with relaxed ordering, so counting a key check costs
+//! one uncontended atomic add and no map lookup or allocation; the text is only built when
+//! Prometheus scrapes. A general metrics registry would add a lookup per increment on the
+//! verify path for no gain: the set of series is fixed.
+
+use crate::error::ApiError;
+use crate::state::AppState;
+use axum::extract::State;
+use axum::http::header;
+use axum::response::IntoResponse;
+use std::fmt::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Outcomes of a key check, in exposition order.
+const OUTCOMES: [&str; 9] = [
+    "valid",
+    "invalid_key_format",
+    "key_not_found",
+    "key_revoked",
+    "key_rotated",
+    "key_expired",
+    "insufficient_scope",
+    "rate_limited",
+    "unavailable",
+];
+
+/// The process's counters.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    checks: [AtomicU64; OUTCOMES.len()],
+    sign_ins_ok: AtomicU64,
+    sign_ins_failed: AtomicU64,
+}
+
+impl Metrics {
+    /// Counts a key check by its outcome code (`valid` or an error code of SPEC §3).
+    #[inline]
+    pub fn key_check(&self, outcome: &str) {
+        let index = OUTCOMES.iter().position(|o| *o == outcome);
+        if let Some(counter) = index.and_then(|i| self.checks.get(i)) {
+            counter.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Counts a sign-in.
+    pub fn sign_in(&self, ok: bool) {
+        let counter = if ok {
+            &self.sign_ins_ok
+        } else {
+            &self.sign_ins_failed
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn render(&self, keys: usize, table_age_secs: f64) -> String {
+        let mut out = String::with_capacity(2048);
+        let _ = writeln!(
+            out,
+            "# HELP keywarden_key_checks_total Key checks by outcome (forward-auth and verify)."
+        );
+        let _ = writeln!(out, "# TYPE keywarden_key_checks_total counter");
+        for (outcome, counter) in OUTCOMES.iter().zip(&self.checks) {
+            let _ = writeln!(
+                out,
+                "keywarden_key_checks_total{{outcome=\"{outcome}\"}} {}",
+                counter.load(Ordering::Relaxed)
+            );
+        }
+        let _ = writeln!(
+            out,
+            "# HELP keywarden_sign_ins_total Console sign-ins by result."
+        );
+        let _ = writeln!(out, "# TYPE keywarden_sign_ins_total counter");
+        let _ = writeln!(
+            out,
+            "keywarden_sign_ins_total{{result=\"ok\"}} {}",
+            self.sign_ins_ok.load(Ordering::Relaxed)
+        );
+        let _ = writeln!(
+            out,
+            "keywarden_sign_ins_total{{result=\"failed\"}} {}",
+            self.sign_ins_failed.load(Ordering::Relaxed)
+        );
+        let _ = writeln!(
+            out,
+            "# HELP keywarden_key_table_keys Keys held in the in-memory key table."
+        );
+        let _ = writeln!(out, "# TYPE keywarden_key_table_keys gauge");
+        let _ = writeln!(out, "keywarden_key_table_keys {keys}");
+        let _ = writeln!(
+            out,
+            "# HELP keywarden_key_table_age_seconds Time since the key table was last known current."
+        );
+        let _ = writeln!(out, "# TYPE keywarden_key_table_age_seconds gauge");
+        let _ = writeln!(out, "keywarden_key_table_age_seconds {table_age_secs:.3}");
+        out
+    }
+}
+
+/// `GET /metrics`
+pub async fn metrics(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
+    let now = state.service.clock().unix_millis();
+    let age = state.cache.age_millis(now) as f64 / 1000.0;
+    let text = state.metrics.render(state.cache.len(), age);
+    Ok((
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        text,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_every_outcome_and_counts() {
+        let m = Metrics::default();
+        m.key_check("valid");
+        m.key_check("valid");
+        m.key_check("key_revoked");
+        m.key_check("not-an-outcome");
+        m.sign_in(false);
+        let text = m.render(7, 0.25);
+        assert!(text.contains("keywarden_key_checks_total{outcome=\"valid\"} 2\n"));
+        assert!(text.contains("keywarden_key_checks_total{outcome=\"key_revoked\"} 1\n"));
+        assert!(text.contains("keywarden_key_checks_total{outcome=\"key_expired\"} 0\n"));
+        assert!(text.contains("keywarden_sign_ins_total{result=\"failed\"} 1\n"));
+        assert!(text.contains("keywarden_key_table_keys 7\n"));
+        assert!(text.contains("keywarden_key_table_age_seconds 0.250\n"));
+    }
+}
