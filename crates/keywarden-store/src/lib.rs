@@ -10,8 +10,13 @@
 //!   - `sqlite/errors.rs`: the one mapping from sqlx/SQLite errors to [`StoreError`].
 //!   - `sqlite/console.rs`: the console API's operations (key pages and updates, users and
 //!     the last-admin rule, account policy, TOTP and recovery codes, audit queries).
-//! - PostgreSQL (for several instances sharing one database) is planned: `postgres:` URLs are
-//!   recognised and refused with a clear message until it is built.
+//! - [`postgres`]: the PostgreSQL backend ([`PostgresStore`]), for several instances sharing
+//!   one database. Schema in `migrations/postgres/`, embedded and applied at connect like
+//!   SQLite's.
+//!   - `postgres/codec.rs`, `postgres/errors.rs`, `postgres/console.rs`: as for SQLite.
+//!   - `postgres/listener.rs`: [`KeyChangeListener`], `LISTEN` on the channel every
+//!     key-changing transaction notifies on commit, so other instances can read the change
+//!     feed early instead of at their next poll.
 //!
 //! The storage promises every backend keeps (and `tests/store.rs` checks, written against
 //! `&dyn Store` so every backend can run the same checks):
@@ -25,9 +30,13 @@
 //!
 //! [`Store::keys_changed_since`]: keywarden_core::store::Store::keys_changed_since
 
+pub mod postgres;
 pub mod sqlite;
 
 pub use keywarden_core::store::StoreError;
+pub use postgres::{
+    KEY_CHANGES_CHANNEL, KeyChangeListener, KeyChangeNotice, PostgresSettings, PostgresStore,
+};
 pub use sqlite::{SqliteSettings, SqliteStore};
 
 use keywarden_core::store::Store;
@@ -41,7 +50,8 @@ const ACCEPTED: &str = "sqlite://PATH (e.g. sqlite://keywarden-data/keywarden.db
 /// - `sqlite://PATH` or `sqlite:PATH`: a SQLite database file, created with its directory if
 ///   missing (`sqlite:///abs/path.db` for an absolute path);
 /// - `sqlite::memory:`: a private in-memory SQLite database, for quick tests;
-/// - `postgres://…` or `postgresql://…`: not built yet, refused with a clear error.
+/// - `postgres://…` or `postgresql://…`: a PostgreSQL database, which must exist (see
+///   [`PostgresStore::connect`]).
 ///
 /// The schema is brought up to date before this returns. Error messages never repeat the
 /// URL, which for a server database may carry a password.
@@ -51,9 +61,7 @@ pub async fn open(url: &str) -> Result<Arc<dyn Store>, StoreError> {
         .map(|(scheme, _)| scheme.to_ascii_lowercase());
     match scheme.as_deref() {
         Some("sqlite") => Ok(Arc::new(SqliteStore::connect(url).await?)),
-        Some("postgres" | "postgresql") => Err(StoreError::Other(
-            "PostgreSQL support is not built yet".into(),
-        )),
+        Some("postgres" | "postgresql") => Ok(Arc::new(PostgresStore::connect(url).await?)),
         _ => Err(StoreError::Other(format!(
             "unsupported database URL; use one of: {ACCEPTED}"
         ))),

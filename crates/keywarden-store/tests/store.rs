@@ -1,7 +1,9 @@
-//! The store's promises, checked against a real SQLite database file.
+//! The store's promises, checked against a real SQLite database file and, where
+//! `KEYWARDEN_TEST_POSTGRES_URL` names a PostgreSQL server, against PostgreSQL.
 //!
-//! Every `check_*` function takes `&dyn Store`, so another backend (PostgreSQL) can run the
-//! very same checks; the `#[tokio::test]`s at the bottom give each check a fresh database.
+//! Every `check_*` function takes `&dyn Store`, so every backend runs the very same checks;
+//! `for_each_check!` lists them once, and each backend's harness gives each check a fresh
+//! database (SQLite below, PostgreSQL in `store/postgres.rs`).
 
 // A test binary: a panic here is a failed assertion, not an outage (clippy.toml allows this
 // in `#[test]` functions; the checks and fixtures here are plain functions).
@@ -905,6 +907,63 @@ async fn check_listing(store: &dyn Store) {
     assert!(store.audit_events(a.id, 0).await.unwrap().is_empty());
 }
 
+/// Times read back exactly as written, at the microsecond, on both sides of every epoch a
+/// backend might count from (1970 for SQLite's integers, 2000 for PostgreSQL's timestamptz);
+/// a finer part is cut towards the past, as the domain clock does.
+async fn check_times_keep_microseconds(store: &dyn Store) {
+    let (a, _) = seed(store, "Times").await;
+    let exact = [
+        datetime!(1900-01-01 00:00:00.000001 UTC),
+        datetime!(1969-12-31 23:59:59.999999 UTC),
+        datetime!(1970-01-01 00:00 UTC),
+        datetime!(1999-12-31 23:59:59.999999 UTC),
+        datetime!(2000-01-01 00:00:00.000001 UTC),
+        datetime!(2026-03-01 12:34:56.123456 +05:30),
+        datetime!(9999-12-31 23:59:59.999999 UTC),
+    ];
+    for (i, t) in exact.into_iter().enumerate() {
+        let k = KeyRecord {
+            expires_at: Some(t),
+            last_used_at: Some(t),
+            ..key(a.id, KeyKind::Restricted, Mode::Test, at(i as i64))
+        };
+        let read = issue(store, k.clone()).await;
+        assert_eq!(read.expires_at, Some(t), "{t}");
+        assert_eq!(
+            read,
+            KeyRecord {
+                change_seq: read.change_seq,
+                ..k
+            }
+        );
+    }
+    let finer = [
+        (
+            datetime!(1999-12-31 23:59:59.9999995 UTC),
+            datetime!(1999-12-31 23:59:59.999999 UTC),
+        ),
+        (
+            datetime!(1969-12-31 23:59:59.999999999 UTC),
+            datetime!(1969-12-31 23:59:59.999999 UTC),
+        ),
+        (
+            datetime!(2026-03-01 12:00:00.000000999 UTC),
+            datetime!(2026-03-01 12:00 UTC),
+        ),
+    ];
+    for (i, (written, expected)) in finer.into_iter().enumerate() {
+        let k = KeyRecord {
+            expires_at: Some(written),
+            ..key(a.id, KeyKind::Restricted, Mode::Live, at(100 + i as i64))
+        };
+        assert_eq!(
+            issue(store, k).await.expires_at,
+            Some(expected),
+            "{written}"
+        );
+    }
+}
+
 async fn check_meta(store: &dyn Store) {
     store.ping().await.unwrap();
     assert_eq!(store.key_count().await.unwrap(), 0);
@@ -927,6 +986,42 @@ async fn check_meta(store: &dyn Store) {
 #[path = "store/console.rs"]
 mod console;
 use console::*;
+
+// ---------------------------------------------------------------------------------------------
+// Every backend-independent check, once: `for_each_check!(harness)` calls
+// `harness! { test_name => check; … }`, so each backend turns the same list into its tests.
+
+macro_rules! for_each_check {
+    ($harness:ident) => {
+        $harness! {
+            round_trip_is_exact => check_round_trip_is_exact;
+            duplicate_email_conflicts => check_duplicate_email_conflicts;
+            second_active_standard_key_per_mode_conflicts => check_one_active_standard_key_per_mode;
+            rotation_supersedes_the_old_key => check_rotate;
+            concurrent_rotations_leave_exactly_one_successor => check_concurrent_rotations_leave_one_successor;
+            revoking_twice_conflicts => check_revoke;
+            another_accounts_key_is_not_found => check_other_accounts_keys_are_not_found;
+            change_feed_is_ordered_and_pages => check_change_feed;
+            last_used_never_bumps_change_seq_nor_goes_back => check_last_used;
+            a_failed_audit_event_rolls_back_the_change => check_failed_audit_event_rolls_back;
+            listing_is_newest_first_and_filtered => check_listing;
+            meta_ping_and_count => check_meta;
+            times_keep_microseconds => check_times_keep_microseconds;
+            keys_page_newest_first_without_overlap => check_key_pages;
+            key_status_filters_follow_now => check_key_status_filters;
+            key_search_is_a_plain_case_insensitive_substring => check_key_search;
+            updating_a_key_bumps_change_seq => check_update_key;
+            users_roles_and_the_last_admin => check_users_and_roles;
+            account_policy_updates => check_update_account;
+            removing_a_user_keeps_their_keys_and_trail => check_delete_user;
+            admins_demoting_each_other_leave_one_admin => check_concurrent_admin_changes;
+            totp_enrolment_and_single_use_steps => check_totp;
+            recovery_codes_are_single_use => check_recovery_codes;
+            audit_queries_filter_and_page => check_audit_queries;
+            console_writes_roll_back_when_their_event_fails => check_console_writes_roll_back_on_failed_event;
+        }
+    };
+}
 
 // ---------------------------------------------------------------------------------------------
 // Running the checks on SQLite
@@ -975,32 +1070,7 @@ macro_rules! on_a_file_db {
     )*};
 }
 
-on_a_file_db! {
-    round_trip_is_exact => check_round_trip_is_exact;
-    duplicate_email_conflicts => check_duplicate_email_conflicts;
-    second_active_standard_key_per_mode_conflicts => check_one_active_standard_key_per_mode;
-    rotation_supersedes_the_old_key => check_rotate;
-    concurrent_rotations_leave_exactly_one_successor => check_concurrent_rotations_leave_one_successor;
-    revoking_twice_conflicts => check_revoke;
-    another_accounts_key_is_not_found => check_other_accounts_keys_are_not_found;
-    change_feed_is_ordered_and_pages => check_change_feed;
-    last_used_never_bumps_change_seq_nor_goes_back => check_last_used;
-    a_failed_audit_event_rolls_back_the_change => check_failed_audit_event_rolls_back;
-    listing_is_newest_first_and_filtered => check_listing;
-    meta_ping_and_count => check_meta;
-    keys_page_newest_first_without_overlap => check_key_pages;
-    key_status_filters_follow_now => check_key_status_filters;
-    key_search_is_a_plain_case_insensitive_substring => check_key_search;
-    updating_a_key_bumps_change_seq => check_update_key;
-    users_roles_and_the_last_admin => check_users_and_roles;
-    account_policy_updates => check_update_account;
-    removing_a_user_keeps_their_keys_and_trail => check_delete_user;
-    admins_demoting_each_other_leave_one_admin => check_concurrent_admin_changes;
-    totp_enrolment_and_single_use_steps => check_totp;
-    recovery_codes_are_single_use => check_recovery_codes;
-    audit_queries_filter_and_page => check_audit_queries;
-    console_writes_roll_back_when_their_event_fails => check_console_writes_roll_back_on_failed_event;
-}
+for_each_check!(on_a_file_db);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_memory_database_passes_the_same_checks() {
@@ -1029,6 +1099,7 @@ async fn a_memory_database_passes_the_same_checks() {
     check_recovery_codes(store.as_ref()).await;
     check_audit_queries(store.as_ref()).await;
     check_console_writes_roll_back_on_failed_event(store.as_ref()).await;
+    check_times_keep_microseconds(store.as_ref()).await;
 
     // Each memory URL is a database of its own.
     let other = keywarden_store::open("sqlite::memory:").await.unwrap();
@@ -1149,12 +1220,17 @@ async fn open_dispatches_on_the_scheme_and_never_repeats_the_url() {
     let store = keywarden_store::open("sqlite::memory:").await.unwrap();
     store.ping().await.unwrap();
 
-    let Err(StoreError::Other(text)) = keywarden_store::open("postgres://u:hunter2@db/kw").await
-    else {
-        panic!("postgres is not built yet")
-    };
-    assert!(text.contains("PostgreSQL"), "{text}");
-    assert!(keywarden_store::open("postgresql://db/kw").await.is_err());
+    // A PostgreSQL URL goes to the PostgreSQL backend (here: refused for its port number).
+    for url in [
+        "postgres://u:hunter2@db:port/kw",
+        "postgresql://u:hunter2@db:99999/kw",
+    ] {
+        let Err(StoreError::Other(text)) = keywarden_store::open(url).await else {
+            panic!("{url} should be refused")
+        };
+        assert!(text.contains("PostgreSQL"), "{text}");
+        assert!(!text.contains("hunter2"), "{text}");
+    }
 
     for url in ["sqlite://", "SQLITE://x.db"] {
         let Err(StoreError::Other(text)) = keywarden_store::open(url).await else {
@@ -1176,3 +1252,9 @@ async fn open_dispatches_on_the_scheme_and_never_repeats_the_url() {
         assert!(!text.contains("hunter2"), "{text}");
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Running the checks on PostgreSQL, and what only PostgreSQL has
+
+#[path = "store/postgres.rs"]
+mod postgres;

@@ -1,0 +1,229 @@
+//! How domain values are written to and read from PostgreSQL columns (see the conventions at
+//! the top of `migrations/postgres/0001_initial.sql`): ids as `uuid`, times as `timestamptz`,
+//! booleans as `boolean`, digests as 32-byte `bytea`, scopes as `text[]`.
+//!
+//! Reading is strict: a row that does not decode into a valid domain value is an error
+//! naming the table, column and row id, never silently a default.
+
+use keywarden_core::account::{Account, Role, User};
+use keywarden_core::audit::{Action, Actor, AuditEvent};
+use keywarden_core::clock::truncate_to_micros;
+use keywarden_core::digest::KeyDigest;
+use keywarden_core::ids::{AccountId, EventId, KeyId, UserId};
+use keywarden_core::key_format::{KeyKind, Mode};
+use keywarden_core::key_record::{KeyRecord, Lifecycle};
+use keywarden_core::store::{StoreError, TotpEnrolment};
+use sqlx::Row;
+use sqlx::postgres::PgRow;
+use time::{Duration, OffsetDateTime};
+use uuid::Uuid;
+
+/// The columns of `api_keys` that [`key_from_row`] reads. A macro rather than a `const`, so it
+/// can be spliced into `concat!` and every query stays a `&'static str`.
+macro_rules! key_columns {
+    () => {
+        "id, account_id, kind, mode, label, hint, digest, scopes, lifecycle, created_at, \
+         created_by, expires_at, last_used_at, rotated_at, revoked_at, grace_until, \
+         replaced_by, replaces, change_seq"
+    };
+}
+pub(crate) use key_columns;
+
+/// The columns of `users` that [`user_from_row`] reads.
+macro_rules! user_columns {
+    () => {
+        "id, account_id, email, password_hash, role, two_factor_enabled, session_version, \
+         created_at"
+    };
+}
+pub(crate) use user_columns;
+
+/// The columns of `audit_events` that [`event_from_row`] reads.
+macro_rules! event_columns {
+    () => {
+        "id, account_id, action, actor_user_id, actor_label, ip, user_agent, key_id, detail, at"
+    };
+}
+pub(crate) use event_columns;
+
+/// A time as it is bound: truncated towards the past to the microsecond, the precision of
+/// `timestamptz` and of the domain clock, so anything the clock produced reads back equal.
+/// (sqlx itself would truncate towards 2000-01-01, PostgreSQL's epoch, which for times
+/// before it rounds up; the SQLite backend rounds down, and so does this one.)
+pub(crate) fn pg_time(at: OffsetDateTime) -> OffsetDateTime {
+    truncate_to_micros(at)
+}
+
+/// [`pg_time`] of an optional time.
+pub(crate) fn opt_pg_time(at: Option<OffsetDateTime>) -> Option<OffsetDateTime> {
+    at.map(pg_time)
+}
+
+/// A bound that a stored time must reach to be at or after `at`: stored times are whole
+/// microseconds, so a bound with a finer part rounds up ([`pg_time`] rounds down).
+pub(crate) fn pg_time_up(at: OffsetDateTime) -> Result<OffsetDateTime, StoreError> {
+    let down = pg_time(at);
+    if down == at {
+        return Ok(down);
+    }
+    down.checked_add(Duration::microseconds(1))
+        .ok_or_else(|| StoreError::Other(format!("time {at} is out of the storable range")))
+}
+
+/// A domain count as the `bigint` it is stored as.
+pub(crate) fn days(n: u32) -> i64 {
+    i64::from(n)
+}
+
+/// Reads one column, naming table, column and row in the error.
+struct Reader<'r> {
+    row: &'r PgRow,
+    table: &'static str,
+    id: String,
+}
+
+impl<'r> Reader<'r> {
+    fn new(row: &'r PgRow, table: &'static str) -> Self {
+        Self::keyed_by(row, table, "id")
+    }
+
+    /// For a table whose key column is not `id`.
+    fn keyed_by(row: &'r PgRow, table: &'static str, key: &str) -> Self {
+        let id = row
+            .try_get::<Uuid, _>(key)
+            .map(|id| id.to_string())
+            .unwrap_or_default();
+        Self { row, table, id }
+    }
+
+    fn bad(&self, column: &str, why: impl std::fmt::Display) -> StoreError {
+        StoreError::Other(format!(
+            "{}.{column} of row {} cannot be read: {why}",
+            self.table, self.id
+        ))
+    }
+
+    fn get<T>(&self, column: &str) -> Result<T, StoreError>
+    where
+        T: for<'a> sqlx::Decode<'a, sqlx::Postgres> + sqlx::Type<sqlx::Postgres>,
+    {
+        self.row
+            .try_get::<T, _>(column)
+            .map_err(|e| self.bad(column, e))
+    }
+
+    fn parsed<T>(&self, column: &str, parse: impl Fn(&str) -> Option<T>) -> Result<T, StoreError> {
+        let text: String = self.get(column)?;
+        parse(&text).ok_or_else(|| self.bad(column, format!("unknown value '{text}'")))
+    }
+}
+
+/// An `accounts` row.
+pub(crate) fn account_from_row(row: &PgRow) -> Result<Account, StoreError> {
+    let r = Reader::new(row, "accounts");
+    let days: i64 = r.get("rotation_period_days")?;
+    Ok(Account {
+        id: AccountId(r.get("id")?),
+        name: r.get("name")?,
+        created_at: r.get("created_at")?,
+        require_2fa_for_keys: r.get("require_2fa_for_keys")?,
+        rotation_period_days: u32::try_from(days)
+            .map_err(|_| r.bad("rotation_period_days", format!("{days} is not a day count")))?,
+    })
+}
+
+/// A `users` row.
+pub(crate) fn user_from_row(row: &PgRow) -> Result<User, StoreError> {
+    let r = Reader::new(row, "users");
+    Ok(User {
+        id: UserId(r.get("id")?),
+        account_id: AccountId(r.get("account_id")?),
+        email: r.get("email")?,
+        password_hash: r.get("password_hash")?,
+        role: r.parsed("role", Role::from_name)?,
+        two_factor_enabled: r.get("two_factor_enabled")?,
+        session_version: r.get("session_version")?,
+        created_at: r.get("created_at")?,
+    })
+}
+
+/// An `api_keys` row (all of [`key_columns!`]).
+pub(crate) fn key_from_row(row: &PgRow) -> Result<KeyRecord, StoreError> {
+    let r = Reader::new(row, "api_keys");
+    let digest: Vec<u8> = r.get("digest")?;
+    let digest = <[u8; 32]>::try_from(digest.as_slice())
+        .map_err(|_| r.bad("digest", format!("{} bytes instead of 32", digest.len())))?;
+    Ok(KeyRecord {
+        id: KeyId(r.get("id")?),
+        account_id: AccountId(r.get("account_id")?),
+        kind: r.parsed("kind", KeyKind::from_name)?,
+        mode: r.parsed("mode", Mode::from_name)?,
+        label: r.get("label")?,
+        hint: r.get("hint")?,
+        digest: KeyDigest(digest),
+        scopes: r.get("scopes")?,
+        lifecycle: r.parsed("lifecycle", Lifecycle::from_name)?,
+        created_at: r.get("created_at")?,
+        created_by: r.get::<Option<Uuid>>("created_by")?.map(UserId),
+        expires_at: r.get("expires_at")?,
+        last_used_at: r.get("last_used_at")?,
+        rotated_at: r.get("rotated_at")?,
+        revoked_at: r.get("revoked_at")?,
+        grace_until: r.get("grace_until")?,
+        replaced_by: r.get::<Option<Uuid>>("replaced_by")?.map(KeyId),
+        replaces: r.get::<Option<Uuid>>("replaces")?.map(KeyId),
+        change_seq: r.get("change_seq")?,
+    })
+}
+
+/// A `user_totp` row (`encrypted_seed, confirmed, last_step`, and `user_id` for errors).
+pub(crate) fn totp_from_row(row: &PgRow) -> Result<TotpEnrolment, StoreError> {
+    let r = Reader::keyed_by(row, "user_totp", "user_id");
+    Ok(TotpEnrolment {
+        encrypted_seed: r.get("encrypted_seed")?,
+        confirmed: r.get("confirmed")?,
+        last_step: r.get("last_step")?,
+    })
+}
+
+/// An `audit_events` row.
+pub(crate) fn event_from_row(row: &PgRow) -> Result<AuditEvent, StoreError> {
+    let r = Reader::new(row, "audit_events");
+    Ok(AuditEvent {
+        id: EventId(r.get("id")?),
+        account_id: AccountId(r.get("account_id")?),
+        action: r.parsed("action", Action::from_name)?,
+        actor: Actor {
+            user_id: r.get::<Option<Uuid>>("actor_user_id")?.map(UserId),
+            label: r.get("actor_label")?,
+            ip: r.get("ip")?,
+            user_agent: r.get("user_agent")?,
+        },
+        key_id: r.get::<Option<Uuid>>("key_id")?.map(KeyId),
+        detail: r.get("detail")?,
+        at: r.get("at")?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    #[test]
+    fn times_truncate_towards_the_past_and_bounds_round_up() {
+        let whole = datetime!(2026-03-01 12:00:00.000001 UTC);
+        assert_eq!(pg_time(whole), whole);
+        assert_eq!(pg_time_up(whole).unwrap(), whole);
+        let finer = whole + Duration::nanoseconds(1);
+        assert_eq!(pg_time(finer), whole);
+        assert_eq!(
+            pg_time_up(finer).unwrap(),
+            whole + Duration::microseconds(1)
+        );
+        // Before PostgreSQL's epoch (2000) and before Unix's (1970) alike: down is down.
+        let old = datetime!(1969-12-31 23:59:59.9999995 UTC);
+        assert_eq!(pg_time(old), datetime!(1969-12-31 23:59:59.999999 UTC));
+        assert_eq!(pg_time_up(old).unwrap(), datetime!(1970-01-01 00:00 UTC));
+    }
+}
