@@ -41,6 +41,9 @@ pub struct CacheConfig {
     pub refresh_interval_ms: u64,
     /// How often last-use times are written, in one batch.
     pub last_used_flush_secs: u64,
+    /// On PostgreSQL, also wake on `NOTIFY` from other instances (turn off behind a pooler
+    /// that cannot `LISTEN`, such as PgBouncer in transaction mode; polling still bounds it).
+    pub listen: bool,
 }
 
 impl Default for CacheConfig {
@@ -49,6 +52,7 @@ impl Default for CacheConfig {
             max_age_secs: 30,
             refresh_interval_ms: 500,
             last_used_flush_secs: 10,
+            listen: true,
         }
     }
 }
@@ -263,6 +267,12 @@ impl Config {
                     })
                 })
                 .collect::<Result<_, ConfigError>>()?;
+        }
+        if let Some(v) = env("KEYWARDEN_CACHE_LISTEN") {
+            self.cache.listen = parsed("KEYWARDEN_CACHE_LISTEN", &v)?;
+        }
+        if let Some(v) = env("KEYWARDEN_CACHE_REFRESH_INTERVAL_MS") {
+            self.cache.refresh_interval_ms = parsed("KEYWARDEN_CACHE_REFRESH_INTERVAL_MS", &v)?;
         }
         if let Some(v) = env("KEYWARDEN_CACHE_MAX_AGE_SECS") {
             self.cache.max_age_secs = parsed("KEYWARDEN_CACHE_MAX_AGE_SECS", &v)?;

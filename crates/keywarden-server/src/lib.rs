@@ -14,6 +14,7 @@
 //! requests, stops the refresh task and writes the last batch of last-use times.
 
 pub mod access_log;
+pub mod change_listener;
 pub mod client_addr;
 pub mod config;
 pub mod error;
@@ -50,6 +51,16 @@ pub async fn serve(
         Duration::from_secs(state.config.cache.last_used_flush_secs.max(1)),
         stop_rx,
     ));
+    let database_url = state.config.database_url();
+    let on_postgres =
+        database_url.starts_with("postgres:") || database_url.starts_with("postgresql:");
+    let change_listener = (state.config.cache.listen && on_postgres).then(|| {
+        tokio::spawn(change_listener::run(
+            state.cache.clone(),
+            database_url,
+            stop_tx.subscribe(),
+        ))
+    });
     let app = NormalizePathLayer::trim_trailing_slash().layer(routes::router(state));
     let make_service =
         ServiceExt::<Request>::into_make_service_with_connect_info::<SocketAddr>(app);
@@ -59,6 +70,11 @@ pub async fn serve(
     let _ = stop_tx.send(true);
     if let Err(e) = refresh.await {
         tracing::warn!(error = %e, "the key refresh task ended abnormally");
+    }
+    if let Some(task) = change_listener
+        && let Err(e) = task.await
+    {
+        tracing::warn!(error = %e, "the key-change listener ended abnormally");
     }
     served
 }

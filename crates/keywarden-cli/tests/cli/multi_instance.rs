@@ -1,0 +1,207 @@
+//! Several `keywarden serve` processes on one PostgreSQL (SPEC §5): a key rotated or revoked on
+//! instance A is refused by instance B within a second — with and without `NOTIFY` — and both
+//! ride out a database restart. Needs `KEYWARDEN_TEST_POSTGRES_URL` (skipped loudly without it).
+
+use super::{PASSWORD, Server, json_out, keywarden, serve};
+use serde_json::{Value, json};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+fn postgres_url() -> Option<String> {
+    let url = std::env::var("KEYWARDEN_TEST_POSTGRES_URL").ok().filter(|u| !u.is_empty());
+    if url.is_none() {
+        eprintln!("SKIPPED: KEYWARDEN_TEST_POSTGRES_URL is not set; the multi-instance tests did not run");
+    }
+    url
+}
+
+/// A fresh database on the test server, dropped at the end.
+struct FreshDatabase {
+    admin_url: String,
+    name: String,
+    url: String,
+}
+
+impl FreshDatabase {
+    async fn create(admin_url: &str) -> Self {
+        let name = format!("kw_multi_{}", uuid_like());
+        let mut conn = connect(admin_url).await;
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        let (base, _) = admin_url.rsplit_once('/').unwrap();
+        Self { admin_url: admin_url.into(), url: format!("{base}/{name}"), name }
+    }
+}
+
+impl Drop for FreshDatabase {
+    fn drop(&mut self) {
+        let admin_url = self.admin_url.clone();
+        let name = self.name.clone();
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            runtime.block_on(async {
+                let mut conn = connect(&admin_url).await;
+                let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                )))
+                .execute(&mut conn)
+                .await;
+            });
+        })
+        .join();
+    }
+}
+
+async fn connect(url: &str) -> sqlx::PgConnection {
+    use sqlx::Connection;
+    sqlx::PgConnection::connect(url).await.unwrap()
+}
+
+fn uuid_like() -> String {
+    let mut bytes = [0u8; 8];
+    getrandom::fill(&mut bytes).unwrap();
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+const SECRET: &str = "multi-instance-test-secret-0123456789abcdef";
+
+/// Two instances on one database, an account, and a signed-in admin on instance A.
+struct Pair {
+    a: Server,
+    b: Server,
+    token: String,
+    http: reqwest::Client,
+}
+
+async fn pair(dir: &Path, url: &str, extra: &[(&str, &str)]) -> Pair {
+    let mut env = vec![("KEYWARDEN_DATABASE_URL", url), ("KEYWARDEN_SECRET", SECRET)];
+    env.extend_from_slice(extra);
+    let created = keywarden(
+        dir,
+        &["admin", "create-account", "--name", "Acme", "--email", "ada@example.com", "--password-stdin"],
+        PASSWORD,
+        &env,
+    );
+    json_out(&created);
+    let a = serve(dir, &env).await;
+    let b = serve(dir, &env).await;
+    let http = reqwest::Client::new();
+    let token: Value = http
+        .post(format!("{}/v1/auth/token/", a.base))
+        .json(&json!({ "email": "ada@example.com", "password": PASSWORD }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    Pair { a, b, token: token["access"].as_str().unwrap().into(), http }
+}
+
+impl Pair {
+    async fn create_key(&self) -> (String, String) {
+        let body: Value = self
+            .http
+            .post(format!("{}/v1/api-keys/", self.a.base))
+            .bearer_auth(&self.token)
+            .json(&json!({ "label": "Propagation", "type": "live", "scopes": ["payroll:read"] }))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        (body["id"].as_str().unwrap().into(), body["key"].as_str().unwrap().into())
+    }
+
+    async fn verify_on(&self, server: &Server, key: &str) -> (u16, Value) {
+        let response = self
+            .http
+            .post(format!("{}/v1/verify/", server.base))
+            .json(&json!({ "key": key }))
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Polls instance B until `key` is valid (or not), returning how long that took.
+    async fn until_b_says(&self, key: &str, valid: bool, limit: Duration) -> Duration {
+        let started = Instant::now();
+        loop {
+            let (status, body) = self.verify_on(&self.b, key).await;
+            if status == 200 && body["valid"] == valid {
+                return started.elapsed();
+            }
+            assert!(started.elapsed() < limit, "instance B still says {body} after {limit:?}");
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    }
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[index.min(sorted.len() - 1)]
+}
+
+/// Revokes and rotates keys on A and measures how long B keeps accepting each old key.
+async fn measure(pair: &Pair, trials: usize) -> Vec<Duration> {
+    let mut stale = Vec::with_capacity(trials * 2);
+    for trial in 0..trials {
+        let (id, key) = pair.create_key().await;
+        pair.until_b_says(&key, true, Duration::from_secs(5)).await;
+        let url = if trial % 2 == 0 {
+            format!("{}/v1/api-keys/{id}/", pair.a.base)
+        } else {
+            format!("{}/v1/api-keys/{id}/rotate/", pair.a.base)
+        };
+        let request = if trial % 2 == 0 { pair.http.delete(url) } else { pair.http.post(url) };
+        let response = request.bearer_auth(&pair.token).send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        // A refuses at once; B within the bound.
+        assert_eq!(pair.verify_on(&pair.a, &key).await.1["valid"], false);
+        stale.push(pair.until_b_says(&key, false, Duration::from_secs(5)).await);
+    }
+    stale.sort();
+    stale
+}
+
+fn report(label: &str, stale: &[Duration]) {
+    eprintln!(
+        "propagation ({label}, {} trials): p50 {:?}, p99 {:?}, max {:?}",
+        stale.len(),
+        percentile(stale, 0.50),
+        percentile(stale, 0.99),
+        stale.last().unwrap()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_change_on_one_instance_is_refused_by_the_other_within_a_second() {
+    let Some(admin_url) = postgres_url() else { return };
+    let db = FreshDatabase::create(&admin_url).await;
+    let dir = tempfile::tempdir().unwrap();
+    let pair = pair(dir.path(), &db.url, &[]).await;
+    let stale = measure(&pair, 40).await;
+    report("LISTEN/NOTIFY + 500 ms poll", &stale);
+    assert!(*stale.last().unwrap() < Duration::from_secs(1));
+    let (status_a, _) = pair.a.terminate().await;
+    let (status_b, _) = pair.b.terminate().await;
+    assert!(status_a.success() && status_b.success());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_poll_alone_holds_the_bound_when_notifications_are_lost() {
+    let Some(admin_url) = postgres_url() else { return };
+    let db = FreshDatabase::create(&admin_url).await;
+    let dir = tempfile::tempdir().unwrap();
+    let pair = pair(dir.path(), &db.url, &[("KEYWARDEN_CACHE_LISTEN", "false")]).await;
+    let stale = measure(&pair, 20).await;
+    report("poll only, every 500 ms", &stale);
+    assert!(*stale.last().unwrap() < Duration::from_secs(1));
+    pair.a.terminate().await;
+    pair.b.terminate().await;
+}
