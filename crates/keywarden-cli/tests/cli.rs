@@ -2,7 +2,12 @@
 //! secret's life cycle, and a whole session against `keywarden serve` at debug level whose log
 //! and database must not contain any secret that passed through.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)] // a test: failing loudly is the point
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)] // a test: failing loudly is the point
 #[path = "cli/multi_instance.rs"]
 mod multi_instance;
 

@@ -17,6 +17,7 @@ pub mod access_log;
 pub mod change_listener;
 pub mod client_addr;
 pub mod config;
+pub mod console;
 pub mod error;
 pub mod extract;
 pub mod key_cache;

@@ -31,13 +31,18 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/auth/token", post(auth::token))
         .route("/v1/auth/token/refresh", post(auth::refresh))
         .route("/v1/auth/me", get(auth::me))
-        .route("/v1/auth/api-keys", get(standard_keys::list).patch(standard_keys::rotate))
+        .route(
+            "/v1/auth/api-keys",
+            get(standard_keys::list).patch(standard_keys::rotate),
+        )
         .route("/v1/auth/2fa/setup", post(two_factor::setup))
         .route("/v1/auth/2fa/confirm", post(two_factor::confirm))
         .route("/v1/api-keys", get(api_keys::list).post(api_keys::create))
         .route(
             "/v1/api-keys/{id}",
-            get(api_keys::get).patch(api_keys::update).delete(api_keys::revoke),
+            get(api_keys::get)
+                .patch(api_keys::update)
+                .delete(api_keys::revoke),
         )
         .route("/v1/api-keys/{id}/rotate", post(api_keys::rotate))
         .route("/v1/users", get(users::list).post(users::create))
@@ -47,6 +52,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/audit-events", get(audit::list))
         .route("/v1/verify", post(verify::verify))
         .route("/v1/forward-auth", get(forward_auth::forward_auth))
+        .merge(crate::console::router())
         .fallback(|| async { ApiError::NoRoute })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(body_limit))

@@ -8,9 +8,13 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 fn postgres_url() -> Option<String> {
-    let url = std::env::var("KEYWARDEN_TEST_POSTGRES_URL").ok().filter(|u| !u.is_empty());
+    let url = std::env::var("KEYWARDEN_TEST_POSTGRES_URL")
+        .ok()
+        .filter(|u| !u.is_empty());
     if url.is_none() {
-        eprintln!("SKIPPED: KEYWARDEN_TEST_POSTGRES_URL is not set; the multi-instance tests did not run");
+        eprintln!(
+            "SKIPPED: KEYWARDEN_TEST_POSTGRES_URL is not set; the multi-instance tests did not run"
+        );
     }
     url
 }
@@ -31,7 +35,11 @@ impl FreshDatabase {
             .await
             .unwrap();
         let (base, _) = admin_url.rsplit_once('/').unwrap();
-        Self { admin_url: admin_url.into(), url: format!("{base}/{name}"), name }
+        Self {
+            admin_url: admin_url.into(),
+            url: format!("{base}/{name}"),
+            name,
+        }
     }
 }
 
@@ -40,7 +48,10 @@ impl Drop for FreshDatabase {
         let admin_url = self.admin_url.clone();
         let name = self.name.clone();
         let _ = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
             runtime.block_on(async {
                 let mut conn = connect(&admin_url).await;
                 let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
@@ -76,11 +87,22 @@ struct Pair {
 }
 
 async fn pair(dir: &Path, url: &str, extra: &[(&str, &str)]) -> Pair {
-    let mut env = vec![("KEYWARDEN_DATABASE_URL", url), ("KEYWARDEN_SECRET", SECRET)];
+    let mut env = vec![
+        ("KEYWARDEN_DATABASE_URL", url),
+        ("KEYWARDEN_SECRET", SECRET),
+    ];
     env.extend_from_slice(extra);
     let created = keywarden(
         dir,
-        &["admin", "create-account", "--name", "Acme", "--email", "ada@example.com", "--password-stdin"],
+        &[
+            "admin",
+            "create-account",
+            "--name",
+            "Acme",
+            "--email",
+            "ada@example.com",
+            "--password-stdin",
+        ],
         PASSWORD,
         &env,
     );
@@ -97,7 +119,12 @@ async fn pair(dir: &Path, url: &str, extra: &[(&str, &str)]) -> Pair {
         .json()
         .await
         .unwrap();
-    Pair { a, b, token: token["access"].as_str().unwrap().into(), http }
+    Pair {
+        a,
+        b,
+        token: token["access"].as_str().unwrap().into(),
+        http,
+    }
 }
 
 impl Pair {
@@ -113,7 +140,10 @@ impl Pair {
             .json()
             .await
             .unwrap();
-        (body["id"].as_str().unwrap().into(), body["key"].as_str().unwrap().into())
+        (
+            body["id"].as_str().unwrap().into(),
+            body["key"].as_str().unwrap().into(),
+        )
     }
 
     async fn verify_on(&self, server: &Server, key: &str) -> (u16, Value) {
@@ -136,7 +166,10 @@ impl Pair {
             if status == 200 && body["valid"] == valid {
                 return started.elapsed();
             }
-            assert!(started.elapsed() < limit, "instance B still says {body} after {limit:?}");
+            assert!(
+                started.elapsed() < limit,
+                "instance B still says {body} after {limit:?}"
+            );
             tokio::time::sleep(Duration::from_millis(2)).await;
         }
     }
@@ -158,7 +191,11 @@ async fn measure(pair: &Pair, trials: usize) -> Vec<Duration> {
         } else {
             format!("{}/v1/api-keys/{id}/rotate/", pair.a.base)
         };
-        let request = if trial % 2 == 0 { pair.http.delete(url) } else { pair.http.post(url) };
+        let request = if trial % 2 == 0 {
+            pair.http.delete(url)
+        } else {
+            pair.http.post(url)
+        };
         let response = request.bearer_auth(&pair.token).send().await.unwrap();
         assert_eq!(response.status(), 200);
         // A refuses at once; B within the bound.
@@ -181,7 +218,9 @@ fn report(label: &str, stale: &[Duration]) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_change_on_one_instance_is_refused_by_the_other_within_a_second() {
-    let Some(admin_url) = postgres_url() else { return };
+    let Some(admin_url) = postgres_url() else {
+        return;
+    };
     let db = FreshDatabase::create(&admin_url).await;
     let dir = tempfile::tempdir().unwrap();
     let pair = pair(dir.path(), &db.url, &[]).await;
@@ -195,13 +234,260 @@ async fn a_change_on_one_instance_is_refused_by_the_other_within_a_second() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_poll_alone_holds_the_bound_when_notifications_are_lost() {
-    let Some(admin_url) = postgres_url() else { return };
+    let Some(admin_url) = postgres_url() else {
+        return;
+    };
     let db = FreshDatabase::create(&admin_url).await;
     let dir = tempfile::tempdir().unwrap();
     let pair = pair(dir.path(), &db.url, &[("KEYWARDEN_CACHE_LISTEN", "false")]).await;
     let stale = measure(&pair, 20).await;
     report("poll only, every 500 ms", &stale);
     assert!(*stale.last().unwrap() < Duration::from_secs(1));
+    pair.a.terminate().await;
+    pair.b.terminate().await;
+}
+
+/// A throwaway PostgreSQL cluster of this test's own, so restarting it disturbs no other test.
+struct Cluster {
+    bin: std::path::PathBuf,
+    dir: tempfile::TempDir,
+    port: u16,
+}
+
+impl Cluster {
+    fn pg(&self, tool: &str, args: &[&str]) -> std::process::Output {
+        // initdb and postgres refuse to run as root: run them as the postgres user.
+        let program = self.bin.join(tool);
+        let mut cmd = if nix_is_root() {
+            let mut c = std::process::Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).arg(&program);
+            c
+        } else {
+            std::process::Command::new(&program)
+        };
+        cmd.args(args).output().unwrap()
+    }
+
+    fn data(&self) -> String {
+        self.dir.path().join("data").display().to_string()
+    }
+
+    fn init() -> Option<Self> {
+        let bin = std::fs::read_dir("/usr/lib/postgresql")
+            .ok()?
+            .filter_map(Result::ok)
+            .map(|e| e.path().join("bin"))
+            .find(|p| p.join("initdb").exists())?;
+        let dir = tempfile::tempdir().unwrap();
+        if nix_is_root() {
+            let status = std::process::Command::new("chown")
+                .args(["-R", "postgres:postgres"])
+                .arg(dir.path())
+                .status()
+                .unwrap();
+            assert!(status.success());
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let cluster = Self { bin, dir, port };
+        let out = cluster.pg(
+            "initdb",
+            &[
+                "-D",
+                &cluster.data(),
+                "-A",
+                "trust",
+                "-U",
+                "postgres",
+                "--no-sync",
+            ],
+        );
+        assert!(
+            out.status.success(),
+            "initdb: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Some(cluster)
+    }
+
+    fn start(&self) {
+        let options = format!(
+            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=on",
+            self.port,
+            self.dir.path().display()
+        );
+        let log = self.dir.path().join("log").display().to_string();
+        let out = self.pg(
+            "pg_ctl",
+            &[
+                "-D",
+                &self.data(),
+                "-o",
+                &options,
+                "-l",
+                &log,
+                "-w",
+                "start",
+            ],
+        );
+        assert!(
+            out.status.success(),
+            "pg_ctl start: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    fn stop(&self) {
+        let out = self.pg("pg_ctl", &["-D", &self.data(), "-m", "fast", "-w", "stop"]);
+        assert!(
+            out.status.success(),
+            "pg_ctl stop: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    fn url(&self, database: &str) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/{database}", self.port)
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        let _ = self.pg("pg_ctl", &["-D", &self.data(), "-m", "immediate", "stop"]);
+    }
+}
+
+fn nix_is_root() -> bool {
+    std::process::Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn both_instances_ride_out_a_database_restart_and_lose_nothing() {
+    if postgres_url().is_none() {
+        return;
+    }
+    let Some(cluster) = Cluster::init() else {
+        eprintln!("SKIPPED: no PostgreSQL server binaries under /usr/lib/postgresql");
+        return;
+    };
+    cluster.start();
+    {
+        let mut conn = connect(&cluster.url("postgres")).await;
+        sqlx::query("CREATE DATABASE keywarden")
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    }
+    let url = cluster.url("keywarden");
+    let dir = tempfile::tempdir().unwrap();
+    let max_age = 3;
+    let pair = pair(
+        dir.path(),
+        &url,
+        &[
+            ("KEYWARDEN_CACHE_MAX_AGE_SECS", "3"),
+            ("KEYWARDEN_CACHE_REFRESH_INTERVAL_MS", "200"),
+        ],
+    )
+    .await;
+
+    // A key acknowledged just before the outage, and one revoked just before it.
+    let (_, kept) = pair.create_key().await;
+    let (revoked_id, revoked) = pair.create_key().await;
+    let response = pair
+        .http
+        .delete(format!("{}/v1/api-keys/{revoked_id}/", pair.a.base))
+        .bearer_auth(&pair.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    pair.until_b_says(&kept, true, Duration::from_secs(5)).await;
+    pair.until_b_says(&revoked, false, Duration::from_secs(5))
+        .await;
+
+    cluster.stop();
+    let outage = Instant::now();
+
+    // Cached verifications keep answering within the maximum age…
+    let (status, body) = pair.verify_on(&pair.b, &kept).await;
+    assert_eq!((status, &body["valid"]), (200, &json!(true)), "{body}");
+    // …while requests that need the database get a JSON 503 with Retry-After.
+    let listing = pair
+        .http
+        .get(format!("{}/v1/api-keys/", pair.a.base))
+        .bearer_auth(&pair.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(listing.status(), 503);
+    assert!(listing.headers().contains_key("retry-after"));
+    let body: Value = listing.json().await.unwrap();
+    assert_eq!(body["code"], "unavailable", "{body}");
+
+    // Past the maximum age the table is no longer trusted: 503, never a stale verdict.
+    loop {
+        let response = pair
+            .http
+            .post(format!("{}/v1/verify/", pair.b.base))
+            .json(&json!({ "key": kept }))
+            .send()
+            .await
+            .unwrap();
+        if response.status() == 503 {
+            assert!(response.headers().contains_key("retry-after"));
+            let body: Value = response.json().await.unwrap();
+            assert_eq!(body["code"], "unavailable");
+            break;
+        }
+        assert!(
+            outage.elapsed() < Duration::from_secs(max_age + 3),
+            "still answering from a table older than its maximum age"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(outage.elapsed() >= Duration::from_secs(max_age) - Duration::from_millis(500));
+
+    // The database comes back; both instances recover without a restart.
+    cluster.start();
+    for server in [&pair.a, &pair.b] {
+        let started = Instant::now();
+        loop {
+            let ready = pair
+                .http
+                .get(format!("{}/readyz", server.base))
+                .send()
+                .await
+                .unwrap();
+            if ready.status() == 200 {
+                break;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "instance did not recover"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    // Nothing acknowledged was lost.
+    for server in [&pair.a, &pair.b] {
+        assert_eq!(pair.verify_on(server, &kept).await.1["valid"], true);
+        assert_eq!(
+            pair.verify_on(server, &revoked).await.1["code"],
+            "key_revoked"
+        );
+    }
+    // And changes flow again, from A to B.
+    let (_, fresh) = pair.create_key().await;
+    pair.until_b_says(&fresh, true, Duration::from_secs(2))
+        .await;
     pair.a.terminate().await;
     pair.b.terminate().await;
 }

@@ -1,0 +1,99 @@
+// Starts the real server for the browser suite:
+// 1. a fresh temporary data directory (KEYWARDEN_DATA_DIR);
+// 2. the account "Acme" with its admin, a developer, a member and a developer who will turn on
+//    2FA, all through the operator CLI (`keywarden admin …`, passwords on standard input);
+// 3. `keywarden serve` on a free loopback port, waiting for /readyz.
+// The specs read the address and the users from the KW_* environment variables set here.
+import { spawn, spawnSync } from 'node:child_process';
+import { createServer } from 'node:net';
+import { mkdtempSync, rmSync, mkdirSync, openSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { USERS } from './specs/users.mjs';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const repo = resolve(here, '..', '..');
+
+function freePort() {
+  return new Promise((ok, fail) => {
+    const server = createServer();
+    server.unref();
+    server.on('error', fail);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => ok(port));
+    });
+  });
+}
+
+function cli(bin, env, args, stdin) {
+  const run = spawnSync(bin, args, { env, input: stdin, encoding: 'utf8' });
+  if (run.status !== 0) {
+    throw new Error(`keywarden ${args.join(' ')} failed (${run.status}):\n${run.stderr}`);
+  }
+  return JSON.parse(run.stdout);
+}
+
+async function waitReady(url, server, deadline) {
+  while (Date.now() < deadline) {
+    if (server.exitCode !== null) throw new Error(`keywarden serve exited with ${server.exitCode}; see test-results/server.log`);
+    try {
+      const answer = await fetch(url);
+      if (answer.ok) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`keywarden serve did not become ready at ${url}`);
+}
+
+export default async function globalSetup() {
+  const bin = resolve(repo, process.env.KEYWARDEN_BIN || join('target', 'debug', 'keywarden'));
+  if (!existsSync(bin)) {
+    throw new Error(`No keywarden binary at ${bin}: run \`cargo build\` first or set KEYWARDEN_BIN.`);
+  }
+  const dataDir = mkdtempSync(join(tmpdir(), 'keywarden-browser-'));
+  const port = await freePort();
+  const listen = `127.0.0.1:${port}`;
+  const env = {
+    ...process.env,
+    KEYWARDEN_DATA_DIR: dataDir,
+    KEYWARDEN_LISTEN: listen,
+    KEYWARDEN_LOG_LEVEL: process.env.KEYWARDEN_LOG_LEVEL || 'info',
+  };
+  delete env.KEYWARDEN_DATABASE_URL;
+  delete env.KEYWARDEN_SECRET;
+  delete env.KEYWARDEN_CONFIG;
+
+  const { admin, developer, member, secops } = USERS;
+  const account = cli(bin, env, ['admin', 'create-account', '--name', 'Acme', '--email', admin.email, '--password-stdin'], admin.password);
+  for (const user of [developer, member, secops]) {
+    cli(bin, env, ['admin', 'add-user', '--account', account.account_id, '--email', user.email, '--role', user.role, '--password-stdin'], user.password);
+  }
+
+  const results = join(here, 'test-results');
+  mkdirSync(results, { recursive: true });
+  const log = openSync(join(results, 'server.log'), 'w');
+  const server = spawn(bin, ['serve', '--listen', listen], { env, stdio: ['ignore', log, log] });
+  const baseURL = `http://${listen}`;
+  await waitReady(`${baseURL}/readyz`, server, Date.now() + 30_000);
+
+  process.env.KW_BASE_URL = baseURL;
+  process.env.KW_ACCOUNT_ID = account.account_id;
+  process.env.KW_INITIAL_TEST_KEY = account.keys.test;
+  process.env.KW_INITIAL_LIVE_KEY = account.keys.live;
+
+  return async () => {
+    server.kill('SIGTERM');
+    await new Promise((r) => {
+      if (server.exitCode !== null) r();
+      else {
+        const timer = setTimeout(() => { server.kill('SIGKILL'); r(); }, 5000);
+        server.on('exit', () => { clearTimeout(timer); r(); });
+      }
+    });
+    rmSync(dataDir, { recursive: true, force: true });
+  };
+}

@@ -1,0 +1,250 @@
+// The console's shell: session start-up, hash routing, the sidebar and the 2FA banner.
+
+import * as api from './api.js';
+import { h, icon, alertBox, loading, noAccess } from './ui.js';
+import { renderSignIn } from './views/signin.js';
+import { renderKeys } from './views/keys.js';
+import { renderSecurity } from './views/security.js';
+import { renderMembers } from './views/members.js';
+import { renderAudit } from './views/audit.js';
+
+const ROUTES = {
+  '#/settings/api': { title: 'API & Developers', icon: 'key', render: renderKeys },
+  '#/settings/security': { title: 'Security', icon: 'shield', render: renderSecurity },
+  '#/settings/members': { title: 'Members', icon: 'users', render: renderMembers, admin: true },
+  '#/settings/audit': { title: 'Audit log', icon: 'list', render: renderAudit, admin: true },
+};
+const HOME = '#/settings/api';
+const ROLE_NAMES = { admin: 'Admin', developer: 'Developer', member: 'Member' };
+
+const app = document.getElementById('app');
+const state = { me: null, notice: null, rendered: null, navigated: false, after: null };
+
+api.setSignedOutHandler(() => {
+  if (state.me) {
+    state.me = null;
+    state.notice = 'Your session has ended. Sign in again to continue.';
+    go('#/signin');
+  }
+});
+
+function go(hash) {
+  if (location.hash === hash) route();
+  else location.hash = hash;
+}
+
+async function loadMe() {
+  state.me = await api.get('/v1/auth/me/');
+  return state.me;
+}
+
+function context() {
+  return {
+    get me() { return state.me; },
+    get canManageKeys() {
+      return Boolean(state.me) && (state.me.user.role === 'admin' || state.me.user.role === 'developer');
+    },
+    get isAdmin() { return Boolean(state.me) && state.me.user.role === 'admin'; },
+    reloadMe: async () => {
+      await loadMe();
+      renderBanner();
+      renderUserCard();
+    },
+    go,
+  };
+}
+
+async function route() {
+  const hash = location.hash || '';
+  if (!hash.startsWith('#/')) {
+    if (!state.rendered) go(api.hasSession() ? HOME : '#/signin');
+    return;
+  }
+  if (hash === '#/signin') {
+    if (api.hasSession()) go(state.after || HOME);
+    else showSignIn();
+    return;
+  }
+  if (!api.hasSession()) {
+    if (ROUTES[hash]) state.after = hash;
+    go('#/signin');
+    return;
+  }
+  if (!state.me) {
+    app.replaceChildren(h('div.boot', loading('Signing you in…')));
+    try {
+      await loadMe();
+    } catch (error) {
+      if (!api.hasSession()) {
+        go('#/signin');
+        return;
+      }
+      app.replaceChildren(h('div.boot', alertBox(error.message)));
+      return;
+    }
+  }
+  const page = ROUTES[hash] ? hash : HOME;
+  if (page !== hash) history.replaceState(null, '', page);
+  state.after = null;
+  showPage(page);
+}
+
+function showSignIn() {
+  state.rendered = 'signin';
+  state.me = null;
+  document.title = 'Sign in · Keywarden';
+  const notice = state.notice;
+  state.notice = null;
+  app.replaceChildren(renderSignIn({
+    notice,
+    onSignedIn: () => {
+      state.me = null;
+      go(state.after || HOME);
+    },
+  }));
+}
+
+let shell = null;
+
+function buildShell() {
+  const settingsMenu = h('ul.nav-list', { id: 'settings-menu' });
+  const groupButton = h('button.nav-group', { type: 'button', 'aria-expanded': 'true', 'aria-controls': 'settings-menu' },
+    icon('settings'), h('span', 'Settings'), icon('chevron', 'chevron'));
+  groupButton.addEventListener('click', () => {
+    const open = groupButton.getAttribute('aria-expanded') !== 'true';
+    groupButton.setAttribute('aria-expanded', String(open));
+    settingsMenu.hidden = !open;
+  });
+  const userCard = h('div.user-card');
+  const sidebar = h('aside.sidebar', { id: 'sidebar', 'aria-label': 'Navigation' },
+    h('div.brand', h('span.brand-mark', icon('key')), h('span.brand-name', 'Keywarden')),
+    h('p.account-name', { id: 'account-name' }),
+    h('nav', { 'aria-label': 'Main' }, groupButton, settingsMenu),
+    userCard);
+  const menuButton = h('button.icon-button.menu-button', {
+    type: 'button', 'aria-expanded': 'false', 'aria-controls': 'sidebar', 'aria-label': 'Open navigation',
+  }, icon('menu'));
+  const scrim = h('div.scrim', { hidden: true });
+  const closeMenu = () => {
+    sidebar.classList.remove('open');
+    scrim.hidden = true;
+    menuButton.setAttribute('aria-expanded', 'false');
+    menuButton.setAttribute('aria-label', 'Open navigation');
+  };
+  menuButton.addEventListener('click', () => {
+    const open = !sidebar.classList.contains('open');
+    if (!open) {
+      closeMenu();
+      return;
+    }
+    sidebar.classList.add('open');
+    scrim.hidden = false;
+    menuButton.setAttribute('aria-expanded', 'true');
+    menuButton.setAttribute('aria-label', 'Close navigation');
+    const first = sidebar.querySelector('a, button');
+    if (first) first.focus();
+  });
+  scrim.addEventListener('click', closeMenu);
+  sidebar.addEventListener('keydown', (event) => {
+    if (event.key === 'Escape' && sidebar.classList.contains('open')) {
+      closeMenu();
+      menuButton.focus();
+    }
+  });
+  const topbar = h('header.topbar', menuButton,
+    h('div.brand.compact', h('span.brand-mark', icon('key')), h('span.brand-name', 'Keywarden')));
+  const banner = h('div.banner-slot');
+  const content = h('div.content');
+  const main = h('main.main', { id: 'main', tabindex: '-1' }, banner, content);
+  const root = h('div.layout', sidebar, scrim, h('div.main-col', topbar, main));
+  shell = { root, settingsMenu, userCard, banner, content, closeMenu, main };
+}
+
+function renderNav(active) {
+  const ctx = context();
+  const items = Object.entries(ROUTES)
+    .filter(([, r]) => !r.admin || ctx.isAdmin)
+    .map(([hash, r]) => h('li', h('a.nav-link', {
+      href: hash, 'aria-current': hash === active ? 'page' : null,
+      onclick: () => shell.closeMenu(),
+    }, icon(r.icon), h('span', r.title))));
+  shell.settingsMenu.replaceChildren(...items);
+  const name = document.getElementById('account-name');
+  if (name) name.textContent = state.me.account.name;
+}
+
+function renderUserCard() {
+  if (!shell || !state.me) return;
+  const { user } = state.me;
+  const signOut = h('button.btn.ghost.small.sign-out', { type: 'button' }, icon('logout'), 'Sign out');
+  signOut.addEventListener('click', () => {
+    api.signOut();
+    state.me = null;
+    state.notice = null;
+    go('#/signin');
+  });
+  shell.userCard.replaceChildren(
+    h('div.avatar', { 'aria-hidden': 'true' }, user.email.charAt(0).toUpperCase()),
+    h('div.user-meta', h('p.user-email', { title: user.email }, user.email), h('p.user-role', ROLE_NAMES[user.role] || user.role)),
+    signOut);
+}
+
+function renderBanner() {
+  if (!shell || !state.me) return;
+  const { user, account } = state.me;
+  const needs = (user.role === 'admin' || user.role === 'developer') && !user.two_factor_enabled;
+  if (!needs || location.hash === '#/settings/security') {
+    shell.banner.replaceChildren();
+    return;
+  }
+  const text = account.require_2fa_for_keys
+    ? 'Your account requires two-factor authentication to create, rotate or revoke keys. Enable it to continue managing keys.'
+    : 'Protect your account: two-factor authentication is recommended for admins and developers before managing API keys.';
+  shell.banner.replaceChildren(h('div.banner', { role: 'note' },
+    icon('shield'), h('p', text), h('a.btn.small.primary', { href: '#/settings/security' }, 'Enable 2FA')));
+}
+
+async function showPage(hash) {
+  const spec = ROUTES[hash];
+  if (!shell || state.rendered === 'signin' || !app.contains(shell.root)) {
+    buildShell();
+    app.replaceChildren(shell.root);
+  }
+  state.rendered = hash;
+  document.title = `${spec.title} · Keywarden`;
+  renderNav(hash);
+  renderUserCard();
+  renderBanner();
+  shell.closeMenu();
+  const ctx = context();
+  const view = h('div.view');
+  shell.content.replaceChildren(view);
+  if (spec.admin && !ctx.isAdmin) {
+    view.append(noAccess('You need Admin access to see this page',
+      `Only admins of ${state.me.account.name} can manage members and read the audit log. Ask an admin if you need access.`));
+  } else {
+    try {
+      await spec.render(view, ctx);
+    } catch (error) {
+      if (state.rendered === hash) view.replaceChildren(alertBox(error.message));
+    }
+  }
+  if (state.navigated) {
+    const title = document.getElementById('page-title');
+    if (title) title.focus({ preventScroll: false });
+  }
+  state.navigated = true;
+}
+
+document.addEventListener('click', (event) => {
+  const link = event.target.closest && event.target.closest('a.skip-link');
+  if (link) {
+    event.preventDefault();
+    const main = document.getElementById('main') || app;
+    main.setAttribute('tabindex', '-1');
+    main.focus();
+  }
+});
+
+window.addEventListener('hashchange', route);
+route();

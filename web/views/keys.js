@@ -1,0 +1,589 @@
+// Settings → API & Developers: the standard test and live keys, the restricted keys (filter,
+// search, pages), "+ Generate New Key", rotate and revoke, and the modal that shows a new
+// secret exactly once.
+
+import * as api from '../api.js';
+import {
+  h, icon, field, nextId, alertBox, busy, toast, openModal, confirmDialog, showFormError,
+  clearFormErrors, statusBadge, badge, timeEl, relative, formatDate, formatDateTime, pageHeader,
+  loading, emptyState, noAccess, restoreFocus,
+} from '../ui.js';
+
+const HANDOVER_CHOICES = [
+  ['0', 'No hand-over: the old key stops working at once'],
+  ['3600', 'Keep the old key working for 1 hour'],
+  ['86400', 'Keep the old key working for 24 hours'],
+  ['604800', 'Keep the old key working for 7 days'],
+];
+const HANDOVER_WORDS = { 3600: '1 hour', 86400: '24 hours', 604800: '7 days' };
+const PAGE_SIZE = 10;
+
+export async function renderKeys(view, ctx) {
+  if (!ctx.canManageKeys) {
+    view.append(noAccess('You need Admin or Developer access to manage API keys',
+      `Your role in ${ctx.me.account.name} is Member. Members can sign in but cannot view, create, rotate or revoke API keys. Ask an admin of your account to give you the Developer role if you need keys.`));
+    return;
+  }
+  const page = new KeysPage(view, ctx);
+  await page.start();
+}
+
+class KeysPage {
+  constructor(view, ctx) {
+    this.view = view;
+    this.ctx = ctx;
+    this.products = [];
+    this.people = new Map();
+    this.filters = { kind: 'restricted', status: '', type: '', search: '' };
+    this.cursors = [null];
+    this.emptyCursors = new Set();
+    this.pageIndex = 0;
+    this.sequence = 0;
+    this.alertSlot = h('div.page-alert');
+    this.standardSlot = h('div.standard-keys', loading('Loading the standard keys…'));
+    this.tableSlot = h('div.table-slot', loading('Loading keys…'));
+    this.pager = h('nav.pager', { 'aria-label': 'Pages of keys' });
+  }
+
+  async start() {
+    const generate = h('button.btn.primary', { type: 'button', dataset: { focusId: 'generate' } }, icon('plus'), 'Generate New Key');
+    generate.addEventListener('click', () => this.openCreateForm());
+    this.view.append(
+      pageHeader('API & Developers', 'Create, scope, rotate and revoke the API keys your integrations use. A secret is shown once, when it is created.', generate),
+      this.alertSlot,
+      h('section.section', { 'aria-labelledby': 'standard-title' },
+        h('div.section-head', h('div', h('h2', { id: 'standard-title' }, 'Standard keys'),
+          h('p.muted', 'One test and one live key with access to every product. Rotate them regularly.'))),
+        this.standardSlot),
+      h('section.section', { 'aria-labelledby': 'restricted-title' },
+        h('div.section-head', h('div', h('h2', { id: 'restricted-title' }, 'API keys'),
+          h('p.muted', 'Restricted keys reach only the products and permissions you grant them.'))),
+        this.toolbar(),
+        this.tableSlot,
+        this.pager),
+      this.usageHelp());
+    const [products] = await Promise.all([
+      api.get('/v1/products/').then((body) => body.products).catch(() => []),
+      this.ctx.isAdmin
+        ? api.get('/v1/users/').then((body) => { for (const u of body.results) this.people.set(u.id, u.email); }).catch(() => {})
+        : null,
+    ]);
+    this.products = products;
+    await Promise.all([this.loadStandard(), this.loadTable()]);
+  }
+
+  // ---- standard keys -------------------------------------------------------------------
+
+  async loadStandard() {
+    let keys;
+    try {
+      keys = await api.get('/v1/auth/api-keys/');
+    } catch (error) {
+      const text = error.status === 404
+        ? 'No standard keys have been initialised for this account yet. Please contact support (the operator runs `keywarden admin init-keys`).'
+        : error.message;
+      this.standardSlot.replaceChildren(alertBox(text, error.status === 404 ? 'warning' : 'error'));
+      return;
+    }
+    this.standardSlot.replaceChildren(
+      this.standardCard('test', keys.test),
+      this.standardCard('live', keys.live));
+  }
+
+  standardCard(mode, key) {
+    const title = mode === 'test' ? 'Test key' : 'Live key';
+    if (!key) {
+      return h('article.key-card', h('h3', title), h('p.muted', 'Not initialised.'));
+    }
+    const rotate = h('button.btn.secondary.small', { type: 'button', dataset: { focusId: `rotate-${mode}` } }, icon('refresh'), `Rotate ${mode} key`);
+    rotate.addEventListener('click', () => this.rotate({
+      what: `the ${mode} key`,
+      hint: key.hint,
+      path: '/v1/auth/api-keys/',
+      method: 'PATCH',
+      body: { type: mode },
+      label: title,
+    }));
+    return h(`article.key-card.key-card-${mode}`, { 'aria-label': title },
+      h('div.key-card-head',
+        h('h3', title),
+        h('div.badges', badge(mode === 'test' ? 'Test' : 'Live', mode === 'test' ? 'blue' : 'violet'),
+          key.rotation_due ? h('span.badge.badge-amber', { title: `Older than the account's rotation period of ${this.ctx.me.account.rotation_period_days} days` }, 'Rotation due') : null)),
+      h('p.key-hint', h('span.sr-only', `${title}: `), h('code', key.hint)),
+      h('dl.meta',
+        h('div', h('dt', 'Created'), h('dd', timeEl(key.created_at))),
+        h('div', h('dt', 'Last used'), h('dd', key.last_used_at ? timeEl(key.last_used_at, relative(key.last_used_at)) : h('span.muted', 'Never')))),
+      h('div.key-card-actions', rotate));
+  }
+
+  // ---- restricted keys table ---------------------------------------------------------
+
+  toolbar() {
+    const search = h('input.search-input', { type: 'search', id: 'key-search', placeholder: 'Search by label or key hint', autocomplete: 'off', spellcheck: 'false' });
+    let timer = null;
+    search.addEventListener('input', () => {
+      clearTimeout(timer);
+      timer = setTimeout(() => this.setFilter('search', search.value.trim()), 300);
+    });
+    search.addEventListener('keydown', (event) => {
+      if (event.key === 'Enter') {
+        event.preventDefault();
+        clearTimeout(timer);
+        this.setFilter('search', search.value.trim());
+      }
+    });
+    const select = (id, label, name, options, value) => {
+      const el = h('select', { id, name }, options.map(([v, text]) => h('option', { value: v, selected: v === value }, text)));
+      el.addEventListener('change', () => this.setFilter(name, el.value));
+      return h('div.toolbar-field', h('label', { for: id }, label), el);
+    };
+    return h('div.toolbar', { role: 'search', 'aria-label': 'Filter keys' },
+      h('div.toolbar-field.grow', h('label', { for: 'key-search' }, 'Search'),
+        h('div.search-box', icon('search'), search)),
+      select('filter-status', 'Status', 'status', [['', 'All statuses'], ['active', 'Active'], ['expired', 'Expired'], ['revoked', 'Revoked'], ['rotated', 'Rotated']], ''),
+      select('filter-kind', 'Type', 'kind', [['restricted', 'Restricted'], ['standard', 'Standard'], ['', 'All types']], 'restricted'),
+      select('filter-mode', 'Mode', 'type', [['', 'Test and live'], ['test', 'Test'], ['live', 'Live']], ''));
+  }
+
+  setFilter(name, value) {
+    if (this.filters[name] === value) return;
+    this.filters[name] = value;
+    this.cursors = [null];
+    this.emptyCursors.clear();
+    this.pageIndex = 0;
+    this.loadTable();
+  }
+
+  async loadTable() {
+    const sequence = ++this.sequence;
+    const cursor = this.cursors[this.pageIndex];
+    this.tableSlot.setAttribute('aria-busy', 'true');
+    let page;
+    try {
+      page = await api.get(`/v1/api-keys/${api.query({ ...this.filters, limit: PAGE_SIZE, cursor })}`);
+    } catch (error) {
+      if (sequence === this.sequence) this.tableSlot.replaceChildren(alertBox(error.message));
+      return;
+    } finally {
+      if (sequence === this.sequence) this.tableSlot.removeAttribute('aria-busy');
+    }
+    if (sequence !== this.sequence) return;
+    if (!page.results.length && this.pageIndex > 0) {
+      // The previous page was exactly full: there is no next page after all.
+      this.emptyCursors.add(cursor);
+      this.pageIndex -= 1;
+      this.loadTable();
+      return;
+    }
+    this.cursors[this.pageIndex + 1] = this.emptyCursors.has(page.next_cursor) ? null : page.next_cursor;
+    page.next_cursor = this.cursors[this.pageIndex + 1];
+    this.renderTable(page.results);
+    this.renderPager(page);
+  }
+
+  renderTable(keys) {
+    if (!keys.length) {
+      const filtered = this.filters.status || this.filters.search || this.filters.type || this.filters.kind !== 'restricted';
+      const action = filtered ? null : h('button.btn.primary', { type: 'button', onclick: () => this.openCreateForm() }, icon('plus'), 'Generate New Key');
+      this.tableSlot.replaceChildren(emptyState(
+        filtered ? 'No keys match these filters' : 'No restricted keys yet',
+        filtered ? 'Change the filters or the search to see more keys.' : 'Generate a key for each integration, with only the permissions it needs.',
+        action));
+      return;
+    }
+    const head = ['Name', 'Status', 'Permissions', 'Expires', 'Last used', 'Created by', 'Actions'];
+    const table = h('table.data-table.keys-table',
+      h('caption.sr-only', 'API keys, newest first'),
+      h('thead', h('tr', head.map((t) => h('th', { scope: 'col' }, t === 'Actions' ? h('span.sr-only', t) : t)))),
+      h('tbody', keys.map((key) => this.row(key))));
+    this.tableSlot.replaceChildren(h('div.table-wrap', table));
+  }
+
+  row(key) {
+    const actions = [];
+    if (key.kind === 'restricted' && (key.status === 'active' || key.status === 'expired' || key.status === 'rotated')) {
+      if (key.status === 'active') {
+        actions.push(h('button.btn.ghost.small', {
+          type: 'button', 'aria-label': `Rotate ${key.label}`, dataset: { focusId: `rotate-${key.id}` },
+          onclick: () => this.rotate({ what: `“${key.label}”`, hint: key.hint, path: `/v1/api-keys/${encodeURIComponent(key.id)}/rotate/`, method: 'POST', body: {}, label: key.label }),
+        }, 'Rotate'));
+      }
+      actions.push(h('button.btn.ghost-danger.small', {
+        type: 'button', 'aria-label': `Revoke ${key.label}`, dataset: { focusId: `revoke-${key.id}` }, onclick: () => this.revoke(key),
+      }, 'Revoke'));
+    }
+    const expires = key.expires_at
+      ? h('span', timeEl(key.expires_at), key.status === 'active' ? h('span.sub', relative(key.expires_at)) : null)
+      : h('span.muted', 'Never');
+    return h('tr', { dataset: { keyId: key.id } },
+      h('td', { dataset: { label: 'Name' } },
+        h('div.key-name', h('span.key-label', key.label),
+          h('span.key-sub', h('code', key.hint), badge(key.type === 'test' ? 'Test' : 'Live', key.type === 'test' ? 'blue' : 'violet')))),
+      h('td', { dataset: { label: 'Status' } }, statusBadge(key.status), key.rotation_due && key.status === 'active' ? badge('Rotation due', 'amber') : null),
+      h('td', { dataset: { label: 'Permissions' } }, this.scopeChips(key)),
+      h('td', { dataset: { label: 'Expires' } }, expires),
+      h('td', { dataset: { label: 'Last used' } }, key.last_used_at ? timeEl(key.last_used_at, relative(key.last_used_at)) : h('span.muted', 'Never')),
+      h('td', { dataset: { label: 'Created by' } }, h('span.creator', { title: `Created ${formatDateTime(key.created_at)}` }, this.creator(key.created_by)), h('span.sub', formatDate(key.created_at))),
+      h('td.actions', { dataset: { label: 'Actions' } }, actions.length ? h('div.row-actions', actions) : h('span.muted', '—')));
+  }
+
+  creator(id) {
+    if (!id) return 'Operator (CLI)';
+    if (id === this.ctx.me.user.id) return 'You';
+    return this.people.get(id) || `User ${id.slice(0, 8)}`;
+  }
+
+  scopeChips(key) {
+    if (key.kind === 'standard') return h('span.chip.chip-all', 'All products');
+    const granted = new Set(key.scopes);
+    const names = new Map(this.products.map((p) => [p.id, p.name]));
+    const products = [...new Set(key.scopes.map((s) => s.split(':')[0]))];
+    if (!products.length) return h('span.muted', 'None');
+    return h('ul.chips', products.map((id) => {
+      const write = granted.has(`${id}:write`);
+      return h(`li.chip${write ? '.chip-write' : ''}`, `${names.get(id) || id} · ${write ? 'Read & Write' : 'Read'}`);
+    }));
+  }
+
+  renderPager(page) {
+    const previous = h('button.btn.secondary.small', { type: 'button', disabled: this.pageIndex === 0 }, '← Previous');
+    const next = h('button.btn.secondary.small', { type: 'button', disabled: !page.next_cursor }, 'Next →');
+    previous.addEventListener('click', () => {
+      this.pageIndex -= 1;
+      this.loadTable();
+    });
+    next.addEventListener('click', () => {
+      this.pageIndex += 1;
+      this.loadTable();
+    });
+    if (this.pageIndex === 0 && !page.next_cursor && !this.emptyCursors.size) {
+      this.pager.replaceChildren();
+      return;
+    }
+    this.pager.replaceChildren(previous, h('span.pager-label', `Page ${this.pageIndex + 1}`), next);
+  }
+
+  refreshAll() {
+    this.cursors = [null];
+    this.emptyCursors.clear();
+    this.pageIndex = 0;
+    return Promise.all([this.loadStandard(), this.loadTable()]);
+  }
+
+  // ---- actions -------------------------------------------------------------------------
+
+  showActionError(error) {
+    if (error.code === 'two_factor_required') {
+      this.alertSlot.replaceChildren(alertBox(error.message, 'error',
+        h('a.btn.small.primary', { href: '#/settings/security' }, 'Enable two-factor authentication')));
+    } else {
+      this.alertSlot.replaceChildren(alertBox(error.message));
+    }
+    this.alertSlot.scrollIntoView({ block: 'nearest' });
+  }
+
+  rotate({ what, hint, path, method, body, label }) {
+    this.alertSlot.replaceChildren();
+    const handover = h('select', { id: nextId('handover'), name: 'expire_previous_in' },
+      HANDOVER_CHOICES.map(([value, text]) => h('option', { value }, text)));
+    const consequence = h('p.consequence');
+    const describe = () => {
+      const seconds = Number(handover.value);
+      consequence.replaceChildren(icon('warning'), h('span', seconds
+        ? `The old key keeps working for ${HANDOVER_WORDS[seconds]}, then stops. Update every integration before then.`
+        : 'The old key stops working at once. Every integration that still uses it is refused until it has the new key.'));
+      consequence.classList.toggle('danger', !seconds);
+    };
+    handover.addEventListener('change', describe);
+    describe();
+    const cancel = h('button.btn.secondary', { type: 'button' }, 'Cancel');
+    const confirm = h('button.btn.danger', { type: 'button' }, 'Rotate key');
+    const formAlert = h('div.form-alert', { hidden: true });
+    const content = h('div.form', formAlert,
+      h('div.confirm-details', h('span.muted', 'Current key '), h('code', hint)),
+      consequence,
+      field({ label: 'Hand-over period', input: handover, name: 'expire_previous_in', hint: 'Optional: let the old key work a little longer for a planned switch (at most 7 days).' }));
+    const modal = openModal({
+      title: `Rotate ${what}?`,
+      description: 'Rotation issues a new secret and retires the current one.',
+      content,
+      actions: [cancel, confirm],
+      initialFocus: () => cancel,
+    });
+    cancel.addEventListener('click', () => modal.close());
+    confirm.addEventListener('click', () => busy(confirm, 'Rotating…', async () => {
+      const request = { ...body };
+      if (Number(handover.value)) request.expire_previous_in = Number(handover.value);
+      try {
+        const issued = await api.request(method, path, request);
+        modal.close();
+        const secret = issued.key;
+        issued.key = null;
+        const stops = Number(handover.value) ? `The old key stops working ${formatDateTime(issued.previous.stops_at)}.` : 'The old key no longer works.';
+        showSecret({ title: `${label}: new secret`, secret, summary: `${stops} Give the new key to your integrations now.`, mode: issued.type });
+        toast(`${label} rotated`);
+        this.refreshAll();
+      } catch (error) {
+        if (error.code === 'two_factor_required') {
+          modal.close();
+          this.showActionError(error);
+        } else {
+          showFormError(content, error);
+        }
+      }
+    }));
+  }
+
+  async revoke(key) {
+    this.alertSlot.replaceChildren();
+    const yes = await confirmDialog({
+      title: `Revoke “${key.label}”?`,
+      message: 'Revoking is immediate and cannot be undone: every request that uses this key is refused from now on. The key stays listed as Revoked for the audit trail.',
+      details: [h('span.muted', 'Key '), h('code', key.hint)],
+      confirmLabel: 'Revoke key',
+    });
+    if (!yes) return;
+    const button = document.activeElement;
+    try {
+      await api.del(`/v1/api-keys/${encodeURIComponent(key.id)}/`);
+      toast(`“${key.label}” revoked`);
+      await this.loadTable();
+      if (!document.contains(button)) restoreFocus(button);
+    } catch (error) {
+      this.showActionError(error);
+    }
+  }
+
+  openCreateForm() {
+    this.alertSlot.replaceChildren();
+    const form = new KeyForm(this.products, async (issued) => {
+      const secret = issued.key;
+      issued.key = null;
+      showSecret({ title: 'Your new API key', secret, summary: `“${issued.label}” is ready. Copy the secret now.`, mode: issued.type });
+      toast(`“${issued.label}” created`);
+      this.cursors = [null];
+      this.emptyCursors.clear();
+      this.pageIndex = 0;
+      await this.loadTable();
+    });
+    form.open();
+  }
+
+  usageHelp() {
+    return h('section.section.usage', { 'aria-labelledby': 'usage-title' },
+      h('h2', { id: 'usage-title' }, 'Using a key'),
+      h('p.muted', 'Send the key in the Authorization header of each request. Keep it in a secret store or an environment variable (.env), never in source code.'),
+      h('pre.code-block', h('code', 'curl https://api.example.com/v1/customers/ \\\n  -H "Authorization: Bearer $KEYWARDEN_API_KEY"')),
+      h('ul.tips',
+        h('li', h('strong', '401 Unauthorized: '), 'the key is missing, mistyped, revoked or expired. Check its status here.'),
+        h('li', h('strong', '403 Forbidden: '), 'the key works but lacks the permission. Generate a key with the right scope.'),
+        h('li', h('strong', 'Leaked a key? '), 'Revoke it at once, then generate a new one and update your integrations.')));
+  }
+}
+
+/** The "+ Generate New Key" form, in a dialog. */
+class KeyForm {
+  constructor(products, onCreated) {
+    this.products = products;
+    this.onCreated = onCreated;
+  }
+
+  open() {
+    const label = h('input', { type: 'text', name: 'label', maxlength: '100', required: true, autocomplete: 'off', spellcheck: 'false', placeholder: 'e.g. Zapier-Integration-Payroll' });
+    const modeName = nextId('mode');
+    const modeTest = h('input', { type: 'radio', name: modeName, value: 'test', checked: true, id: `${modeName}-test` });
+    const modeLive = h('input', { type: 'radio', name: modeName, value: 'live', id: `${modeName}-live` });
+    const expiryName = nextId('expiry');
+    const never = h('input', { type: 'radio', name: expiryName, value: 'never', checked: true, id: `${expiryName}-never` });
+    const onDate = h('input', { type: 'radio', name: expiryName, value: 'date', id: `${expiryName}-date` });
+    const date = h('input', { type: 'date', name: 'expires_at', id: `${expiryName}-when`, min: isoDay(1), disabled: true, 'aria-describedby': `${expiryName}-hint ${expiryName}-error` });
+    const syncExpiry = () => {
+      date.disabled = !onDate.checked;
+      if (onDate.checked && !date.value) date.value = isoDay(30);
+    };
+    never.addEventListener('change', syncExpiry);
+    onDate.addEventListener('change', () => {
+      syncExpiry();
+      date.focus();
+    });
+
+    const switches = this.products.map((product) => {
+      const read = h('input.switch', { type: 'checkbox', role: 'switch', value: `${product.id}:read`, 'aria-label': `Read access to ${product.name}` });
+      const write = h('input.switch', { type: 'checkbox', role: 'switch', value: `${product.id}:write`, 'aria-label': `Write access to ${product.name}` });
+      write.addEventListener('change', () => { if (write.checked) read.checked = true; });
+      read.addEventListener('change', () => { if (!read.checked) write.checked = false; });
+      return { product, read, write };
+    });
+    const scopeTable = h('table.scope-table',
+      h('thead', h('tr', h('th', { scope: 'col' }, 'Product'), h('th', { scope: 'col' }, 'Read'), h('th', { scope: 'col' }, 'Write'))),
+      h('tbody', switches.map(({ product, read, write }) => h('tr',
+        h('th', { scope: 'row' }, h('span.product-name', product.name), h('span.product-id', product.id)),
+        h('td', h('label.switch-wrap', read, h('span.switch-track', { 'aria-hidden': 'true' }))),
+        h('td', h('label.switch-wrap', write, h('span.switch-track', { 'aria-hidden': 'true' })))))));
+
+    const submit = h('button.btn.primary', { type: 'submit' }, 'Create Key');
+    const cancel = h('button.btn.secondary', { type: 'button' }, 'Cancel');
+    const formId = nextId('key-form');
+    const form = h('form.form.key-form', { id: formId, novalidate: true },
+      h('div.form-alert', { hidden: true }),
+      field({
+        label: 'Label', input: label, name: 'label',
+        hint: 'Tip: name the key after its purpose and the service that uses it, e.g. Zapier-Integration-Payroll or Internal-App-Health.',
+      }),
+      h('fieldset.field', { dataset: { field: 'type' } },
+        h('legend', 'Mode'),
+        h('div.segmented',
+          h('label.segment', { for: modeTest.id }, modeTest, h('span', 'Test')),
+          h('label.segment', { for: modeLive.id }, modeLive, h('span', 'Live'))),
+        h('p.hint', 'Test keys never touch live data.'),
+        h('p.field-error', { hidden: true })),
+      h('fieldset.field', { dataset: { field: 'expires_at' } },
+        h('legend', 'Expiration'),
+        h('div.radio-row',
+          h('label.radio', { for: never.id }, never, h('span', 'Never Expire')),
+          h('label.radio', { for: onDate.id }, onDate, h('span', 'On a date'))),
+        h('div.date-row', h('label', { for: date.id }, 'Expiry date'), date),
+        h('p.hint', { id: `${expiryName}-hint` }, 'For a temporary project, pick the last day the key may be used; it stops working at the end of that day.'),
+        h('p.field-error', { id: `${expiryName}-error`, hidden: true })),
+      h('fieldset.field', { dataset: { field: 'scopes' } },
+        h('legend', 'Permissions'),
+        h('p.hint', 'Grant only what this integration needs. Write includes Read.'),
+        this.products.length ? scopeTable : alertBox('The product catalog could not be loaded. Reload the page.'),
+        h('p.field-error', { hidden: true })));
+
+    const modal = openModal({
+      title: 'Generate a new API key',
+      content: form,
+      actions: [cancel, h('span.spacer'), submit],
+      size: 'wide',
+      initialFocus: () => label,
+    });
+    submit.setAttribute('form', formId);
+    cancel.addEventListener('click', () => modal.close());
+    form.addEventListener('submit', async (event) => {
+      event.preventDefault();
+      clearFormErrors(form);
+      const scopes = [];
+      for (const { read, write } of switches) {
+        if (write.checked) scopes.push(write.value);
+        else if (read.checked) scopes.push(read.value);
+      }
+      if (!label.value.trim()) {
+        showFormError(form, { field: 'label', message: 'Give the key a label, e.g. Zapier-Integration-Payroll.' });
+        return;
+      }
+      if (onDate.checked && !date.value) {
+        showFormError(form, { field: 'expires_at', message: 'Pick a date, or choose Never Expire.' });
+        return;
+      }
+      if (!scopes.length) {
+        showFormError(form, { field: 'scopes', message: 'Turn on at least one permission: a key without any cannot do anything.' });
+        const first = switches[0];
+        if (first) first.read.focus();
+        return;
+      }
+      const request = {
+        label: label.value.trim(),
+        type: modeLive.checked ? 'live' : 'test',
+        scopes,
+      };
+      if (onDate.checked) request.expires_at = new Date(`${date.value}T23:59:59`).toISOString();
+      await busy(submit, 'Creating…', async () => {
+        try {
+          const issued = await api.post('/v1/api-keys/', request);
+          modal.close();
+          await this.onCreated(issued);
+        } catch (error) {
+          const aliases = { expires_at: 'expires_at', type: 'type' };
+          if (error.code === 'two_factor_required') {
+            const slot = form.querySelector('.form-alert');
+            slot.replaceChildren(alertBox(error.message, 'error', h('a.btn.small.primary', { href: '#/settings/security', onclick: () => modal.close() }, 'Enable two-factor authentication')));
+            slot.hidden = false;
+          } else {
+            showFormError(form, error, aliases);
+          }
+        }
+      });
+    });
+  }
+}
+
+function isoDay(daysAhead) {
+  const d = new Date();
+  d.setDate(d.getDate() + daysAhead);
+  const pad = (n) => String(n).padStart(2, '0');
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;
+}
+
+/**
+ * The modal that shows a secret once. The secret lives only in this function's variable and
+ * the read-only input; both are cleared, and the dialog removed from the page, when it closes.
+ */
+export function showSecret({ title, secret, summary, mode }) {
+  const inputId = nextId('secret');
+  const input = h('input.secret-input', {
+    id: inputId, type: 'text', readOnly: true, value: secret, spellcheck: 'false', autocomplete: 'off',
+    'aria-describedby': `${inputId}-warning`,
+  });
+  secret = null;
+  input.addEventListener('focus', () => input.select());
+  const copyLabel = h('span', 'Copy');
+  const copy = h('button.btn.secondary.copy-button', { type: 'button', 'aria-label': 'Copy the key to the clipboard' }, icon('copy'), copyLabel);
+  const status = h('p.copy-status', { role: 'status' });
+  copy.addEventListener('click', async () => {
+    const ok = await copyText(input);
+    status.textContent = ok ? 'Copied to the clipboard.' : 'Selected: press Ctrl+C (⌘C on a Mac) to copy.';
+    if (ok) {
+      copyLabel.textContent = 'Copied';
+      copy.classList.add('copied');
+      setTimeout(() => {
+        copyLabel.textContent = 'Copy';
+        copy.classList.remove('copied');
+      }, 2000);
+    }
+  });
+  const done = h('button.btn.primary', { type: 'button' }, 'I have stored the key');
+  const modal = openModal({
+    title,
+    description: summary,
+    content: [
+      h('div.alert.alert-warning', { id: `${inputId}-warning` }, icon('warning'),
+        h('div', h('p', h('strong', 'Copy this key now. '), 'For security reasons it will never be shown again. If you lose it, generate a new key and update your integrations.'))),
+      h('div.field',
+        h('label', { for: inputId }, 'API Secret Key', mode ? h('span.optional', mode === 'live' ? ' (live mode)' : ' (test mode)') : null),
+        h('div.secret-row', input, copy),
+        status),
+      h('p.hint', 'Paste it straight into your password manager, secret vault or the .env file of the integration.'),
+    ],
+    actions: [done],
+    size: 'wide',
+    initialFocus: () => copy,
+    onClose: () => {
+      input.value = '';
+      input.defaultValue = '';
+      input.removeAttribute('value');
+      status.textContent = '';
+    },
+  });
+  done.addEventListener('click', () => modal.close());
+}
+
+async function copyText(input) {
+  const text = input.value;
+  if (navigator.clipboard && window.isSecureContext) {
+    try {
+      await navigator.clipboard.writeText(text);
+      return true;
+    } catch {
+      // Fall through to selecting the text.
+    }
+  }
+  input.focus();
+  input.select();
+  input.setSelectionRange(0, text.length);
+  try {
+    return document.execCommand('copy');
+  } catch {
+    return false;
+  }
+}

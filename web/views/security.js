@@ -1,0 +1,188 @@
+// Settings → Security: turn on two-factor authentication (QR code or typed secret, then a
+// code), recovery codes shown once, and, for admins, the account's key policy.
+
+import * as api from '../api.js';
+import { h, icon, field, alertBox, busy, toast, showFormError, clearFormErrors, pageHeader, loading, badge, openModal, fill } from '../ui.js';
+
+export async function renderSecurity(view, ctx) {
+  const twoFactor = h('section.section.card', { 'aria-labelledby': 'twofa-title' });
+  view.append(
+    pageHeader('Security', 'Protect your sign-in, and set the rules your account applies to API keys.'),
+    twoFactor);
+  renderTwoFactor(twoFactor, ctx);
+  if (ctx.isAdmin) {
+    const policy = h('section.section.card', { 'aria-labelledby': 'policy-title' }, loading('Loading the account policy…'));
+    view.append(policy);
+    await renderPolicy(policy, ctx);
+  } else {
+    const { account } = ctx.me;
+    view.append(h('section.section.card', { 'aria-labelledby': 'policy-title' },
+      h('h2', { id: 'policy-title' }, 'Account policy'),
+      h('dl.meta.wide',
+        h('div', h('dt', 'Two-factor authentication for key changes'), h('dd', account.require_2fa_for_keys ? 'Required' : 'Recommended')),
+        h('div', h('dt', 'Rotation period'), h('dd', `${account.rotation_period_days} days`))),
+      h('p.muted', 'Only admins can change the account policy.')));
+  }
+}
+
+function renderTwoFactor(section, ctx) {
+  const { user } = ctx.me;
+  const heading = h('div.section-head',
+    h('div', h('h2', { id: 'twofa-title' }, 'Two-factor authentication'),
+      h('p.muted', 'Ask for a code from an authenticator app (such as 1Password, Google Authenticator or Aegis) at every sign-in.')),
+    user.two_factor_enabled ? badge('On', 'green') : badge('Off', 'gray'));
+  if (user.two_factor_enabled) {
+    section.replaceChildren(heading,
+      h('div.status-line.ok', icon('check'), h('p', 'Two-factor authentication is on for ', h('strong', user.email), '. Keep your recovery codes somewhere safe: each signs you in once if you lose your phone.')));
+    return;
+  }
+  const start = h('button.btn.primary', { type: 'button' }, icon('shield'), 'Enable two-factor authentication');
+  start.addEventListener('click', () => busy(start, 'Preparing…', async () => {
+    try {
+      const setup = await api.post('/v1/auth/2fa/setup/');
+      renderSetup(section, heading, setup, ctx);
+    } catch (error) {
+      section.replaceChildren(heading, alertBox(error.message), start);
+    }
+  }));
+  const recommended = (user.role === 'admin' || user.role === 'developer')
+    ? alertBox(ctx.me.account.require_2fa_for_keys
+      ? 'Your account requires two-factor authentication before you create, rotate or revoke keys.'
+      : 'Recommended: admins and developers handle API keys, so protect your sign-in with a second factor.', 'warning')
+    : null;
+  fill(section, heading, recommended, start);
+}
+
+function renderSetup(section, heading, setup, ctx) {
+  const qr = h('img.qr', {
+    src: `data:image/svg+xml;base64,${base64(setup.qr_svg)}`,
+    alt: 'QR code to scan with your authenticator app',
+    width: '200', height: '200',
+  });
+  const secretText = setup.secret.replace(/(.{4})/g, '$1 ').trim();
+  const code = h('input.code-input', {
+    type: 'text', name: 'otp', inputmode: 'numeric', autocomplete: 'one-time-code', pattern: '[0-9]{6}', maxlength: '6', required: true,
+  });
+  const confirm = h('button.btn.primary', { type: 'submit' }, 'Confirm and turn on');
+  const cancel = h('button.btn.secondary', { type: 'button' }, 'Cancel');
+  cancel.addEventListener('click', () => renderTwoFactor(section, ctx));
+  const form = h('form.form.inline-form', { novalidate: true },
+    h('div.form-alert', { hidden: true }),
+    field({ label: 'Code from your app', input: code, name: 'otp', hint: 'Enter the 6-digit code the app shows now.' }),
+    h('div.form-buttons', cancel, confirm));
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    clearFormErrors(form);
+    const value = code.value.replace(/\s+/g, '');
+    if (!/^[0-9]{6}$/.test(value)) {
+      showFormError(form, { field: 'otp', message: 'Enter the 6 digits your authenticator app shows.' });
+      return;
+    }
+    await busy(confirm, 'Confirming…', async () => {
+      try {
+        const result = await api.post('/v1/auth/2fa/confirm/', { otp: value });
+        await ctx.reloadMe();
+        showRecoveryCodes(result.recovery_codes, () => renderTwoFactor(section, ctx));
+        toast('Two-factor authentication is on');
+      } catch (error) {
+        showFormError(form, error.code === 'otp_invalid'
+          ? { field: 'otp', message: 'That code is not right. Check the time on your phone and enter the code the app shows now.' }
+          : error);
+      }
+    });
+  });
+  section.replaceChildren(heading,
+    h('ol.steps',
+      h('li', h('h3', 'Scan the QR code'), h('p.muted', 'Open your authenticator app and scan this code.'), h('div.qr-frame', qr)),
+      h('li', h('h3', 'Or type the secret'), h('p.muted', 'If you cannot scan, add an account by hand with this key (time-based, 6 digits, 30 seconds).'),
+        h('div.field', h('label', { for: 'totp-secret' }, 'Secret key'),
+          h('input.secret-input.mono', { id: 'totp-secret', type: 'text', readOnly: true, value: secretText, spellcheck: 'false' }))),
+      h('li', h('h3', 'Enter a code'), form)));
+  const secretInput = section.querySelector('#totp-secret');
+  secretInput.addEventListener('focus', () => secretInput.select());
+  code.focus();
+}
+
+function showRecoveryCodes(codes, onDone) {
+  const list = h('ol.recovery-codes', { 'aria-label': 'Recovery codes' }, codes.map((c) => h('li', h('code', c))));
+  const copy = h('button.btn.secondary', { type: 'button' }, icon('copy'), 'Copy all');
+  const status = h('p.copy-status', { role: 'status' });
+  copy.addEventListener('click', async () => {
+    try {
+      await navigator.clipboard.writeText(codes.join('\n'));
+      status.textContent = 'Copied to the clipboard.';
+    } catch {
+      const range = document.createRange();
+      range.selectNodeContents(list);
+      const selection = getSelection();
+      selection.removeAllRanges();
+      selection.addRange(range);
+      status.textContent = document.execCommand('copy') ? 'Copied to the clipboard.' : 'Selected: press Ctrl+C to copy.';
+    }
+  });
+  const done = h('button.btn.primary', { type: 'button' }, 'I have saved my recovery codes');
+  const modal = openModal({
+    title: 'Save your recovery codes',
+    description: 'Each code signs you in once if you lose access to your authenticator app. They are shown only now.',
+    content: [alertBox('Store them in your password manager. Keywarden will never show these codes again.', 'warning'), list, h('div.copy-row', copy, status)],
+    actions: [done],
+    onClose: () => {
+      list.replaceChildren();
+      codes.length = 0;
+      onDone();
+    },
+    initialFocus: () => copy,
+  });
+  done.addEventListener('click', () => modal.close());
+}
+
+async function renderPolicy(section, ctx) {
+  let account;
+  try {
+    account = await api.get('/v1/account/');
+  } catch (error) {
+    section.replaceChildren(h('h2', { id: 'policy-title' }, 'Account policy'), alertBox(error.message));
+    return;
+  }
+  const require2fa = h('input.switch', { type: 'checkbox', role: 'switch', id: 'require-2fa', checked: account.require_2fa_for_keys });
+  const period = h('input', { type: 'number', id: 'rotation-period', name: 'rotation_period_days', min: '1', max: '3650', step: '1', required: true, value: String(account.rotation_period_days) });
+  const save = h('button.btn.primary', { type: 'submit' }, 'Save policy');
+  const form = h('form.form.policy-form', { novalidate: true },
+    h('div.form-alert', { hidden: true }),
+    h('div.field.switch-field', { dataset: { field: 'require_2fa_for_keys' } },
+      h('label.switch-wrap', { for: 'require-2fa' }, require2fa, h('span.switch-track', { 'aria-hidden': 'true' }),
+        h('span.switch-text', h('span.switch-title', 'Require two-factor authentication for key changes'),
+          h('span.hint', 'Users without 2FA cannot create, rotate or revoke keys.'))),
+      h('p.field-error', { hidden: true })),
+    field({ label: 'Rotation period (days)', input: period, name: 'rotation_period_days', hint: 'Keys older than this are marked “Rotation due”. 90 days is a common choice.' }),
+    h('div.form-buttons', save));
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    clearFormErrors(form);
+    const days = Number(period.value);
+    if (!Number.isInteger(days) || days < 1 || days > 3650) {
+      showFormError(form, { field: 'rotation_period_days', message: 'Enter a whole number of days from 1 to 3650.' });
+      return;
+    }
+    await busy(save, 'Saving…', async () => {
+      try {
+        await api.patch('/v1/account/', { require_2fa_for_keys: require2fa.checked, rotation_period_days: days });
+        await ctx.reloadMe();
+        toast('Account policy saved');
+      } catch (error) {
+        showFormError(form, error);
+      }
+    });
+  });
+  section.replaceChildren(
+    h('div.section-head', h('div', h('h2', { id: 'policy-title' }, 'Account policy'),
+      h('p.muted', `Rules for every user of ${account.name}. Only admins can change them.`))),
+    form);
+}
+
+function base64(text) {
+  const bytes = new TextEncoder().encode(text);
+  let binary = '';
+  for (const b of bytes) binary += String.fromCharCode(b);
+  return btoa(binary);
+}
