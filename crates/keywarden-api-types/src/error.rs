@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 /// Stable machine-readable error codes (SPEC §3 plus the console's own).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
     /// The key text is not a key (shape, length, characters, checksum, header syntax).
@@ -55,6 +56,12 @@ pub enum ErrorCode {
 
 /// The common error body. Optional fields are left out when empty.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(example = json!({
+    "detail": "Invalid API Key format",
+    "code": "invalid_key_format",
+    "hint": "An API key is 46 characters long; this one has 45. It was probably truncated or pasted twice: copy the whole key again."
+})))]
 pub struct ErrorBody {
     /// What is wrong, for people.
     pub detail: String,
@@ -65,13 +72,20 @@ pub struct ErrorBody {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hint: Option<String>,
     /// For revoked, rotated and expired keys: when the key stopped working.
-    #[serde(skip_serializing_if = "Option::is_none", with = "time::serde::rfc3339::option", default)]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        with = "time::serde::rfc3339::option",
+        default
+    )]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime, example = "2026-11-02T09:30:00Z"))]
     pub stopped_at: Option<time::OffsetDateTime>,
     /// For `insufficient_scope`: the scope the request needs.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(example = "payroll:write"))]
     pub required_scope: Option<String>,
     /// For `invalid`: the field that breaks a rule.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(example = "label"))]
     pub field: Option<String>,
     /// For `token_not_valid`: the seed's `messages` list.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -81,7 +95,10 @@ pub struct ErrorBody {
 impl ErrorBody {
     /// A body with a detail and a code.
     pub fn new(detail: impl Into<String>, code: ErrorCode) -> Self {
-        Self { code: Some(code), ..Self::detail_only(detail) }
+        Self {
+            code: Some(code),
+            ..Self::detail_only(detail)
+        }
     }
 
     /// A body with only a detail (the DRF shapes the seeds use).
@@ -100,25 +117,52 @@ impl ErrorBody {
 
 /// One entry of `messages` in a `token_not_valid` body (djangorestframework-simplejwt's shape).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TokenMessage {
     /// `AccessToken`
+    #[cfg_attr(feature = "openapi", schema(example = "AccessToken"))]
     pub token_class: String,
     /// `access`
+    #[cfg_attr(feature = "openapi", schema(example = "access"))]
     pub token_type: String,
     /// `Token is invalid or expired`
+    #[cfg_attr(feature = "openapi", schema(example = "Token is invalid or expired"))]
     pub message: String,
 }
 
 /// The seeds' 400 and 404 shape for the standard-keys endpoints.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NoticeBody {
     /// HTTP status repeated.
+    #[cfg_attr(feature = "openapi", schema(example = 404))]
     pub code: u16,
     /// Short title.
+    #[cfg_attr(feature = "openapi", schema(example = "API Keys not found"))]
     pub title: String,
     /// What to do.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(example = "No API keys found for this user. Please contact support.")
+    )]
     pub content: String,
     /// `warning` or `danger`.
     #[serde(rename = "type")]
+    #[cfg_attr(feature = "openapi", schema(example = "warning"))]
     pub kind: String,
+}
+
+/// The seeds' 400 for `PATCH /v1/auth/api-keys/` without a valid `type`: a [`NoticeBody`]
+/// under `message`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(example = json!({"message": {
+    "code": 400,
+    "title": "Invalid request",
+    "content": "Please provide a valid 'type' field: 'test' or 'live'.",
+    "type": "danger"
+}})))]
+pub struct NoticeMessage {
+    /// The notice.
+    pub message: NoticeBody,
 }

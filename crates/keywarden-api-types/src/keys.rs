@@ -5,41 +5,59 @@ use time::OffsetDateTime;
 
 /// Everything shown about a key; never the secret.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct KeyMetadata {
     /// Record id.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(example = "01936f6e-8a4b-7c1d-9e2f-3a4b5c6d7e8f")
+    )]
     pub id: String,
     /// `standard` or `restricted`.
+    #[cfg_attr(feature = "openapi", schema(example = "restricted"))]
     pub kind: String,
     /// Mode: `test` or `live`.
     #[serde(rename = "type")]
+    #[cfg_attr(feature = "openapi", schema(example = "live"))]
     pub mode: String,
     /// Label.
+    #[cfg_attr(feature = "openapi", schema(example = "payroll sync"))]
     pub label: String,
     /// First 12 and last 4 characters.
+    #[cfg_attr(feature = "openapi", schema(example = "rk_live_Docs…T2zK"))]
     pub hint: String,
     /// Granted scopes.
+    #[cfg_attr(feature = "openapi", schema(example = json!(["payroll:read", "payroll:write"])))]
     pub scopes: Vec<String>,
     /// `active`, `expired`, `revoked` or `rotated`.
+    #[cfg_attr(feature = "openapi", schema(example = "active"))]
     pub status: String,
     /// Creation time.
     #[serde(with = "time::serde::rfc3339")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime, example = "2026-11-02T09:30:00Z"))]
     pub created_at: OffsetDateTime,
     /// Creator's user id, or null for the operator CLI.
+    #[cfg_attr(feature = "openapi", schema(required))]
     pub created_by: Option<String>,
     /// Expiry, or null for never.
     #[serde(with = "time::serde::rfc3339::option")]
+    #[cfg_attr(feature = "openapi", schema(required, value_type = Option<String>, format = DateTime, example = "2026-11-02T09:30:00Z"))]
     pub expires_at: Option<OffsetDateTime>,
     /// Last successful verification (recorded in batches, seconds behind).
     #[serde(with = "time::serde::rfc3339::option")]
+    #[cfg_attr(feature = "openapi", schema(required, value_type = Option<String>, format = DateTime, example = "2026-11-02T09:30:00Z"))]
     pub last_used_at: Option<OffsetDateTime>,
     /// When this key was superseded by rotation.
     #[serde(with = "time::serde::rfc3339::option")]
+    #[cfg_attr(feature = "openapi", schema(required, value_type = Option<String>, format = DateTime, example = "2026-11-02T09:30:00Z"))]
     pub rotated_at: Option<OffsetDateTime>,
     /// When it was revoked.
     #[serde(with = "time::serde::rfc3339::option")]
+    #[cfg_attr(feature = "openapi", schema(required, value_type = Option<String>, format = DateTime, example = "2026-11-02T09:30:00Z"))]
     pub revoked_at: Option<OffsetDateTime>,
     /// For a rotated key: when it stops (or stopped) working.
     #[serde(with = "time::serde::rfc3339::option")]
+    #[cfg_attr(feature = "openapi", schema(required, value_type = Option<String>, format = DateTime, example = "2026-11-02T09:30:00Z"))]
     pub grace_until: Option<OffsetDateTime>,
     /// Older than the account's rotation period.
     pub rotation_due: bool,
@@ -47,8 +65,13 @@ pub struct KeyMetadata {
 
 /// A key just issued: metadata plus the secret, shown this once.
 #[derive(Clone, Debug, Deserialize, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct IssuedKeyBody {
     /// The secret. Store it now: it is never shown again.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(example = "rk_live_DocsExample00000000000000000000023T2zK")
+    )]
     pub key: String,
     /// Its metadata.
     #[serde(flatten)]
@@ -57,15 +80,19 @@ pub struct IssuedKeyBody {
 
 /// `GET /v1/auth/api-keys/`
 #[derive(Clone, Debug, Deserialize, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StandardKeys {
     /// The test key.
+    #[cfg_attr(feature = "openapi", schema(required))]
     pub test: Option<KeyMetadata>,
     /// The live key.
+    #[cfg_attr(feature = "openapi", schema(required))]
     pub live: Option<KeyMetadata>,
 }
 
 /// `PATCH /v1/auth/api-keys/` response.
 #[derive(Clone, Debug, Deserialize, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RotatedKeyBody {
     /// The new key, shown once.
     #[serde(flatten)]
@@ -74,8 +101,26 @@ pub struct RotatedKeyBody {
     pub previous: PreviousKey,
 }
 
+/// `PATCH /v1/auth/api-keys/`
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RotateStandardKeyRequest {
+    /// Which standard key: `test` or `live`.
+    #[serde(rename = "type")]
+    #[cfg_attr(feature = "openapi", schema(example = "live"))]
+    pub mode: String,
+    /// Seconds the previous key keeps working (0 to 7 days); absent or null: it stops at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(minimum = 0, maximum = 604800, example = 3600)
+    )]
+    pub expire_previous_in: Option<i64>,
+}
+
 /// The key a rotation replaced.
 #[derive(Clone, Debug, Deserialize, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PreviousKey {
     /// Its id.
     pub id: String,
@@ -83,38 +128,54 @@ pub struct PreviousKey {
     pub hint: String,
     /// When it stops (or stopped) working.
     #[serde(with = "time::serde::rfc3339")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime, example = "2026-11-02T09:30:00Z"))]
     pub stops_at: OffsetDateTime,
 }
 
 /// `POST /v1/api-keys/`
 #[derive(Clone, Debug, Deserialize, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CreateKeyRequest {
     /// Label, 1–100 characters.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(min_length = 1, max_length = 100, example = "payroll sync")
+    )]
     pub label: String,
     /// Mode: `test` or `live`.
     #[serde(rename = "type")]
+    #[cfg_attr(feature = "openapi", schema(example = "live"))]
     pub mode: String,
     /// Scopes, e.g. `["payroll:read"]`.
+    #[cfg_attr(feature = "openapi", schema(example = json!(["payroll:read"])))]
     pub scopes: Vec<String>,
     /// Optional expiry (RFC 3339); null or absent for never.
     #[serde(default, with = "time::serde::rfc3339::option")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime, example = "2026-11-02T09:30:00Z"))]
     pub expires_at: Option<OffsetDateTime>,
 }
 
 /// `PATCH /v1/api-keys/{id}/`: absent fields stay as they are; `"expires_at": null` removes the
 /// expiry.
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct UpdateKeyRequest {
     /// New label.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 100))]
     pub label: Option<String>,
     /// New scopes.
     #[serde(default)]
     pub scopes: Option<Vec<String>>,
     /// New expiry, or null for never.
-    #[serde(default, deserialize_with = "double_option_time", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "double_option_time",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime, example = "2027-01-31T00:00:00Z"))]
     pub expires_at: Option<Option<String>>,
 }
 
@@ -126,18 +187,25 @@ fn double_option_time<'de, D: serde::Deserializer<'de>>(
 
 /// `POST /v1/api-keys/{id}/rotate/`
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RotateKeyRequest {
     /// Seconds the previous key keeps working (0 to 7 days); absent: it stops at once.
     #[serde(default)]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(minimum = 0, maximum = 604800, example = 3600)
+    )]
     pub expire_previous_in: Option<i64>,
 }
 
 /// A page of keys, newest first.
 #[derive(Clone, Debug, Deserialize, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct KeyPage {
     /// The keys.
     pub results: Vec<KeyMetadata>,
     /// Pass as `cursor` for the next page; null on the last page.
+    #[cfg_attr(feature = "openapi", schema(required))]
     pub next_cursor: Option<String>,
 }

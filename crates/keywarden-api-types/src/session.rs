@@ -4,19 +4,23 @@ use serde::{Deserialize, Serialize};
 
 /// `POST /v1/auth/token/`
 #[derive(Clone, Debug, Deserialize, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct TokenRequest {
     /// Sign-in email.
+    #[cfg_attr(feature = "openapi", schema(example = "ada@example.com"))]
     pub email: String,
     /// Password.
     pub password: String,
     /// TOTP code, for users with 2FA.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(example = "123456"))]
     pub otp: Option<String>,
 }
 
 /// A token pair.
 #[derive(Clone, Debug, Deserialize, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TokenPair {
     /// Short-lived access token (JWT).
     pub access: String,
@@ -26,6 +30,7 @@ pub struct TokenPair {
 
 /// `POST /v1/auth/token/refresh/`
 #[derive(Clone, Debug, Deserialize, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RefreshRequest {
     /// The refresh token.
@@ -34,6 +39,7 @@ pub struct RefreshRequest {
 
 /// A new access token.
 #[derive(Clone, Debug, Deserialize, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AccessToken {
     /// Short-lived access token (JWT).
     pub access: String,
@@ -41,6 +47,7 @@ pub struct AccessToken {
 
 /// `GET /v1/auth/me/`
 #[derive(Clone, Debug, Deserialize, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Me {
     /// The signed-in user.
     pub user: MeUser,
@@ -50,12 +57,14 @@ pub struct Me {
 
 /// The user part of [`Me`].
 #[derive(Clone, Debug, Deserialize, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MeUser {
     /// Id.
     pub id: String,
     /// Email.
     pub email: String,
     /// `admin`, `developer` or `member`.
+    #[cfg_attr(feature = "openapi", schema(example = "admin"))]
     pub role: String,
     /// Whether TOTP is on.
     pub two_factor_enabled: bool,
@@ -63,6 +72,7 @@ pub struct MeUser {
 
 /// The account part of [`Me`].
 #[derive(Clone, Debug, Deserialize, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MeAccount {
     /// Id.
     pub id: String,

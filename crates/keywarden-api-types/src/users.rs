@@ -5,22 +5,27 @@ use time::OffsetDateTime;
 
 /// A user of the account.
 #[derive(Clone, Debug, Deserialize, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UserBody {
     /// Id.
     pub id: String,
     /// Email.
+    #[cfg_attr(feature = "openapi", schema(example = "grace@example.com"))]
     pub email: String,
     /// `admin`, `developer` or `member`.
+    #[cfg_attr(feature = "openapi", schema(example = "developer"))]
     pub role: String,
     /// Whether TOTP is on.
     pub two_factor_enabled: bool,
     /// When the user was added.
     #[serde(with = "time::serde::rfc3339")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime, example = "2026-11-02T09:30:00Z"))]
     pub created_at: OffsetDateTime,
 }
 
 /// `GET /v1/users/`
 #[derive(Clone, Debug, Deserialize, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UserList {
     /// The users, oldest first.
     pub results: Vec<UserBody>,
@@ -28,26 +33,36 @@ pub struct UserList {
 
 /// `POST /v1/users/`
 #[derive(Clone, Debug, Deserialize, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CreateUserRequest {
     /// Email.
+    #[cfg_attr(feature = "openapi", schema(example = "grace@example.com"))]
     pub email: String,
     /// `admin`, `developer` or `member`.
+    #[cfg_attr(feature = "openapi", schema(example = "developer"))]
     pub role: String,
     /// Initial password (12 characters or more).
+    #[cfg_attr(
+        feature = "openapi",
+        schema(min_length = 12, example = "correct horse battery staple")
+    )]
     pub password: String,
 }
 
 /// `PATCH /v1/users/{id}/`
 #[derive(Clone, Debug, Deserialize, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct UpdateUserRequest {
     /// The new role.
+    #[cfg_attr(feature = "openapi", schema(example = "member"))]
     pub role: String,
 }
 
 /// `GET /v1/account/`
 #[derive(Clone, Debug, Deserialize, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AccountBody {
     /// Id.
     pub id: String,
@@ -59,11 +74,13 @@ pub struct AccountBody {
     pub rotation_period_days: u32,
     /// Creation time.
     #[serde(with = "time::serde::rfc3339")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime, example = "2026-11-02T09:30:00Z"))]
     pub created_at: OffsetDateTime,
 }
 
 /// `PATCH /v1/account/`
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct UpdateAccountRequest {
     /// Key changes need 2FA.
@@ -71,11 +88,13 @@ pub struct UpdateAccountRequest {
     pub require_2fa_for_keys: Option<bool>,
     /// Rotation period in days (1–3650).
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 3650, example = 90))]
     pub rotation_period_days: Option<u32>,
 }
 
 /// `POST /v1/auth/2fa/setup/`
 #[derive(Clone, Debug, Deserialize, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TwoFactorSetup {
     /// The TOTP seed in base32, for typing in by hand.
     pub secret: String,
@@ -87,14 +106,17 @@ pub struct TwoFactorSetup {
 
 /// `POST /v1/auth/2fa/confirm/`
 #[derive(Clone, Debug, Deserialize, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct TwoFactorConfirm {
     /// The current 6-digit code.
+    #[cfg_attr(feature = "openapi", schema(example = "123456"))]
     pub otp: String,
 }
 
 /// 2FA is on.
 #[derive(Clone, Debug, Deserialize, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TwoFactorEnabled {
     /// Always true.
     pub two_factor_enabled: bool,
@@ -104,17 +126,22 @@ pub struct TwoFactorEnabled {
 
 /// One product of the catalog.
 #[derive(Clone, Debug, Deserialize, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ProductBody {
     /// Id used in scopes and paths.
+    #[cfg_attr(feature = "openapi", schema(example = "payroll"))]
     pub id: String,
     /// Display name.
+    #[cfg_attr(feature = "openapi", schema(example = "Payroll"))]
     pub name: String,
     /// Its two scopes: `<id>:read`, `<id>:write`.
+    #[cfg_attr(feature = "openapi", schema(example = json!(["payroll:read", "payroll:write"])))]
     pub scopes: Vec<String>,
 }
 
 /// `GET /v1/products/`
 #[derive(Clone, Debug, Deserialize, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ProductList {
     /// The catalog.
     pub products: Vec<ProductBody>,
@@ -122,40 +149,50 @@ pub struct ProductList {
 
 /// Who did something.
 #[derive(Clone, Debug, Deserialize, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ActorBody {
     /// User id, or null for the operator CLI and anonymous callers.
+    #[cfg_attr(feature = "openapi", schema(required))]
     pub user_id: Option<String>,
     /// Email, or `operator (cli)`.
     pub label: String,
     /// Client address.
+    #[cfg_attr(feature = "openapi", schema(required, example = "203.0.113.7"))]
     pub ip: Option<String>,
     /// Client user agent.
+    #[cfg_attr(feature = "openapi", schema(required))]
     pub user_agent: Option<String>,
 }
 
 /// One audit event.
 #[derive(Clone, Debug, Deserialize, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AuditEventBody {
     /// Id (also the pagination cursor).
     pub id: String,
     /// What happened, e.g. `key.revoked`.
+    #[cfg_attr(feature = "openapi", schema(example = "key.revoked"))]
     pub action: String,
     /// Who.
     pub actor: ActorBody,
     /// The key concerned.
+    #[cfg_attr(feature = "openapi", schema(required))]
     pub key_id: Option<String>,
     /// A description without secrets.
     pub detail: String,
     /// When.
     #[serde(with = "time::serde::rfc3339")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime, example = "2026-11-02T09:30:00Z"))]
     pub at: OffsetDateTime,
 }
 
 /// `GET /v1/audit-events/`
 #[derive(Clone, Debug, Deserialize, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AuditPage {
     /// Newest first.
     pub results: Vec<AuditEventBody>,
     /// Pass as `cursor` for the next page; null on the last page.
+    #[cfg_attr(feature = "openapi", schema(required))]
     pub next_cursor: Option<String>,
 }

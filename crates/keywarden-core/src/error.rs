@@ -29,7 +29,9 @@ pub enum DomainError {
     #[error("{0}")]
     Forbidden(String),
     /// The account requires 2FA for key changes and the user has none.
-    #[error("enable two-factor authentication first: this account requires it to create, rotate or revoke keys")]
+    #[error(
+        "enable two-factor authentication first: this account requires it to create, rotate or revoke keys"
+    )]
     TwoFactorRequired,
     /// A second-factor code is wrong, expired or used already.
     #[error("the two-factor code is wrong, expired or already used")]

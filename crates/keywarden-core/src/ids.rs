@@ -52,8 +52,31 @@ id_type!(
     EventId
 );
 
+/// One counter for the process, so ids made within the same millisecond still sort in the
+/// order they were made ("newest first" listings and cursors rely on it).
+static CONTEXT: std::sync::LazyLock<std::sync::Mutex<uuid::ContextV7>> =
+    std::sync::LazyLock::new(|| std::sync::Mutex::new(uuid::ContextV7::new()));
+
 fn new_v7(now: OffsetDateTime) -> Uuid {
     let secs = u64::try_from(now.unix_timestamp()).unwrap_or(0);
-    let ts = uuid::Timestamp::from_unix(uuid::NoContext, secs, now.nanosecond());
+    let context = CONTEXT
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let ts = uuid::Timestamp::from_unix(&*context, secs, now.nanosecond());
     Uuid::new_v7(ts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    #[test]
+    fn ids_made_in_one_millisecond_sort_in_order() {
+        let at = datetime!(2026-06-01 12:00 UTC);
+        let ids: Vec<KeyId> = (0..500).map(|_| KeyId::new_at(at)).collect();
+        let mut sorted = ids.clone();
+        sorted.sort();
+        assert_eq!(ids, sorted);
+    }
 }

@@ -251,17 +251,112 @@ pub enum KeyFormatError {
 const PREFIXES: [&str; 4] = ["sk_test_", "sk_live_", "rk_test_", "rk_live_"];
 
 /// Checks a presented key's shape and checksum.
+#[inline]
 pub fn parse(text: &str) -> Result<ParsedKey<'_>, KeyFormatError> {
+    match parse_shaped(text) {
+        Shaped::Key(parsed) => Ok(parsed),
+        Shaped::BadChecksum => Err(KeyFormatError::BadChecksum),
+        Shaped::No => parse_damaged(text),
+    }
+}
+
+/// What the fast path makes of a text.
+enum Shaped<'a> {
+    /// A key of the right shape whose checksum matches.
+    Key(ParsedKey<'a>),
+    /// The right shape, but the checksum does not match.
+    BadChecksum,
+    /// Not the right shape: [`parse_damaged`] finds out exactly what is wrong.
+    No,
+}
+
+/// `sk_test_`, `sk_live_`, `rk_test_`, `rk_live_` as little-endian words.
+const PREFIX_WORDS: [(u64, KeyKind, Mode); 4] = [
+    (
+        u64::from_le_bytes(*b"sk_test_"),
+        KeyKind::Standard,
+        Mode::Test,
+    ),
+    (
+        u64::from_le_bytes(*b"sk_live_"),
+        KeyKind::Standard,
+        Mode::Live,
+    ),
+    (
+        u64::from_le_bytes(*b"rk_test_"),
+        KeyKind::Restricted,
+        Mode::Test,
+    ),
+    (
+        u64::from_le_bytes(*b"rk_live_"),
+        KeyKind::Restricted,
+        Mode::Live,
+    ),
+];
+
+/// The fast path for what nearly every request presents: 46 bytes, a known prefix, base62
+/// after it. The prefix is one 8-byte compare, the alphabet check runs over all 38 bytes
+/// without an early exit (so the compiler can vectorise it), then the CRC-32. Anything else
+/// goes to [`parse_damaged`], which reports precisely what is wrong; for every text the two
+/// paths give the same answer (a shaped text has no whitespace and no non-ASCII byte, so the
+/// slow path's earlier checks cannot fire).
+#[inline]
+fn parse_shaped(text: &str) -> Shaped<'_> {
+    let Ok(bytes) = <&[u8; KEY_LEN]>::try_from(text.as_bytes()) else {
+        return Shaped::No;
+    };
+    let (prefix, body) = bytes.split_at(PREFIX_LEN);
+    let Ok(prefix) = <[u8; PREFIX_LEN]>::try_from(prefix) else {
+        return Shaped::No;
+    };
+    let word = u64::from_le_bytes(prefix);
+    let Some(&(_, kind, mode)) = PREFIX_WORDS.iter().find(|(w, _, _)| *w == word) else {
+        return Shaped::No;
+    };
+    let all_digits = body
+        .iter()
+        .fold(true, |ok, &b| ok & b.is_ascii_alphanumeric());
+    if !all_digits {
+        return Shaped::No;
+    }
+    let (checked, check) = bytes.split_at(CHECKED_LEN);
+    // Six base62 digits are below 62^6 < 2^36: no overflow, and every byte is a digit here.
+    let stated = check.iter().fold(0u64, |acc, &b| {
+        acc * 62 + u64::from(base62::digit_value(b).unwrap_or(0))
+    });
+    if stated == u64::from(crc32fast::hash(checked)) {
+        Shaped::Key(ParsedKey { kind, mode, text })
+    } else {
+        Shaped::BadChecksum
+    }
+}
+
+/// The slow path: names the first thing wrong with a text that is not a well-shaped key.
+/// Not `#[cold]`: LLVM optimises cold functions for size, which keeps the byte scans below
+/// from being vectorised, and a flood of damaged keys should stay cheap too.
+#[inline(never)]
+fn parse_damaged(text: &str) -> Result<ParsedKey<'_>, KeyFormatError> {
     let bytes = text.as_bytes();
     if bytes.is_empty() {
         return Err(KeyFormatError::Empty);
     }
-    if text.chars().any(char::is_whitespace) {
+    // Pure ASCII (nearly every damaged key) is scanned byte by byte: the ASCII characters that
+    // `char::is_whitespace` accepts are exactly tab to carriage return, and space.
+    let ascii = text.is_ascii();
+    let whitespace = if ascii {
+        bytes
+            .iter()
+            .fold(false, |any, &b| any | matches!(b, b'\t'..=b'\r' | b' '))
+    } else {
+        text.chars().any(char::is_whitespace)
+    };
+    if whitespace {
         return Err(KeyFormatError::Whitespace);
     }
     // Lengths below count bytes; a non-ASCII character would make them disagree with what the
     // person sees, so name it first.
-    if let Some((position, found)) = text.chars().enumerate().find(|(_, c)| !c.is_ascii()) {
+    if !ascii && let Some((position, found)) = text.chars().enumerate().find(|(_, c)| !c.is_ascii())
+    {
         return Err(KeyFormatError::InvalidCharacter {
             position: position + 1,
             found,
@@ -312,6 +407,77 @@ mod tests {
     use super::*;
     use crate::random::OsRandom;
     use proptest::prelude::*;
+
+    /// `parse` as it was before the fast path: the two must agree on every text.
+    fn parse_reference(text: &str) -> Result<ParsedKey<'_>, KeyFormatError> {
+        let bytes = text.as_bytes();
+        if bytes.is_empty() {
+            return Err(KeyFormatError::Empty);
+        }
+        if text.chars().any(char::is_whitespace) {
+            return Err(KeyFormatError::Whitespace);
+        }
+        if let Some((position, found)) = text.chars().enumerate().find(|(_, c)| !c.is_ascii()) {
+            return Err(KeyFormatError::InvalidCharacter {
+                position: position + 1,
+                found,
+            });
+        }
+        if bytes.len() < PREFIX_LEN && PREFIXES.iter().any(|p| p.starts_with(text)) {
+            return Err(KeyFormatError::WrongLength {
+                found: text.chars().count(),
+            });
+        }
+        let kind = match bytes.get(..3) {
+            Some(b"sk_") => KeyKind::Standard,
+            Some(b"rk_") => KeyKind::Restricted,
+            _ => return Err(KeyFormatError::UnknownKind),
+        };
+        let mode = match bytes.get(3..PREFIX_LEN) {
+            Some(b"test_") => Mode::Test,
+            Some(b"live_") => Mode::Live,
+            _ => return Err(KeyFormatError::UnknownMode),
+        };
+        if bytes.len() != KEY_LEN {
+            return Err(KeyFormatError::WrongLength {
+                found: text.chars().count(),
+            });
+        }
+        let (checked, check) = bytes.split_at(CHECKED_LEN);
+        let body = &checked[PREFIX_LEN..];
+        if let Some(i) = body
+            .iter()
+            .chain(check)
+            .position(|&b| base62::digit_value(b).is_none())
+        {
+            return Err(KeyFormatError::InvalidCharacter {
+                position: PREFIX_LEN + i + 1,
+                found: char::from(bytes[PREFIX_LEN + i]),
+            });
+        }
+        if base62::decode(check) != Some(u64::from(crc32fast::hash(checked))) {
+            return Err(KeyFormatError::BadChecksum);
+        }
+        Ok(ParsedKey { kind, mode, text })
+    }
+
+    #[test]
+    fn every_ascii_control_and_space_agrees_with_the_reference() {
+        let good = key(KeyKind::Standard, Mode::Test);
+        let good = good.expose();
+        for b in 0u8..=127 {
+            for at in [0, 10, 45, 46] {
+                let mut text = good.to_owned();
+                text.insert(at, char::from(b));
+                assert_eq!(parse(&text), parse_reference(&text), "{b} at {at}");
+                let mut text = good.to_owned();
+                if at < KEY_LEN {
+                    text.replace_range(at..=at, &char::from(b).to_string());
+                    assert_eq!(parse(&text), parse_reference(&text), "{b} at {at}");
+                }
+            }
+        }
+    }
 
     fn key(kind: KeyKind, mode: Mode) -> PlainKey {
         generate(kind, mode, &OsRandom).unwrap()
@@ -483,6 +649,25 @@ mod tests {
         #[test]
         fn arbitrary_text_never_panics(s in ".{0,80}") {
             let _ = parse(&s);
+        }
+
+        #[test]
+        fn fast_path_agrees_with_the_reference(k in any_key(), at in 0..KEY_LEN, c in mutation_char(), cut in 0..=KEY_LEN + 2) {
+            let mut chars: Vec<char> = k.chars().collect();
+            chars[at] = c;
+            let damaged: String = chars.into_iter().collect();
+            prop_assert_eq!(parse(&damaged), parse_reference(&damaged));
+            prop_assert_eq!(parse(&k), parse_reference(&k));
+            let cut_text: String = k.chars().chain("Zz".chars()).take(cut).collect();
+            prop_assert_eq!(parse(&cut_text), parse_reference(&cut_text));
+        }
+
+        #[test]
+        fn arbitrary_text_agrees_with_the_reference(s in ".{0,80}", t in "[a-z_A-Z0-9 ]{40,50}") {
+            prop_assert_eq!(parse(&s), parse_reference(&s));
+            prop_assert_eq!(parse(&t), parse_reference(&t));
+            let prefixed = format!("sk_test_{t}");
+            prop_assert_eq!(parse(&prefixed), parse_reference(&prefixed));
         }
     }
 }

@@ -109,7 +109,11 @@ impl TableEntry {
     /// Notes a successful use; a relaxed store, no lock and no allocation.
     #[inline]
     pub fn mark_used(&self, now_ms: i64) {
-        self.last_used.store(now_ms, Ordering::Relaxed);
+        // Skip the store when this millisecond is already noted: a key checked many times a
+        // millisecond from several cores then does not bounce its cache line between them.
+        if self.last_used.load(Ordering::Relaxed) != now_ms {
+            self.last_used.store(now_ms, Ordering::Relaxed);
+        }
     }
 }
 
@@ -128,17 +132,42 @@ pub enum Rejection {
 
 /// Digest → entry. Buckets hash on the digest's first 8 bytes (see [`KeyDigest::bucket`]);
 /// the full digest is compared in constant time.
-#[derive(Debug, Default)]
+///
+/// Layout: the entries sit densely in one `Vec` (104 bytes each, in arrival order) and the
+/// hash table holds only their 4-byte positions. A hash table of whole entries would need
+/// `buckets × 105` bytes, and hashbrown keeps at most 7/8 of its buckets full with a
+/// power-of-two count: at 1e6 keys that is 2^21 buckets, 220 bytes per key. Indexed, the same
+/// table is 2^21 × 5 bytes plus the entries: about 115 bytes per key (docs/BENCHMARKS.md). The
+/// price is one more memory access per lookup. Entries are never removed (a revoked key stays
+/// as a revoked entry), so positions never move.
+#[derive(Default)]
 pub struct KeyTable {
-    entries: HashTable<TableEntry>,
+    index: HashTable<u32>,
+    entries: Vec<TableEntry>,
+}
+
+impl std::fmt::Debug for KeyTable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyTable")
+            .field("len", &self.entries.len())
+            .finish_non_exhaustive()
+    }
 }
 
 impl KeyTable {
     /// An empty table with room for `n` keys.
     pub fn with_capacity(n: usize) -> Self {
         Self {
-            entries: HashTable::with_capacity(n),
+            index: HashTable::with_capacity(n),
+            entries: Vec::with_capacity(n),
         }
+    }
+
+    /// Makes room for `additional` more keys (before applying a batch).
+    pub fn reserve(&mut self, additional: usize) {
+        let entries = &self.entries;
+        self.index.reserve(additional, |&at| bucket_of(entries, at));
+        self.entries.reserve(additional);
     }
 
     /// Number of keys held.
@@ -152,18 +181,31 @@ impl KeyTable {
     }
 
     /// Inserts or replaces the entry for a digest. A replaced entry's pending use is kept.
+    ///
+    /// A table holds at most `u32::MAX` keys; past that, new keys are not added (and are
+    /// therefore refused as unknown: the table fails closed).
     pub fn upsert(&mut self, entry: TableEntry) {
         let hash = entry.digest.bucket();
         let digest = entry.digest;
-        match self.entries.find_mut(hash, |e| e.digest.ct_eq(&digest)) {
+        let entries = &mut self.entries;
+        let found = self
+            .index
+            .find(hash, |&at| same_digest(entries, at, &digest))
+            .copied();
+        match found.and_then(|at| entries.get_mut(at as usize)) {
             Some(slot) => {
                 let pending = slot.last_used.load(Ordering::Relaxed);
                 entry.last_used.store(pending, Ordering::Relaxed);
                 *slot = entry;
             }
             None => {
-                self.entries
-                    .insert_unique(hash, entry, |e| e.digest.bucket());
+                let Ok(at) = u32::try_from(entries.len()) else {
+                    return;
+                };
+                entries.push(entry);
+                let entries = &self.entries;
+                self.index
+                    .insert_unique(hash, at, |&at| bucket_of(entries, at));
             }
         }
     }
@@ -171,8 +213,11 @@ impl KeyTable {
     /// The entry for a digest.
     #[inline]
     pub fn get(&self, digest: &KeyDigest) -> Option<&TableEntry> {
-        self.entries
-            .find(digest.bucket(), |e| e.digest.ct_eq(digest))
+        let entries = &self.entries;
+        let at = *self
+            .index
+            .find(digest.bucket(), |&at| same_digest(entries, at, digest))?;
+        entries.get(at as usize)
     }
 
     /// The whole check of a presented key text, as one pure function of the table and `now_ms`.
@@ -207,6 +252,20 @@ impl KeyTable {
             })
             .collect()
     }
+}
+
+/// The hash of the entry at `at` (for the index's rehashing).
+#[inline]
+fn bucket_of(entries: &[TableEntry], at: u32) -> u64 {
+    entries.get(at as usize).map_or(0, |e| e.digest.bucket())
+}
+
+/// Whether the entry at `at` has `digest` (compared in constant time).
+#[inline]
+fn same_digest(entries: &[TableEntry], at: u32, digest: &KeyDigest) -> bool {
+    entries
+        .get(at as usize)
+        .is_some_and(|e| e.digest.ct_eq(digest))
 }
 
 #[cfg(test)]
@@ -331,6 +390,33 @@ mod tests {
                 at: from_millis(NOW - 5)
             })
         );
+    }
+
+    #[test]
+    fn many_keys_are_found_and_replaced_in_place() {
+        let mut f = fixture();
+        f.table.reserve(10);
+        let mut keys = Vec::new();
+        for _ in 0..3_000 {
+            let (key, rec) = record(&f, KeyKind::Standard, &[]);
+            f.table.upsert(TableEntry::from_record(&rec, &f.catalog));
+            keys.push((key, rec));
+        }
+        assert_eq!(f.table.len(), 3_000);
+        for (key, rec) in &mut keys {
+            rec.lifecycle = Lifecycle::Revoked;
+            rec.revoked_at = Some(from_millis(NOW - 1));
+            f.table.upsert(TableEntry::from_record(rec, &f.catalog));
+            assert!(matches!(
+                f.table.check(&f.hasher, key, ScopeSet::default(), NOW),
+                Err(Rejection::Refused(Refusal::Revoked { .. }))
+            ));
+        }
+        assert_eq!(f.table.len(), 3_000);
+        for (_, rec) in &keys {
+            assert_eq!(f.table.get(&rec.digest).unwrap().key_id, rec.id);
+        }
+        assert!(format!("{:?}", f.table).contains("3000"));
     }
 
     #[test]

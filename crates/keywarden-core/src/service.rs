@@ -6,15 +6,15 @@ use crate::account::{Account, DEFAULT_ROTATION_PERIOD_DAYS, Role, User, normaliz
 use crate::audit::{Action, Actor, AuditEvent};
 use crate::clock::Clock;
 use crate::digest::KeyHasher;
-use crate::secret::ServerSecret;
-use crate::two_factor::SecondFactor;
 use crate::error::DomainError;
 use crate::ids::{AccountId, EventId, KeyId, UserId};
 use crate::key_format::{self, KeyKind, Mode, PlainKey};
 use crate::key_record::{KeyRecord, Lifecycle};
 use crate::random::RandomSource;
 use crate::scope::Catalog;
+use crate::secret::ServerSecret;
 use crate::store::{KeyFilter, Rotation, Store, StoreError};
+use crate::two_factor::SecondFactor;
 use std::sync::Arc;
 use time::{Duration, OffsetDateTime};
 
@@ -427,6 +427,13 @@ impl Keywarden {
             )));
         }
         let now = self.clock.now();
+        if current.expires_at.is_some_and(|at| at <= now) {
+            return Err(DomainError::Conflict(
+                "this key has expired; rotating it would only make an expired successor. \
+                 Extend its expiry (PATCH expires_at) or create a new key"
+                    .into(),
+            ));
+        }
         let new = self.issue(
             current.account_id,
             current.kind,

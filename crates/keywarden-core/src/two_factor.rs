@@ -50,7 +50,11 @@ impl Seed {
     }
 
     fn totp(&self) -> Option<Totp> {
-        Builder::new().with_secret(self.0.to_vec()).with_skew(0).build().ok()
+        Builder::new()
+            .with_secret(self.0.to_vec())
+            .with_skew(0)
+            .build()
+            .ok()
     }
 
     /// The code for the step that contains `at` (for tests and the console's self-check).
@@ -176,12 +180,19 @@ impl SecondFactor {
 
     /// The stored form of a recovery code (case and dashes do not matter).
     pub fn recovery_hash(&self, code: &str) -> String {
-        let normalized: String =
-            code.chars().filter(|c| c.is_ascii_alphanumeric()).map(|c| c.to_ascii_lowercase()).collect();
+        let normalized: String = code
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric())
+            .map(|c| c.to_ascii_lowercase())
+            .collect();
         let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(self.recovery_key.as_slice())
             .unwrap_or_else(|_| unreachable_hmac());
         mac.update(normalized.as_bytes());
-        mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect()
+        mac.finalize()
+            .into_bytes()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
     }
 }
 
@@ -211,7 +222,10 @@ mod tests {
         // RFC 6238 appendix B, SHA-1 seed "12345678901234567890" at T = 59 s: 94287082 (8
         // digits), so the 6-digit code is its last six digits.
         let seed = Seed(Zeroizing::new(b"12345678901234567890".to_vec()));
-        assert_eq!(seed.code_at(datetime!(1970-01-01 00:00:59 UTC)).unwrap(), "287082");
+        assert_eq!(
+            seed.code_at(datetime!(1970-01-01 00:00:59 UTC)).unwrap(),
+            "287082"
+        );
     }
 
     #[test]
@@ -255,7 +269,10 @@ mod tests {
         assert_eq!(codes.len(), RECOVERY_CODES);
         assert!(is_recovery_code(&codes[0]));
         assert!(!is_recovery_code("123456"));
-        assert_eq!(f.recovery_hash(&codes[0].to_uppercase().replace('-', "")), hashes[0]);
+        assert_eq!(
+            f.recovery_hash(&codes[0].to_uppercase().replace('-', "")),
+            hashes[0]
+        );
         assert_ne!(hashes[0], hashes[1]);
     }
 
@@ -263,7 +280,10 @@ mod tests {
     fn otpauth_uri_names_issuer_and_account() {
         let seed = Seed::generate(&OsRandom).unwrap();
         let uri = seed.otpauth_uri("Keywarden", "ada@example.com");
-        assert!(uri.starts_with("otpauth://totp/Keywarden:ada@example.com?secret="), "{uri}");
+        assert!(
+            uri.starts_with("otpauth://totp/Keywarden:ada@example.com?secret="),
+            "{uri}"
+        );
         assert!(uri.contains("&issuer=Keywarden&algorithm=SHA1&digits=6&period=30"));
     }
 }

@@ -164,7 +164,7 @@ impl ApiError {
             },
             Self::RateLimited { retry_after } => ErrorBody::new(
                 format!(
-                    "Too many failed attempts from your address. Wait {retry_after} seconds, then check the key you are sending."
+                    "Too many failed attempts from your address. Wait {retry_after} seconds, then check the credentials you are sending and try again."
                 ),
                 ErrorCode::RateLimited,
             ),

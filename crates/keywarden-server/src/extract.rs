@@ -109,17 +109,26 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
         let query = parts.uri.query().unwrap_or("");
-        serde_urlencoded::from_str(query).map(Self).map_err(|e| {
-            let text = e.to_string();
-            let field = text
-                .split('`')
-                .nth(1)
-                .map_or_else(|| "query".to_owned(), str::to_owned);
-            ApiError::Invalid {
-                field: field.into(),
-                message: format!("query parameter: {text}"),
-            }
-        })
+        let deserializer =
+            serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+        serde_path_to_error::deserialize(deserializer)
+            .map(Self)
+            .map_err(|e| {
+                let text = e.inner().to_string();
+                // A mistyped value has a path (`limit`); an unknown parameter is named in the text.
+                let path = e.path().to_string();
+                let field = if path != "." && !path.is_empty() {
+                    path
+                } else {
+                    text.split('`')
+                        .nth(1)
+                        .map_or_else(|| "query".to_owned(), str::to_owned)
+                };
+                ApiError::Invalid {
+                    field: field.into(),
+                    message: format!("query parameter: {text}"),
+                }
+            })
     }
 }
 

@@ -90,6 +90,7 @@ impl KeyCache {
             .table
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
+        table.reserve(entries.len());
         for entry in entries {
             // A key's lifecycle only moves forward (active → rotated → revoked). A record that
             // would move it back is a late copy (from a request that lost the race with an

@@ -22,6 +22,7 @@ pub mod error;
 pub mod extract;
 pub mod key_cache;
 pub mod metrics;
+pub mod openapi;
 pub mod presented_key;
 pub mod rate_limit;
 pub mod routes;

@@ -100,6 +100,19 @@ impl Metrics {
 }
 
 /// `GET /metrics`
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    operation_id = "metrics",
+    tag = "Operations",
+    summary = "Prometheus metrics",
+    description = "Key checks by outcome, sign-ins, the key table's size and age, in the \
+                   Prometheus text format.",
+    responses(
+        (status = 200, description = "The metrics.", body = String,
+            content_type = "text/plain; version=0.0.4; charset=utf-8"),
+    ),
+)]
 pub async fn metrics(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
     let now = state.service.clock().unix_millis();
     let age = state.cache.age_millis(now) as f64 / 1000.0;

@@ -53,6 +53,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/verify", post(verify::verify))
         .route("/v1/forward-auth", get(forward_auth::forward_auth))
         .merge(crate::console::router())
+        .merge(crate::openapi::router())
         .fallback(|| async { ApiError::NoRoute })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(body_limit))

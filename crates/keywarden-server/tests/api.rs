@@ -11,11 +11,29 @@
 mod support;
 
 #[cfg(test)]
+#[path = "api/audit.rs"]
+mod audit;
+#[cfg(test)]
+#[path = "api/authorization_matrix.rs"]
+mod authorization_matrix;
+#[cfg(test)]
+#[path = "api/catalog_and_limits.rs"]
+mod catalog_and_limits;
+#[cfg(test)]
 #[path = "api/forward_auth.rs"]
 mod forward_auth;
 #[cfg(test)]
 #[path = "api/hostile_input.rs"]
 mod hostile_input;
+#[cfg(test)]
+#[path = "api/mass_assignment.rs"]
+mod mass_assignment;
+#[cfg(test)]
+#[path = "api/openapi.rs"]
+mod openapi;
+#[cfg(test)]
+#[path = "api/restricted_keys.rs"]
+mod restricted_keys;
 #[cfg(test)]
 #[path = "api/routing.rs"]
 mod routing;
@@ -25,6 +43,12 @@ mod sign_in;
 #[cfg(test)]
 #[path = "api/standard_keys.rs"]
 mod standard_keys;
+#[cfg(test)]
+#[path = "api/two_factor.rs"]
+mod two_factor;
+#[cfg(test)]
+#[path = "api/users.rs"]
+mod users;
 #[cfg(test)]
 #[path = "api/verify.rs"]
 mod verify;

@@ -1,7 +1,12 @@
 //! Test support for Keywarden: [`TestServer::start`] runs the real router on `127.0.0.1:0`
 //! over a temporary SQLite file, with a [`ManualClock`] the test moves instead of sleeping,
 //! and seeds accounts through the same domain services the API uses.
-#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic, clippy::indexing_slicing)] // test support: fail loudly
+#![allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)] // test support: fail loudly
 
 use keywarden_core::account::Role;
 use keywarden_core::audit::Actor;
@@ -25,6 +30,93 @@ fn password_hash() -> String {
         .clone()
 }
 
+/// A database of its own on the PostgreSQL server named by `KEYWARDEN_TEST_POSTGRES_URL`,
+/// created empty and dropped (with its connections) when this value is dropped.
+#[derive(Debug)]
+pub struct PostgresDatabase {
+    admin_url: String,
+    name: String,
+    /// The URL of the new database.
+    pub url: String,
+}
+
+impl PostgresDatabase {
+    /// A fresh database on the server of `admin_url` (any database URL of that server).
+    pub async fn create(admin_url: &str) -> Self {
+        use sqlx::Connection;
+        let mut bytes = [0u8; 8];
+        getrandom::fill(&mut bytes).expect("random");
+        let name = format!(
+            "kw_test_{}",
+            bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()
+        );
+        let mut conn = sqlx::PgConnection::connect(admin_url)
+            .await
+            .expect("connect to PostgreSQL");
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut conn)
+            .await
+            .expect("create database");
+        let base = admin_url.split('?').next().unwrap_or(admin_url);
+        let (server, _) = base.rsplit_once('/').expect("a database URL ends in /NAME");
+        Self {
+            admin_url: admin_url.into(),
+            url: format!("{server}/{name}"),
+            name,
+        }
+    }
+
+    /// The test server's URL, or `None` after printing loudly that PostgreSQL tests are skipped.
+    pub fn server_url() -> Option<String> {
+        let url = std::env::var("KEYWARDEN_TEST_POSTGRES_URL")
+            .ok()
+            .filter(|u| !u.is_empty());
+        if url.is_none() {
+            eprintln!(
+                "SKIPPED: KEYWARDEN_TEST_POSTGRES_URL is not set; this PostgreSQL test did not run"
+            );
+        }
+        url
+    }
+}
+
+impl Drop for PostgresDatabase {
+    fn drop(&mut self) {
+        let admin_url = self.admin_url.clone();
+        let name = self.name.clone();
+        // Drop may run inside a runtime: do the async work on a thread of its own.
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build();
+            if let Ok(runtime) = runtime {
+                runtime.block_on(async {
+                    use sqlx::Connection;
+                    if let Ok(mut conn) = sqlx::PgConnection::connect(&admin_url).await {
+                        let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+                        let _ = sqlx::query(sqlx::AssertSqlSafe(sql))
+                            .execute(&mut conn)
+                            .await;
+                    }
+                });
+            }
+        })
+        .join();
+    }
+}
+
+/// Whether the API suites run on PostgreSQL (`KEYWARDEN_TEST_BACKEND=postgres`) rather than on
+/// a temporary SQLite file (the default): the same tests, either backend.
+fn postgres_backend() -> Option<String> {
+    match std::env::var("KEYWARDEN_TEST_BACKEND").as_deref() {
+        Ok("postgres") => Some(
+            std::env::var("KEYWARDEN_TEST_POSTGRES_URL")
+                .expect("KEYWARDEN_TEST_BACKEND=postgres needs KEYWARDEN_TEST_POSTGRES_URL"),
+        ),
+        _ => None,
+    }
+}
+
 /// A running server.
 #[allow(missing_debug_implementations)] // holds a JoinHandle and a client; nothing to print
 pub struct TestServer {
@@ -38,6 +130,8 @@ pub struct TestServer {
     pub http: reqwest::Client,
     /// The temporary data directory (kept alive as long as the server).
     pub dir: tempfile::TempDir,
+    /// The PostgreSQL database, when the suites run on PostgreSQL.
+    pub database: Option<PostgresDatabase>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
 }
@@ -69,6 +163,13 @@ impl TestServer {
             ..Config::default()
         };
         config.listen = SocketAddr::from(([127, 0, 0, 1], 0));
+        let database = match postgres_backend() {
+            Some(server) => Some(PostgresDatabase::create(&server).await),
+            None => None,
+        };
+        if let Some(db) = &database {
+            config.database_url = Some(db.url.clone());
+        }
         adjust(&mut config);
         let clock = Arc::new(ManualClock::new(datetime!(2026-06-01 12:00 UTC)));
         let (service, secret) =
@@ -96,6 +197,7 @@ impl TestServer {
             state,
             http: reqwest::Client::new(),
             dir,
+            database,
             shutdown: Some(tx),
             task: Some(task),
         }

@@ -3,77 +3,13 @@
 //! ride out a database restart. Needs `KEYWARDEN_TEST_POSTGRES_URL` (skipped loudly without it).
 
 use super::{PASSWORD, Server, json_out, keywarden, serve};
+use keywarden_testkit::PostgresDatabase;
 use serde_json::{Value, json};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 fn postgres_url() -> Option<String> {
-    let url = std::env::var("KEYWARDEN_TEST_POSTGRES_URL")
-        .ok()
-        .filter(|u| !u.is_empty());
-    if url.is_none() {
-        eprintln!(
-            "SKIPPED: KEYWARDEN_TEST_POSTGRES_URL is not set; the multi-instance tests did not run"
-        );
-    }
-    url
-}
-
-/// A fresh database on the test server, dropped at the end.
-struct FreshDatabase {
-    admin_url: String,
-    name: String,
-    url: String,
-}
-
-impl FreshDatabase {
-    async fn create(admin_url: &str) -> Self {
-        let name = format!("kw_multi_{}", uuid_like());
-        let mut conn = connect(admin_url).await;
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .execute(&mut conn)
-            .await
-            .unwrap();
-        let (base, _) = admin_url.rsplit_once('/').unwrap();
-        Self {
-            admin_url: admin_url.into(),
-            url: format!("{base}/{name}"),
-            name,
-        }
-    }
-}
-
-impl Drop for FreshDatabase {
-    fn drop(&mut self) {
-        let admin_url = self.admin_url.clone();
-        let name = self.name.clone();
-        let _ = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            runtime.block_on(async {
-                let mut conn = connect(&admin_url).await;
-                let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
-                    "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-                )))
-                .execute(&mut conn)
-                .await;
-            });
-        })
-        .join();
-    }
-}
-
-async fn connect(url: &str) -> sqlx::PgConnection {
-    use sqlx::Connection;
-    sqlx::PgConnection::connect(url).await.unwrap()
-}
-
-fn uuid_like() -> String {
-    let mut bytes = [0u8; 8];
-    getrandom::fill(&mut bytes).unwrap();
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    PostgresDatabase::server_url()
 }
 
 const SECRET: &str = "multi-instance-test-secret-0123456789abcdef";
@@ -221,7 +157,7 @@ async fn a_change_on_one_instance_is_refused_by_the_other_within_a_second() {
     let Some(admin_url) = postgres_url() else {
         return;
     };
-    let db = FreshDatabase::create(&admin_url).await;
+    let db = PostgresDatabase::create(&admin_url).await;
     let dir = tempfile::tempdir().unwrap();
     let pair = pair(dir.path(), &db.url, &[]).await;
     let stale = measure(&pair, 40).await;
@@ -237,7 +173,7 @@ async fn the_poll_alone_holds_the_bound_when_notifications_are_lost() {
     let Some(admin_url) = postgres_url() else {
         return;
     };
-    let db = FreshDatabase::create(&admin_url).await;
+    let db = PostgresDatabase::create(&admin_url).await;
     let dir = tempfile::tempdir().unwrap();
     let pair = pair(dir.path(), &db.url, &[("KEYWARDEN_CACHE_LISTEN", "false")]).await;
     let stale = measure(&pair, 20).await;
@@ -378,14 +314,8 @@ async fn both_instances_ride_out_a_database_restart_and_lose_nothing() {
         return;
     };
     cluster.start();
-    {
-        let mut conn = connect(&cluster.url("postgres")).await;
-        sqlx::query("CREATE DATABASE keywarden")
-            .execute(&mut conn)
-            .await
-            .unwrap();
-    }
-    let url = cluster.url("keywarden");
+    let db = PostgresDatabase::create(&cluster.url("postgres")).await;
+    let url = db.url.clone();
     let dir = tempfile::tempdir().unwrap();
     let max_age = 3;
     let pair = pair(

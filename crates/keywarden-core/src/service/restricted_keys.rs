@@ -85,10 +85,19 @@ impl Keywarden {
             key.record.hint,
             key.record.scopes.join(", ")
         );
-        let event =
-            self.event(account_id, Action::KeyCreated, actor, Some(key.record.id), detail, now);
+        let event = self.event(
+            account_id,
+            Action::KeyCreated,
+            actor,
+            Some(key.record.id),
+            detail,
+            now,
+        );
         self.store
-            .insert_keys(std::slice::from_ref(&key.record), std::slice::from_ref(&event))
+            .insert_keys(
+                std::slice::from_ref(&key.record),
+                std::slice::from_ref(&event),
+            )
             .await?;
         Ok(key)
     }
@@ -100,12 +109,22 @@ impl Keywarden {
         mut query: KeyQuery,
     ) -> Result<Vec<KeyRecord>, DomainError> {
         query.limit = query.limit.clamp(1, MAX_PAGE);
-        Ok(self.store.list_keys(account_id, &query, self.clock.now()).await?)
+        Ok(self
+            .store
+            .list_keys(account_id, &query, self.clock.now())
+            .await?)
     }
 
     /// One key of the account.
-    pub async fn key(&self, account_id: AccountId, key_id: KeyId) -> Result<KeyRecord, DomainError> {
-        self.store.key(account_id, key_id).await?.ok_or(DomainError::NotFound("key"))
+    pub async fn key(
+        &self,
+        account_id: AccountId,
+        key_id: KeyId,
+    ) -> Result<KeyRecord, DomainError> {
+        self.store
+            .key(account_id, key_id)
+            .await?
+            .ok_or(DomainError::NotFound("key"))
     }
 
     /// Changes a key's label, scopes or expiry. Standard keys reach every product and never
@@ -119,12 +138,18 @@ impl Keywarden {
     ) -> Result<KeyRecord, DomainError> {
         let current = self.key(account_id, key_id).await?;
         if current.lifecycle == Lifecycle::Revoked {
-            return Err(DomainError::Conflict("this key is revoked and can no longer be changed".into()));
+            return Err(DomainError::Conflict(
+                "this key is revoked and can no longer be changed".into(),
+            ));
         }
         if current.kind == KeyKind::Standard
             && (changes.scopes.is_some() || changes.expires_at.is_some())
         {
-            let field = if changes.scopes.is_some() { "scopes" } else { "expires_at" };
+            let field = if changes.scopes.is_some() {
+                "scopes"
+            } else {
+                "expires_at"
+            };
             return Err(DomainError::Invalid {
                 field,
                 message: "standard keys reach every product and never expire; only their label can change".into(),
@@ -133,7 +158,11 @@ impl Keywarden {
         let now = self.clock.now();
         let update = KeyUpdate {
             label: changes.label.as_deref().map(valid_label).transpose()?,
-            scopes: changes.scopes.as_deref().map(|s| self.valid_scopes(s)).transpose()?,
+            scopes: changes
+                .scopes
+                .as_deref()
+                .map(|s| self.valid_scopes(s))
+                .transpose()?,
             expires_at: match changes.expires_at {
                 None => None,
                 Some(at) => Some(valid_expiry(at, now)?),
@@ -150,17 +179,34 @@ impl Keywarden {
             changed.push(format!("label '{}' → '{label}'", current.label));
         }
         if let Some(scopes) = &update.scopes {
-            changed.push(format!("scopes [{}] → [{}]", current.scopes.join(", "), scopes.join(", ")));
+            changed.push(format!(
+                "scopes [{}] → [{}]",
+                current.scopes.join(", "),
+                scopes.join(", ")
+            ));
         }
         if let Some(expiry) = &update.expires_at {
-            changed.push(format!("expiry → {}", expiry.map_or_else(|| "never".to_owned(), |t| t.to_string())));
+            changed.push(format!(
+                "expiry → {}",
+                expiry.map_or_else(|| "never".to_owned(), |t| t.to_string())
+            ));
         }
         let detail = format!("updated {}: {}", current.hint, changed.join("; "));
-        let event = self.event(account_id, Action::KeyUpdated, actor, Some(key_id), detail, now);
-        self.store.update_key(account_id, key_id, &update, &event).await.map_err(|e| match e {
-            StoreError::NotFound => DomainError::NotFound("key"),
-            other => conflict_as(other, "this key was revoked by another request just now"),
-        })
+        let event = self.event(
+            account_id,
+            Action::KeyUpdated,
+            actor,
+            Some(key_id),
+            detail,
+            now,
+        );
+        self.store
+            .update_key(account_id, key_id, &update, &event)
+            .await
+            .map_err(|e| match e {
+                StoreError::NotFound => DomainError::NotFound("key"),
+                other => conflict_as(other, "this key was revoked by another request just now"),
+            })
     }
 
     fn valid_scopes(&self, names: &[String]) -> Result<Vec<String>, DomainError> {
@@ -173,7 +219,10 @@ impl Keywarden {
         let set = self
             .catalog
             .parse_set(names.iter().map(String::as_str))
-            .map_err(|e| DomainError::Invalid { field: "scopes", message: e.to_string() })?;
+            .map_err(|e| DomainError::Invalid {
+                field: "scopes",
+                message: e.to_string(),
+            })?;
         Ok(self.catalog.names(set))
     }
 }

@@ -21,9 +21,15 @@ const ISSUER: &str = "Keywarden";
 
 impl Keywarden {
     /// Starts 2FA setup: a new seed, sealed in storage until a code confirms it.
-    pub async fn begin_two_factor(&self, user: &User, actor: &Actor) -> Result<TotpSetup, DomainError> {
+    pub async fn begin_two_factor(
+        &self,
+        user: &User,
+        actor: &Actor,
+    ) -> Result<TotpSetup, DomainError> {
         if user.two_factor_enabled {
-            return Err(DomainError::Conflict("two-factor authentication is already on".into()));
+            return Err(DomainError::Conflict(
+                "two-factor authentication is already on".into(),
+            ));
         }
         let seed = Seed::generate(self.random.as_ref())?;
         let sealed = self.second_factor.seal(&seed, self.random.as_ref())?;
@@ -36,11 +42,19 @@ impl Keywarden {
             format!("{} started two-factor setup", user.email),
             now,
         );
-        self.store.begin_totp(user.id, &sealed, &event).await.map_err(|e| match e {
-            StoreError::Conflict(_) => DomainError::Conflict("two-factor authentication is already on".into()),
-            other => other.into(),
-        })?;
-        Ok(TotpSetup { secret: seed.base32(), otpauth_uri: seed.otpauth_uri(ISSUER, &user.email) })
+        self.store
+            .begin_totp(user.id, &sealed, &event)
+            .await
+            .map_err(|e| match e {
+                StoreError::Conflict(_) => {
+                    DomainError::Conflict("two-factor authentication is already on".into())
+                }
+                other => other.into(),
+            })?;
+        Ok(TotpSetup {
+            secret: seed.base32(),
+            otpauth_uri: seed.otpauth_uri(ISSUER, &user.email),
+        })
     }
 
     /// Confirms setup with a current code; returns the one-time recovery codes, shown once.
@@ -50,11 +64,17 @@ impl Keywarden {
         otp: &str,
         actor: &Actor,
     ) -> Result<Vec<String>, DomainError> {
-        let enrolment = self.store.totp(user.id).await?.filter(|e| !e.confirmed).ok_or_else(|| {
-            DomainError::Conflict(
-                "there is no two-factor setup to confirm: start with POST /v1/auth/2fa/setup/".into(),
-            )
-        })?;
+        let enrolment = self
+            .store
+            .totp(user.id)
+            .await?
+            .filter(|e| !e.confirmed)
+            .ok_or_else(|| {
+                DomainError::Conflict(
+                    "there is no two-factor setup to confirm: start with POST /v1/auth/2fa/setup/"
+                        .into(),
+                )
+            })?;
         let seed = self
             .second_factor
             .open(&enrolment.encrypted_seed)
@@ -70,10 +90,13 @@ impl Keywarden {
             format!("{} turned on two-factor authentication", user.email),
             now,
         );
-        self.store.confirm_totp(user.id, step, &hashes, &event).await.map_err(|e| match e {
-            StoreError::Conflict(_) => DomainError::OtpInvalid,
-            other => other.into(),
-        })?;
+        self.store
+            .confirm_totp(user.id, step, &hashes, &event)
+            .await
+            .map_err(|e| match e {
+                StoreError::Conflict(_) => DomainError::OtpInvalid,
+                other => other.into(),
+            })?;
         Ok(codes)
     }
 
@@ -96,7 +119,11 @@ impl Keywarden {
                 format!("{} signed in with a recovery code", user.email),
                 now,
             );
-            return match self.store.consume_recovery_code(user.id, &hash, &event).await? {
+            return match self
+                .store
+                .consume_recovery_code(user.id, &hash, &event)
+                .await?
+            {
                 true => Ok(()),
                 false => Err(DomainError::OtpInvalid),
             };
@@ -111,7 +138,9 @@ impl Keywarden {
             .second_factor
             .open(&enrolment.encrypted_seed)
             .map_err(|e| DomainError::Store(StoreError::Other(e.to_string())))?;
-        let step = seed.verify(otp, self.clock.now()).ok_or(DomainError::OtpInvalid)?;
+        let step = seed
+            .verify(otp, self.clock.now())
+            .ok_or(DomainError::OtpInvalid)?;
         if self.store.claim_totp_step(user.id, step).await? {
             Ok(())
         } else {

@@ -8,8 +8,7 @@ use crate::error::DomainError;
 use crate::ids::{AccountId, UserId};
 use crate::store::StoreError;
 
-const LAST_ADMIN: &str =
-    "an account must keep at least one admin: make another user admin first";
+const LAST_ADMIN: &str = "an account must keep at least one admin: make another user admin first";
 
 impl Keywarden {
     /// The account's users, oldest first.
@@ -34,8 +33,18 @@ impl Keywarden {
         let user = self.user_of(account_id, target).await?;
         let now = self.clock.now();
         let detail = format!("{}: {} → {}", user.email, user.role.as_str(), role.as_str());
-        let event = self.event(account_id, Action::UserRoleChanged, actor, None, detail, now);
-        self.store.update_user_role(account_id, target, role, &event).await.map_err(map_user_error)
+        let event = self.event(
+            account_id,
+            Action::UserRoleChanged,
+            actor,
+            None,
+            detail,
+            now,
+        );
+        self.store
+            .update_user_role(account_id, target, role, &event)
+            .await
+            .map_err(map_user_error)
     }
 
     /// Removes a user; their sessions end at once, the keys they created stay.
@@ -49,7 +58,10 @@ impl Keywarden {
         let now = self.clock.now();
         let detail = format!("removed {} ({})", user.email, user.role.as_str());
         let event = self.event(account_id, Action::UserRemoved, actor, None, detail, now);
-        self.store.delete_user(account_id, target, &event).await.map_err(map_user_error)
+        self.store
+            .delete_user(account_id, target, &event)
+            .await
+            .map_err(map_user_error)
     }
 
     /// A user of the account (another account's user is "not found").
@@ -65,7 +77,12 @@ impl Keywarden {
 fn map_user_error(error: StoreError) -> DomainError {
     match error {
         StoreError::NotFound => DomainError::NotFound("user"),
-        StoreError::Conflict(rule) if rule == "last_admin" => DomainError::Conflict(LAST_ADMIN.into()),
-        other => conflict_as(other, "this user was changed by another request just now; reload and try again"),
+        StoreError::Conflict(rule) if rule == "last_admin" => {
+            DomainError::Conflict(LAST_ADMIN.into())
+        }
+        other => conflict_as(
+            other,
+            "this user was changed by another request just now; reload and try again",
+        ),
     }
 }

@@ -19,12 +19,46 @@ fn body(account: &Account) -> AccountBody {
 }
 
 /// `GET /v1/account/`
+#[utoipa::path(
+    get,
+    path = "/v1/account/",
+    operation_id = "get_account",
+    tag = "Account",
+    summary = "The account and its policy",
+    security(("console" = [])),
+    responses(
+        (status = 200, description = "The account.", body = AccountBody),
+        (status = 401, response = crate::openapi::ConsoleUnauthorized),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 503, response = crate::openapi::Unavailable),
+    ),
+)]
 pub async fn get(console: Console) -> Result<Json<AccountBody>, ApiError> {
     console.require_admin()?;
     Ok(Json(body(&console.account)))
 }
 
 /// `PATCH /v1/account/` `{require_2fa_for_keys?, rotation_period_days?}`
+#[utoipa::path(
+    patch,
+    path = "/v1/account/",
+    operation_id = "update_account",
+    tag = "Account",
+    summary = "Change the account policy",
+    description = "With `require_2fa_for_keys` on, a user without 2FA who creates, rotates or \
+                   revokes a key gets 403 `two_factor_required`. Keys older than \
+                   `rotation_period_days` are marked `rotation_due`.",
+    security(("console" = [])),
+    request_body = UpdateAccountRequest,
+    responses(
+        (status = 200, description = "The account as changed.", body = AccountBody),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::ConsoleUnauthorized),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 413, response = crate::openapi::PayloadTooLarge),
+        (status = 503, response = crate::openapi::Unavailable),
+    ),
+)]
 pub async fn update(
     State(state): State<AppState>,
     console: Console,
@@ -44,6 +78,21 @@ pub async fn update(
 }
 
 /// `GET /v1/products/`: any signed-in user.
+#[utoipa::path(
+    get,
+    path = "/v1/products/",
+    operation_id = "list_products",
+    tag = "Account",
+    summary = "The product catalog and its scopes",
+    description = "Every product with its two scopes, `<id>:read` and `<id>:write`. Any \
+                   signed-in user.",
+    security(("console" = [])),
+    responses(
+        (status = 200, description = "The catalog.", body = ProductList),
+        (status = 401, response = crate::openapi::ConsoleUnauthorized),
+        (status = 503, response = crate::openapi::Unavailable),
+    ),
+)]
 pub async fn products(State(state): State<AppState>, _console: Console) -> Json<ProductList> {
     let products = state
         .service

@@ -28,7 +28,8 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 /// Query parameters of the listing.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListParams {
     /// `active`, `expired`, `revoked` or `rotated`.
@@ -69,6 +70,24 @@ fn view(state: &AppState, console: &Console, record: &KeyRecord) -> KeyMetadata 
 }
 
 /// `GET /v1/api-keys/`
+#[utoipa::path(
+    get,
+    path = "/v1/api-keys/",
+    operation_id = "list_keys",
+    tag = "API keys",
+    summary = "List keys",
+    description = "Every key of the account, standard and restricted, newest first, a page at a \
+                   time: pass `next_cursor` as `cursor` for the next page.",
+    security(("console" = [])),
+    params(ListParams),
+    responses(
+        (status = 200, description = "A page of keys.", body = KeyPage),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::ConsoleUnauthorized),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 503, response = crate::openapi::Unavailable),
+    ),
+)]
 pub async fn list(
     State(state): State<AppState>,
     console: Console,
@@ -131,6 +150,25 @@ pub async fn list(
 }
 
 /// `POST /v1/api-keys/` → 201 with the secret, once.
+#[utoipa::path(
+    post,
+    path = "/v1/api-keys/",
+    operation_id = "create_key",
+    tag = "API keys",
+    summary = "Create a restricted key",
+    description = "A key limited to the scopes given (see `GET /v1/products/`), optionally \
+                   expiring. Answers the secret, once: store it now.",
+    security(("console" = [])),
+    request_body = CreateKeyRequest,
+    responses(
+        (status = 201, description = "The new key, with its secret shown this once.", body = IssuedKeyBody),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::ConsoleUnauthorized),
+        (status = 403, response = crate::openapi::KeyChangeForbidden),
+        (status = 413, response = crate::openapi::PayloadTooLarge),
+        (status = 503, response = crate::openapi::Unavailable),
+    ),
+)]
 pub async fn create(
     State(state): State<AppState>,
     console: Console,
@@ -165,6 +203,28 @@ pub async fn create(
 }
 
 /// `GET /v1/api-keys/{id}/`
+#[utoipa::path(
+    get,
+    path = "/v1/api-keys/{id}/",
+    operation_id = "get_key",
+    tag = "API keys",
+    summary = "One key",
+    security(("console" = [])),
+    params(("id" = String, Path, description = "The key's id, from the listing or the create answer.")),
+    responses(
+        (status = 200, description = "The key's metadata.", body = KeyMetadata),
+        (status = 401, response = crate::openapi::ConsoleUnauthorized),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 404, description = "No such key in your account (another account's key answers \
+                                      the same).", body = keywarden_api_types::ErrorBody,
+            example = json!({
+                "detail": "No such key in your account. Check the id, or list them first.",
+                "code": "not_found"
+            })
+        ),
+        (status = 503, response = crate::openapi::Unavailable),
+    ),
+)]
 pub async fn get(
     State(state): State<AppState>,
     console: Console,
@@ -176,6 +236,39 @@ pub async fn get(
 }
 
 /// `PATCH /v1/api-keys/{id}/` (label, scopes, expiry)
+#[utoipa::path(
+    patch,
+    path = "/v1/api-keys/{id}/",
+    operation_id = "update_key",
+    tag = "API keys",
+    summary = "Change a key's label, scopes or expiry",
+    description = "Absent fields stay as they are; `\"expires_at\": null` removes the expiry. A \
+                   standard key's scopes and expiry cannot change, only its label.",
+    security(("console" = [])),
+    params(("id" = String, Path, description = "The key's id, from the listing or the create answer.")),
+    request_body = UpdateKeyRequest,
+    responses(
+        (status = 200, description = "The key as changed.", body = KeyMetadata),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::ConsoleUnauthorized),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 404, description = "No such key in your account (another account's key answers \
+                                      the same).", body = keywarden_api_types::ErrorBody,
+            example = json!({
+                "detail": "No such key in your account. Check the id, or list them first.",
+                "code": "not_found"
+            })
+        ),
+        (status = 409, description = "The key is revoked and can no longer change.", body = keywarden_api_types::ErrorBody,
+            example = json!({
+                "detail": "this key is revoked and can no longer be changed",
+                "code": "conflict"
+            })
+        ),
+        (status = 413, response = crate::openapi::PayloadTooLarge),
+        (status = 503, response = crate::openapi::Unavailable),
+    ),
+)]
 pub async fn update(
     State(state): State<AppState>,
     console: Console,
@@ -210,6 +303,44 @@ pub async fn update(
 }
 
 /// `POST /v1/api-keys/{id}/rotate/` → the successor's secret, once.
+#[utoipa::path(
+    post,
+    path = "/v1/api-keys/{id}/rotate/",
+    operation_id = "rotate_key",
+    tag = "API keys",
+    summary = "Rotate a key",
+    description = "A new secret with the same settings, shown once. The previous key stops \
+                   working at once, or after `expire_previous_in` seconds (at most 7 days). The \
+                   body is optional.",
+    security(("console" = [])),
+    params(("id" = String, Path, description = "The key's id, from the listing or the create answer.")),
+    request_body(content = Option<RotateKeyRequest>, description = "Optional; an empty body \
+                 stops the previous key at once."),
+    responses(
+        (status = 200, description = "The successor (its secret shown this once) and what \
+                                      happens to the previous key.", body = RotatedKeyBody),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::ConsoleUnauthorized),
+        (status = 403, response = crate::openapi::KeyChangeForbidden),
+        (status = 404, description = "No such key in your account (another account's key answers \
+                                      the same).", body = keywarden_api_types::ErrorBody,
+            example = json!({
+                "detail": "No such key in your account. Check the id, or list them first.",
+                "code": "not_found"
+            })
+        ),
+        (status = 409, description = "The key is no longer active (already rotated or revoked), \
+                                      or a concurrent rotation won: rotate its successor.",
+            body = keywarden_api_types::ErrorBody,
+            example = json!({
+                "detail": "this key is already rotated and cannot be rotated; rotate its successor instead",
+                "code": "conflict"
+            })
+        ),
+        (status = 413, response = crate::openapi::PayloadTooLarge),
+        (status = 503, response = crate::openapi::Unavailable),
+    ),
+)]
 pub async fn rotate(
     State(state): State<AppState>,
     console: Console,
@@ -251,6 +382,33 @@ pub async fn rotate(
 }
 
 /// `DELETE /v1/api-keys/{id}/`: revokes; the record stays, as `revoked`. Answers with it.
+#[utoipa::path(
+    delete,
+    path = "/v1/api-keys/{id}/",
+    operation_id = "revoke_key",
+    tag = "API keys",
+    summary = "Revoke a key",
+    description = "The key stops working at once. The record stays, as `revoked`, for the audit \
+                   trail; the answer is the revoked key.",
+    security(("console" = [])),
+    params(("id" = String, Path, description = "The key's id, from the listing or the create answer.")),
+    responses(
+        (status = 200, description = "The revoked key.", body = KeyMetadata),
+        (status = 401, response = crate::openapi::ConsoleUnauthorized),
+        (status = 403, response = crate::openapi::KeyChangeForbidden),
+        (status = 404, description = "No such key in your account (another account's key answers \
+                                      the same).", body = keywarden_api_types::ErrorBody,
+            example = json!({
+                "detail": "No such key in your account. Check the id, or list them first.",
+                "code": "not_found"
+            })
+        ),
+        (status = 409, description = "The key is already revoked.", body = keywarden_api_types::ErrorBody,
+            example = json!({"detail": "this key is already revoked", "code": "conflict"})
+        ),
+        (status = 503, response = crate::openapi::Unavailable),
+    ),
+)]
 pub async fn revoke(
     State(state): State<AppState>,
     console: Console,

@@ -13,7 +13,8 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 /// Filters.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct AuditParams {
     /// User id of the actor.
@@ -33,14 +34,26 @@ pub struct AuditParams {
 }
 
 fn invalid(field: &'static str, message: &str) -> ApiError {
-    ApiError::Invalid { field: field.into(), message: message.into() }
+    ApiError::Invalid {
+        field: field.into(),
+        message: message.into(),
+    }
 }
 
-fn parsed<T: std::str::FromStr>(value: Option<&str>, field: &'static str, message: &str) -> Result<Option<T>, ApiError> {
-    value.map(|v| v.parse().map_err(|_| invalid(field, message))).transpose()
+fn parsed<T: std::str::FromStr>(
+    value: Option<&str>,
+    field: &'static str,
+    message: &str,
+) -> Result<Option<T>, ApiError> {
+    value
+        .map(|v| v.parse().map_err(|_| invalid(field, message)))
+        .transpose()
 }
 
-fn time_param(value: Option<&str>, field: &'static str) -> Result<Option<OffsetDateTime>, ApiError> {
+fn time_param(
+    value: Option<&str>,
+    field: &'static str,
+) -> Result<Option<OffsetDateTime>, ApiError> {
     value
         .map(|v| {
             OffsetDateTime::parse(v, &Rfc3339)
@@ -50,6 +63,25 @@ fn time_param(value: Option<&str>, field: &'static str) -> Result<Option<OffsetD
 }
 
 /// `GET /v1/audit-events/`
+#[utoipa::path(
+    get,
+    path = "/v1/audit-events/",
+    operation_id = "list_audit_events",
+    tag = "Audit",
+    summary = "Audit events",
+    description = "Who did what to which key, when and from where: keys created, rotated, \
+                   revoked and updated, sign-ins, 2FA and user changes. Newest first, a page at a \
+                   time. Never contains a secret.",
+    security(("console" = [])),
+    params(AuditParams),
+    responses(
+        (status = 200, description = "A page of events.", body = AuditPage),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::ConsoleUnauthorized),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 503, response = crate::openapi::Unavailable),
+    ),
+)]
 pub async fn list(
     State(state): State<AppState>,
     console: Console,
@@ -71,12 +103,21 @@ pub async fn list(
         key_id: parsed(params.key.as_deref(), "key", "give a key id")?,
         since: time_param(params.since.as_deref(), "since")?,
         until: time_param(params.until.as_deref(), "until")?,
-        before: parsed(params.cursor.as_deref(), "cursor", "pass the next_cursor of the previous page")?,
+        before: parsed(
+            params.cursor.as_deref(),
+            "cursor",
+            "pass the next_cursor of the previous page",
+        )?,
         limit,
     };
-    let events = state.service.store().query_audit_events(console.account.id, &query).await?;
-    let next_cursor =
-        (events.len() == limit as usize).then(|| events.last().map(|e| e.id.to_string())).flatten();
+    let events = state
+        .service
+        .store()
+        .query_audit_events(console.account.id, &query)
+        .await?;
+    let next_cursor = (events.len() == limit as usize)
+        .then(|| events.last().map(|e| e.id.to_string()))
+        .flatten();
     let results = events
         .into_iter()
         .map(|e| AuditEventBody {
@@ -93,5 +134,8 @@ pub async fn list(
             at: e.at,
         })
         .collect();
-    Ok(Json(AuditPage { results, next_cursor }))
+    Ok(Json(AuditPage {
+        results,
+        next_cursor,
+    }))
 }

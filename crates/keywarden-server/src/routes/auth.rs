@@ -19,6 +19,44 @@ use keywarden_core::ids::EventId;
 use keywarden_core::password;
 
 /// `POST /v1/auth/token/`
+#[utoipa::path(
+    post,
+    path = "/v1/auth/token/",
+    operation_id = "sign_in",
+    tag = "Sign-in",
+    summary = "Sign in",
+    description = "Email and password, plus the current TOTP code (or a recovery code) as `otp` \
+                   for a user with two-factor authentication. Answers an access token (short-lived) \
+                   and a refresh token. An unknown email and a wrong password get the same answer.",
+    request_body = TokenRequest,
+    responses(
+        (status = 200, description = "Signed in.", body = TokenPair),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, description = "Wrong email or password (`invalid_credentials`), or the user \
+                                      has 2FA and sent no code (`otp_required`) or a wrong one \
+                                      (`otp_invalid`).",
+            body = keywarden_api_types::ErrorBody,
+            headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"keywarden-console\"`")),
+            examples(
+                ("invalid_credentials" = (summary = "Wrong email or password", value = json!({
+                    "detail": "No active account found with the given credentials",
+                    "code": "invalid_credentials"
+                }))),
+                ("otp_required" = (summary = "2FA is on and no code was sent", value = json!({
+                    "detail": "This account uses two-factor authentication: send the 6-digit code from your authenticator app as `otp`.",
+                    "code": "otp_required"
+                }))),
+                ("otp_invalid" = (summary = "Wrong or reused code", value = json!({
+                    "detail": "The two-factor code is wrong, expired or already used. Wait for the next code and try again.",
+                    "code": "otp_invalid"
+                })))
+            )
+        ),
+        (status = 413, response = crate::openapi::PayloadTooLarge),
+        (status = 429, response = crate::openapi::RateLimited),
+        (status = 503, response = crate::openapi::Unavailable),
+    ),
+)]
 pub async fn token(
     State(state): State<AppState>,
     client: ClientMeta,
@@ -139,6 +177,28 @@ fn record_in_background(
 }
 
 /// `POST /v1/auth/token/refresh/`
+#[utoipa::path(
+    post,
+    path = "/v1/auth/token/refresh/",
+    operation_id = "refresh_access_token",
+    tag = "Sign-in",
+    summary = "New access token",
+    description = "Trades a refresh token for a new access token. A refresh token stops working \
+                   when it expires, or when the user's sessions end (removal, role change).",
+    request_body = RefreshRequest,
+    responses(
+        (status = 200, description = "A new access token.", body = AccessToken),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, description = "The refresh token is invalid, expired or from an ended \
+                                      session: sign in again.",
+            body = keywarden_api_types::ErrorBody,
+            headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"keywarden-console\"`")),
+            example = json!({"detail": "Token is invalid or expired", "code": "token_not_valid"})
+        ),
+        (status = 413, response = crate::openapi::PayloadTooLarge),
+        (status = 503, response = crate::openapi::Unavailable),
+    ),
+)]
 pub async fn refresh(
     State(state): State<AppState>,
     ApiJson(request): ApiJson<RefreshRequest>,
@@ -162,6 +222,19 @@ pub async fn refresh(
 }
 
 /// `GET /v1/auth/me/`
+#[utoipa::path(
+    get,
+    path = "/v1/auth/me/",
+    operation_id = "me",
+    tag = "Sign-in",
+    summary = "The signed-in user and their account",
+    security(("console" = [])),
+    responses(
+        (status = 200, description = "The user and their account.", body = Me),
+        (status = 401, response = crate::openapi::ConsoleUnauthorized),
+        (status = 503, response = crate::openapi::Unavailable),
+    ),
+)]
 pub async fn me(console: Console) -> Json<Me> {
     let Console { user, account, .. } = console;
     Json(Me {

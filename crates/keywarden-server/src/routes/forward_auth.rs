@@ -5,18 +5,22 @@
 //!
 //! This is the hot path: no database, no allocation for the key itself.
 
+use crate::client_addr::client_ip;
 use crate::config::{ConfigError, RouteRule};
 use crate::error::ApiError;
-use crate::extract::ClientMeta;
 use crate::presented_key::{BasicBuffer, presented_key};
 use crate::routes::verify::check_verifier_secret;
 use crate::state::AppState;
-use axum::extract::State;
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
+use bytes::BytesMut;
 use keywarden_core::scope::{Access, Catalog, Scope, ScopeSet};
 use std::borrow::Cow;
+use std::cell::RefCell;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use uuid::Uuid;
 
 /// Maps request paths to products.
 #[derive(Debug)]
@@ -119,7 +123,49 @@ fn original<'a>(headers: &'a HeaderMap, names: [&str; 2]) -> Option<&'a str> {
 }
 
 /// `GET /v1/forward-auth/`
-pub async fn forward_auth(State(state): State<AppState>, parts: Parts) -> Response {
+#[utoipa::path(
+    get,
+    path = "/v1/forward-auth/",
+    operation_id = "forward_auth",
+    tag = "Key checks",
+    summary = "Forward-auth for a reverse proxy",
+    description = "For nginx `auth_request`, Traefik ForwardAuth or Envoy ext_authz over HTTP. \
+                   Reads the client's `Authorization` header (one key, in any of the three forms) \
+                   and the original method and URI, finds the scope the request needs (GET and \
+                   HEAD need read, other methods write; `/v1/<product>/…` maps to that product \
+                   unless a route table is configured; any other path needs a key with access \
+                   to every product), and answers 200 with the key's account, id and mode in \
+                   headers, or the error of the key checks. Failed presentations count against \
+                   the client's address.",
+    security(("api_key" = []), ("key_basic" = []), ("key_bearer" = [])),
+    params(
+        ("X-Original-Method" = Option<String>, Header, description = "The client's method (nginx); \
+         `X-Forwarded-Method` (Traefik) also works. Default: this request's method."),
+        ("X-Original-URI" = Option<String>, Header, description = "The client's path and query \
+         (nginx); `X-Forwarded-Uri` (Traefik) also works. Default: `/`."),
+        ("X-Forwarded-For" = Option<String>, Header, description = "The client's address, \
+         believed only from a configured trusted proxy (loopback by default)."),
+        ("X-Keywarden-Verifier-Secret" = Option<String>, Header, description = "The verifier \
+         secret, when the operator configured one."),
+    ),
+    responses(
+        (status = 200, description = "The key may make this request. No body.",
+            headers(
+                ("X-Keywarden-Account" = String, description = "The key's account id."),
+                ("X-Keywarden-Key-Id" = String, description = "The key's id."),
+                ("X-Keywarden-Mode" = String, description = "`test` or `live`."),
+            )
+        ),
+        (status = 401, response = crate::openapi::KeyUnauthorized),
+        (status = 403, response = crate::openapi::KeyForbidden),
+        (status = 429, response = crate::openapi::RateLimited),
+        (status = 503, response = crate::openapi::Unavailable),
+    ),
+)]
+pub async fn forward_auth(State(state): State<AppState>, request: Request) -> Response {
+    // The whole request, taken apart: the `Parts` extractor would clone the header map, the
+    // URI and the extensions (about twenty allocations per request).
+    let (parts, _body) = request.into_parts();
     match check(&state, &parts) {
         Ok(response) => {
             state.metrics.key_check("valid");
@@ -137,15 +183,10 @@ pub async fn forward_auth(State(state): State<AppState>, parts: Parts) -> Respon
 fn check(state: &AppState, parts: &Parts) -> Result<Response, ApiError> {
     let headers = &parts.headers;
     check_verifier_secret(state, headers)?;
-    let method = original(headers, ["x-original-method", "x-forwarded-method"])
-        .and_then(|m| Method::from_bytes(m.as_bytes()).ok())
-        .unwrap_or_else(|| parts.method.clone());
+    let access = original(headers, ["x-original-method", "x-forwarded-method"])
+        .and_then(|m| method_access(m.as_bytes()))
+        .unwrap_or_else(|| access_of(&parts.method));
     let uri = original(headers, ["x-original-uri", "x-forwarded-uri"]).unwrap_or("/");
-    let access = if matches!(method, Method::GET | Method::HEAD | Method::OPTIONS) {
-        Access::Read
-    } else {
-        Access::Write
-    };
     let catalog = state.cache.catalog();
     let target = state.routes.target(uri, catalog);
     let required = match target {
@@ -171,26 +212,98 @@ fn check(state: &AppState, parts: &Parts) -> Result<Response, ApiError> {
         Ok((account, key_id, mode)) => {
             let mut response = StatusCode::OK.into_response();
             let out = response.headers_mut();
-            let mut buf = uuid::Uuid::encode_buffer();
-            for (name, value) in [
-                (
-                    "x-keywarden-account",
-                    account.0.hyphenated().encode_lower(&mut buf) as &str,
-                ),
-                (
-                    "x-keywarden-key-id",
-                    key_id.0.hyphenated().encode_lower(&mut [0u8; 45]),
-                ),
-                ("x-keywarden-mode", mode.as_str()),
-            ] {
-                if let Ok(value) = HeaderValue::from_str(value) {
-                    out.insert(HeaderName::from_static(name), value);
-                }
+            if let Some((account, key_id)) = id_header_values(&account.0, &key_id.0) {
+                out.insert(ACCOUNT_HEADER, account);
+                out.insert(KEY_ID_HEADER, key_id);
             }
+            out.insert(MODE_HEADER, HeaderValue::from_static(mode.as_str()));
             Ok(response)
         }
         Err(error) => Err(limit_failure(state, parts, error)),
     }
+}
+
+const ACCOUNT_HEADER: HeaderName = HeaderName::from_static("x-keywarden-account");
+const KEY_ID_HEADER: HeaderName = HeaderName::from_static("x-keywarden-key-id");
+const MODE_HEADER: HeaderName = HeaderName::from_static("x-keywarden-mode");
+
+/// Read for GET, HEAD and OPTIONS; write for every other method.
+fn access_of(method: &Method) -> Access {
+    if matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS) {
+        Access::Read
+    } else {
+        Access::Write
+    }
+}
+
+/// The access an original method needs, or `None` if it is not a method (an empty or
+/// non-token value: then this request's own method decides, as `Method::from_bytes` failing
+/// did). Case-sensitive like HTTP methods: `get` is an unknown method, so it needs write. No
+/// `Method` is built, so a long extension method costs no allocation.
+fn method_access(method: &[u8]) -> Option<Access> {
+    match method {
+        b"GET" | b"HEAD" | b"OPTIONS" => Some(Access::Read),
+        [] => None,
+        other if other.iter().all(|&b| is_token_char(b)) => Some(Access::Write),
+        _ => None,
+    }
+}
+
+/// RFC 9110 `tchar`: what a method may be made of.
+fn is_token_char(b: u8) -> bool {
+    b.is_ascii_alphanumeric()
+        || matches!(
+            b,
+            b'!' | b'#'
+                | b'$'
+                | b'%'
+                | b'&'
+                | b'\''
+                | b'*'
+                | b'+'
+                | b'-'
+                | b'.'
+                | b'^'
+                | b'_'
+                | b'`'
+                | b'|'
+                | b'~'
+        )
+}
+
+/// Length of a hyphenated UUID.
+const UUID_LEN: usize = 36;
+/// Size of each thread's buffer for the id headers: one allocation per ~900 answers.
+const HEADER_CHUNK: usize = 64 * 1024;
+
+thread_local! {
+    /// Where the `X-Keywarden-Account` and `-Key-Id` values are written. Each answer takes
+    /// its 72 bytes off the front of this buffer (shared, reference-counted storage), so a
+    /// header value costs no allocation of its own; a fresh buffer is allocated when one is
+    /// used up, and the old one is freed when its last answer has been sent.
+    static HEADER_BUFFER: RefCell<BytesMut> = RefCell::new(BytesMut::new());
+}
+
+/// The two id header values, formatted straight into the thread's header buffer.
+fn id_header_values(account: &Uuid, key_id: &Uuid) -> Option<(HeaderValue, HeaderValue)> {
+    let mut text = [0u8; 2 * UUID_LEN];
+    let (account_text, key_text) = text.split_at_mut(UUID_LEN);
+    account.hyphenated().encode_lower(account_text);
+    key_id.hyphenated().encode_lower(key_text);
+    let both = HEADER_BUFFER
+        .try_with(|cell| {
+            let mut buffer = cell.try_borrow_mut().ok()?;
+            if buffer.capacity() < text.len() {
+                *buffer = BytesMut::with_capacity(HEADER_CHUNK);
+            }
+            buffer.extend_from_slice(&text);
+            Some(buffer.split().freeze())
+        })
+        .ok()
+        .flatten()?;
+    let account = HeaderValue::from_maybe_shared(both.slice(..UUID_LEN)).ok()?;
+    let key_id = HeaderValue::from_maybe_shared(both.slice(UUID_LEN..)).ok()?;
+    Some((account, key_id))
 }
 
 /// Counts a failed presentation against the client; past the limit the answer is 429.
@@ -202,9 +315,14 @@ fn limit_failure(state: &AppState, parts: &Parts, error: ApiError) -> ApiError {
     if !counted {
         return error;
     }
-    let client = ClientMeta::from_parts(parts, state);
+    // Only the address is needed (not `ClientMeta`, whose user agent is a copied string).
+    let peer = parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip());
+    let ip = client_ip(peer, &parts.headers, &state.config.trusted_proxies);
     let now = state.service.clock().unix_millis();
-    match state.limiters.keys_per_client.fail(&client.ip, now) {
+    match state.limiters.keys_per_client.fail(&ip, now) {
         Some(retry_after) => ApiError::RateLimited { retry_after },
         None => error,
     }
@@ -213,6 +331,51 @@ fn limit_failure(state: &AppState, parts: &Parts, error: ApiError) -> ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn original_methods_map_to_access_like_method_from_bytes() {
+        for (text, expected) in [
+            ("GET", Some(Access::Read)),
+            ("HEAD", Some(Access::Read)),
+            ("OPTIONS", Some(Access::Read)),
+            ("POST", Some(Access::Write)),
+            ("DELETE", Some(Access::Write)),
+            ("get", Some(Access::Write)),
+            ("A-VERY-LONG-EXTENSION-METHOD-NAME", Some(Access::Write)),
+            ("", None),
+            ("GE T", None),
+            ("G\u{e9}T", None),
+        ] {
+            assert_eq!(method_access(text.as_bytes()), expected, "{text:?}");
+            let reference = Method::from_bytes(text.as_bytes())
+                .ok()
+                .map(|m| access_of(&m));
+            assert_eq!(method_access(text.as_bytes()), reference, "{text:?}");
+        }
+        for b in 0..=255u8 {
+            let one = [b];
+            let reference = Method::from_bytes(&one).ok().map(|m| access_of(&m));
+            assert_eq!(method_access(&one), reference, "byte {b}");
+        }
+    }
+
+    #[test]
+    fn id_headers_are_the_hyphenated_ids_and_survive_many_buffers() {
+        let a = Uuid::from_u128(0x0193_6f6e_8a4b_7c1d_9e2f_3a4b_5c6d_7e8f);
+        let k = Uuid::from_u128(0x0193_6f6e_1111_7c1d_9e2f_3a4b_5c6d_7e8f);
+        let mut kept = Vec::new();
+        for _ in 0..5_000 {
+            let (account, key_id) = id_header_values(&a, &k).unwrap();
+            assert_eq!(account, a.hyphenated().to_string().as_str());
+            assert_eq!(key_id, k.hyphenated().to_string().as_str());
+            kept.push((account, key_id));
+        }
+        // Values taken from earlier buffers are still intact after the buffer moved on.
+        assert!(
+            kept.iter()
+                .all(|(a2, _)| a2 == a.hyphenated().to_string().as_str())
+        );
+    }
 
     #[test]
     fn default_table_maps_v1_product_paths() {

@@ -14,6 +14,31 @@ use keywarden_core::service::MAX_ROTATION_GRACE;
 use serde_json::Value;
 
 /// `GET /v1/auth/api-keys/`: both standard keys' metadata, never the secrets.
+#[utoipa::path(
+    get,
+    path = "/v1/auth/api-keys/",
+    operation_id = "list_standard_keys",
+    tag = "Standard keys",
+    summary = "Both standard keys",
+    description = "The metadata of the account's test and live standard keys, never the secrets.",
+    security(("console" = [])),
+    responses(
+        (status = 200, description = "The two standard keys.", body = StandardKeys),
+        (status = 401, response = crate::openapi::ConsoleUnauthorized),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 404, description = "The account's standard keys were never initialised (the \
+                                      seeds' notice shape).",
+            body = keywarden_api_types::error::NoticeBody,
+            example = json!({
+                "code": 404,
+                "title": "API Keys not found",
+                "content": "No API keys found for this user. Please contact support.",
+                "type": "warning"
+            })
+        ),
+        (status = 503, response = crate::openapi::Unavailable),
+    ),
+)]
 pub async fn list(
     State(state): State<AppState>,
     console: Console,
@@ -39,6 +64,52 @@ pub async fn list(
 
 /// `PATCH /v1/auth/api-keys/` `{"type": "test"|"live", "expire_previous_in"?: seconds}`:
 /// rotates that key and returns the new secret once.
+#[utoipa::path(
+    patch,
+    path = "/v1/auth/api-keys/",
+    operation_id = "rotate_standard_key",
+    tag = "Standard keys",
+    summary = "Rotate a standard key",
+    description = "Rotates the test or live standard key and answers the new secret, once. The \
+                   previous key stops working at once, or after `expire_previous_in` seconds (at \
+                   most 7 days) for a planned hand-over.",
+    security(("console" = [])),
+    request_body = keywarden_api_types::keys::RotateStandardKeyRequest,
+    responses(
+        (status = 200, description = "The new key (its secret shown this once) and what happens \
+                                      to the previous one.", body = RotatedKeyBody),
+        (status = 400, description = "A missing or wrong `type` (the seeds' notice, under \
+                                      `message`), or a wrong `expire_previous_in` or malformed \
+                                      body (an error body naming the field).",
+            body = crate::openapi::StandardKeyBadRequest,
+            examples(
+                ("type" = (summary = "Missing or wrong `type`", value = json!({"message": {
+                    "code": 400,
+                    "title": "Invalid request",
+                    "content": "Please provide a valid 'type' field: 'test' or 'live'.",
+                    "type": "danger"
+                }}))),
+                ("expire_previous_in" = (summary = "Grace out of range", value = json!({
+                    "detail": "expire_previous_in: give a whole number of seconds from 0 to 604800 (7 days) for how long the previous key keeps working",
+                    "code": "invalid",
+                    "field": "expire_previous_in"
+                }))),
+                ("malformed_body" = (summary = "The body is not JSON", value = json!({
+                    "detail": "The request body is not valid JSON for this endpoint: expected value at line 1 column 1",
+                    "code": "malformed_body"
+                })))
+            )
+        ),
+        (status = 401, response = crate::openapi::ConsoleUnauthorized),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 404, description = "The account has no standard key of that mode.",
+            body = keywarden_api_types::error::NoticeBody),
+        (status = 409, description = "A concurrent rotation of the same key won; reload and try \
+                                      again.", body = keywarden_api_types::ErrorBody),
+        (status = 413, response = crate::openapi::PayloadTooLarge),
+        (status = 503, response = crate::openapi::Unavailable),
+    ),
+)]
 pub async fn rotate(
     State(state): State<AppState>,
     console: Console,
@@ -46,6 +117,10 @@ pub async fn rotate(
 ) -> Result<Json<RotatedKeyBody>, ApiError> {
     console.require_key_manager()?;
     let body = body.map_err(bytes_rejection)?;
+    // Rotating a standard key is a key rotation: the account's 2FA policy applies (SPEC §4).
+    state
+        .service
+        .ensure_may_change_keys(&console.account, Some(&console.user))?;
     let body: Value = if body.is_empty() {
         Value::Null
     } else {

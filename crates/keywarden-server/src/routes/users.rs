@@ -33,6 +33,20 @@ fn user_id(text: &str) -> Result<UserId, ApiError> {
 }
 
 /// `GET /v1/users/`
+#[utoipa::path(
+    get,
+    path = "/v1/users/",
+    operation_id = "list_users",
+    tag = "Users",
+    summary = "List users",
+    security(("console" = [])),
+    responses(
+        (status = 200, description = "The users of the account, oldest first.", body = UserList),
+        (status = 401, response = crate::openapi::ConsoleUnauthorized),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 503, response = crate::openapi::Unavailable),
+    ),
+)]
 pub async fn list(
     State(state): State<AppState>,
     console: Console,
@@ -45,6 +59,29 @@ pub async fn list(
 }
 
 /// `POST /v1/users/` `{email, role, password}` → 201
+#[utoipa::path(
+    post,
+    path = "/v1/users/",
+    operation_id = "create_user",
+    tag = "Users",
+    summary = "Add a user",
+    security(("console" = [])),
+    request_body = CreateUserRequest,
+    responses(
+        (status = 201, description = "The new user.", body = UserBody),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::ConsoleUnauthorized),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 409, description = "The email address is already in use.", body = keywarden_api_types::ErrorBody,
+            example = json!({
+                "detail": "that email address is already in use",
+                "code": "conflict"
+            })
+        ),
+        (status = 413, response = crate::openapi::PayloadTooLarge),
+        (status = 503, response = crate::openapi::Unavailable),
+    ),
+)]
 pub async fn create(
     State(state): State<AppState>,
     console: Console,
@@ -75,6 +112,49 @@ pub async fn create(
 }
 
 /// `PATCH /v1/users/{id}/` `{role}`
+#[utoipa::path(
+    patch,
+    path = "/v1/users/{id}/",
+    operation_id = "change_user_role",
+    tag = "Users",
+    summary = "Change a user's role",
+    description = "Their console sessions end, so the new role applies at once. No user changes \
+                   their own role, and the last admin cannot be demoted.",
+    security(("console" = [])),
+    params(("id" = String, Path, description = "The user's id, from `GET /v1/users/`.")),
+    request_body = UpdateUserRequest,
+    responses(
+        (status = 200, description = "The user with the new role.", body = UserBody),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::ConsoleUnauthorized),
+        (status = 403, description = "Not an admin, or the user is changing their own role.",
+            body = keywarden_api_types::ErrorBody,
+            examples(
+                ("role" = (summary = "Not an admin", value = json!({
+                    "detail": "You do not have permission to perform this action."
+                }))),
+                ("own role" = (summary = "Changing one's own role", value = json!({
+                    "detail": "You cannot change your own role. Ask another admin.",
+                    "code": "permission_denied"
+                })))
+            )
+        ),
+        (status = 404, description = "No such user in your account.", body = keywarden_api_types::ErrorBody,
+            example = json!({
+                "detail": "No such user in your account. Check the id, or list them first.",
+                "code": "not_found"
+            })
+        ),
+        (status = 409, description = "The last admin cannot be demoted.", body = keywarden_api_types::ErrorBody,
+            example = json!({
+                "detail": "an account must keep at least one admin: make another user admin first",
+                "code": "conflict"
+            })
+        ),
+        (status = 413, response = crate::openapi::PayloadTooLarge),
+        (status = 503, response = crate::openapi::Unavailable),
+    ),
+)]
 pub async fn update(
     State(state): State<AppState>,
     console: Console,
@@ -98,6 +178,34 @@ pub async fn update(
 }
 
 /// `DELETE /v1/users/{id}/` → 204; their console sessions end at once.
+#[utoipa::path(
+    delete,
+    path = "/v1/users/{id}/",
+    operation_id = "remove_user",
+    tag = "Users",
+    summary = "Remove a user",
+    description = "Their console sessions end at once; the keys they created stay.",
+    security(("console" = [])),
+    params(("id" = String, Path, description = "The user's id, from `GET /v1/users/`.")),
+    responses(
+        (status = 204, description = "Removed."),
+        (status = 401, response = crate::openapi::ConsoleUnauthorized),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 404, description = "No such user in your account.", body = keywarden_api_types::ErrorBody,
+            example = json!({
+                "detail": "No such user in your account. Check the id, or list them first.",
+                "code": "not_found"
+            })
+        ),
+        (status = 409, description = "The last admin cannot be removed.", body = keywarden_api_types::ErrorBody,
+            example = json!({
+                "detail": "an account must keep at least one admin: make another user admin first",
+                "code": "conflict"
+            })
+        ),
+        (status = 503, response = crate::openapi::Unavailable),
+    ),
+)]
 pub async fn remove(
     State(state): State<AppState>,
     console: Console,

@@ -6,7 +6,7 @@ use crate::extract::ApiJson;
 use crate::key_cache::VerifyFailure;
 use crate::state::AppState;
 use axum::Json;
-use axum::extract::State;
+use axum::extract::{FromRequest, Request, State};
 use axum::http::HeaderMap;
 use keywarden_api_types::verify::{InvalidKey, ValidKey, VerifyRequest, VerifyResponse};
 use keywarden_core::key_table::from_millis;
@@ -33,12 +33,87 @@ pub fn check_verifier_secret(state: &AppState, headers: &HeaderMap) -> Result<()
 }
 
 /// `POST /v1/verify/` `{"key": "...", "scope"?: "payroll:write"}`
+#[utoipa::path(
+    post,
+    path = "/v1/verify/",
+    operation_id = "verify_key",
+    tag = "Key checks",
+    summary = "Check a key",
+    description = "For the platform's services: is this key valid, and does it have `scope`? \
+                   Always 200 when the request itself is right: `valid` says whether the key may \
+                   be used, and a refused key's `code` is one of the codes of the key checks \
+                   (`invalid_key_format`, `key_not_found`, `key_revoked`, `key_rotated`, \
+                   `key_expired`, `insufficient_scope`).",
+    security((), ("verifier_secret" = [])),
+    request_body = VerifyRequest,
+    responses(
+        (status = 200, description = "The verdict.", body = VerifyResponse,
+            examples(
+                ("valid" = (summary = "A valid key", value = json!({
+                    "valid": true,
+                    "key_id": "01936f6e-8a4b-7c1d-9e2f-3a4b5c6d7e8f",
+                    "account_id": "01936f6e-1111-7c1d-9e2f-3a4b5c6d7e8f",
+                    "type": "live",
+                    "kind": "standard",
+                    "scopes": ["payroll:read", "payroll:write"],
+                    "expires_at": null
+                }))),
+                ("refused" = (summary = "A revoked key", value = json!({
+                    "valid": false,
+                    "code": "key_revoked",
+                    "detail": "This API key has been revoked. Use another key, or create a new one in the console.",
+                    "stopped_at": "2026-11-02T09:30:00Z"
+                }))),
+                ("insufficient_scope" = (summary = "A key without the scope asked for", value = json!({
+                    "valid": false,
+                    "code": "insufficient_scope",
+                    "detail": "This API key does not have the 'payroll:write' permission.",
+                    "required_scope": "payroll:write"
+                })))
+            )
+        ),
+        (status = 400, description = "The request is wrong: an unknown `scope`, a missing `key`, a \
+                                      body that is not JSON. `field` names the field.",
+            body = keywarden_api_types::ErrorBody,
+            examples(
+                ("scope" = (summary = "Unknown scope", value = json!({
+                    "detail": "scope: 'payrol:write' names no product of this platform; GET /v1/products/ lists them",
+                    "code": "invalid",
+                    "field": "scope"
+                }))),
+                ("missing key" = (summary = "No key in the body", value = json!({
+                    "detail": "key: this field is required",
+                    "code": "invalid",
+                    "field": "key"
+                })))
+            )
+        ),
+        (status = 401, description = "A verifier secret is configured and this request did not \
+                                      present it in `X-Keywarden-Verifier-Secret`.",
+            body = keywarden_api_types::ErrorBody,
+            headers((
+                "WWW-Authenticate" = String,
+                description = "`Basic realm=\"keywarden\", Api-Key realm=\"keywarden\", Bearer realm=\"keywarden\"`"
+            )),
+            example = json!({
+                "detail": "This endpoint needs the verifier secret: send it in the X-Keywarden-Verifier-Secret header.",
+                "code": "verifier_secret_required"
+            })
+        ),
+        (status = 413, response = crate::openapi::PayloadTooLarge),
+        (status = 503, response = crate::openapi::Unavailable),
+    ),
+)]
 pub async fn verify(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    ApiJson(request): ApiJson<VerifyRequest>,
+    http: Request,
 ) -> Result<Json<VerifyResponse>, ApiError> {
-    check_verifier_secret(&state, &headers)?;
+    // The request whole rather than a `HeaderMap` extractor, which would clone every header.
+    // The order of the answers is kept: a malformed body is a 400 before a missing verifier
+    // secret is a 401.
+    let verifier = check_verifier_secret(&state, http.headers());
+    let ApiJson(request) = ApiJson::<VerifyRequest>::from_request(http, &state).await?;
+    verifier?;
     let catalog = state.cache.catalog();
     let required = match request.scope.as_deref() {
         None => ScopeSet::default(),

@@ -3,11 +3,11 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use keywarden_core::OsRandom;
 use keywarden_core::ids::{AccountId, KeyId};
 use keywarden_core::key_format::{self, KeyKind, Mode};
 use keywarden_core::key_record::{KeyRecord, Lifecycle};
 use keywarden_core::store::KeyFilter;
+use keywarden_core::{Clock, OsRandom};
 use keywarden_testkit::TestServer;
 use reqwest::header::{HeaderMap, HeaderValue};
 use serde_json::Value;
@@ -206,8 +206,8 @@ pub async fn assert_key_stopped(server: &TestServer, key: &str, code: &str, stop
     assert_eq!(fields, ["code", "detail", "stopped_at"], "{}", reply.text);
 }
 
-/// A restricted key inserted straight into the store (the restricted-key endpoints are not
-/// part of this server yet), then picked up from the change feed like any stored change.
+/// A restricted key inserted straight into the store (as the operator CLI or another instance
+/// would), then picked up from the change feed like any stored change.
 pub async fn restricted_key(
     server: &TestServer,
     account: AccountId,
@@ -306,4 +306,195 @@ pub async fn patch_standard_keys(server: &TestServer, token: &str, body: &Value)
             .json(body),
     )
     .await
+}
+
+// --- Console API helpers (restricted keys, users, 2FA, policy, audit) ---
+
+/// `{"detail": "Authentication credentials were not provided."}`
+pub fn not_provided() -> Value {
+    serde_json::json!({ "detail": "Authentication credentials were not provided." })
+}
+
+/// The seed's body for an invalid or expired access token.
+pub fn token_not_valid() -> Value {
+    serde_json::json!({
+        "detail": "Given token not valid for any token type",
+        "code": "token_not_valid",
+        "messages": [{
+            "token_class": "AccessToken",
+            "token_type": "access",
+            "message": "Token is invalid or expired",
+        }],
+    })
+}
+
+/// The seed's 403 for a role that may not act.
+pub fn forbidden() -> Value {
+    serde_json::json!({ "detail": "You do not have permission to perform this action." })
+}
+
+/// A console request with an optional access token and an optional JSON body.
+pub async fn call(
+    server: &TestServer,
+    method: reqwest::Method,
+    path: &str,
+    token: Option<&str>,
+    body: Option<&Value>,
+) -> Reply {
+    let mut request = server.http.request(method, server.url(path));
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    if let Some(body) = body {
+        request = request.json(body);
+    }
+    send(request).await
+}
+
+/// `GET path` as `token`.
+pub async fn get(server: &TestServer, token: &str, path: &str) -> Reply {
+    call(server, reqwest::Method::GET, path, Some(token), None).await
+}
+
+/// `POST path` with a JSON body as `token`.
+pub async fn post(server: &TestServer, token: &str, path: &str, body: &Value) -> Reply {
+    call(server, reqwest::Method::POST, path, Some(token), Some(body)).await
+}
+
+/// `PATCH path` with a JSON body as `token`.
+pub async fn patch(server: &TestServer, token: &str, path: &str, body: &Value) -> Reply {
+    call(
+        server,
+        reqwest::Method::PATCH,
+        path,
+        Some(token),
+        Some(body),
+    )
+    .await
+}
+
+/// `DELETE path` as `token`.
+pub async fn delete(server: &TestServer, token: &str, path: &str) -> Reply {
+    call(server, reqwest::Method::DELETE, path, Some(token), None).await
+}
+
+/// Asserts a 400 `invalid` body that names `field`.
+pub fn assert_invalid_field(reply: &Reply, field: &str) {
+    reply.assert_error(400);
+    assert_eq!(reply.body["code"], "invalid", "{}", reply.text);
+    assert_eq!(reply.body["field"], field, "{}", reply.text);
+    let detail = reply.str_field("detail");
+    assert!(
+        detail.starts_with(&format!("{field}: ")),
+        "the detail should name `{field}`: {detail}"
+    );
+}
+
+/// Asserts that `text` shows none of `secrets`, and for API keys not even their random part.
+pub fn assert_no_secret_in(text: &str, secrets: &[&str]) {
+    for secret in secrets {
+        assert!(!secret.is_empty(), "an empty secret proves nothing");
+        assert!(!text.contains(secret), "a secret shows: {secret} in {text}");
+        if key_format::parse(secret).is_ok() {
+            let body = &secret[8..40];
+            assert!(
+                !text.contains(body),
+                "part of a key shows: {body} in {text}"
+            );
+        }
+    }
+}
+
+/// `POST /v1/api-keys/` → 201; returns the secret and the answer.
+pub async fn create_key(
+    server: &TestServer,
+    token: &str,
+    label: &str,
+    mode: &str,
+    scopes: &[&str],
+) -> (String, Reply) {
+    let reply = post(
+        server,
+        token,
+        "/v1/api-keys/",
+        &serde_json::json!({ "label": label, "type": mode, "scopes": scopes }),
+    )
+    .await;
+    assert_eq!(reply.status, 201, "create {label}: {}", reply.text);
+    (reply.str_field("key").to_owned(), reply)
+}
+
+/// The key id in a key's metadata.
+pub fn key_id_of(reply: &Reply) -> KeyId {
+    reply.str_field("id").parse().expect("a key id")
+}
+
+/// A stored user by email.
+pub async fn stored_user(server: &TestServer, email: &str) -> keywarden_core::account::User {
+    server
+        .service()
+        .store()
+        .user_by_email(email)
+        .await
+        .expect("read")
+        .expect("the user is stored")
+}
+
+/// The TOTP code of the base32 `secret` for the 30-second step that contains `at` (RFC 6238:
+/// HMAC-SHA-1, 6 digits), computed independently of the server's own code.
+pub fn totp_code(secret: &str, at: OffsetDateTime) -> String {
+    let seed = totp_rs::Secret::try_from_base32(secret).expect("base32 secret");
+    let totp = totp_rs::Builder::new()
+        .with_secret(seed)
+        .with_skew(0)
+        .build()
+        .expect("a TOTP");
+    let secs = u64::try_from(at.unix_timestamp()).expect("after 1970");
+    totp.generate(secs).to_string()
+}
+
+/// `POST /v1/auth/token/` with an optional `otp`, from `client` (via `X-Forwarded-For`).
+pub async fn sign_in_as(
+    server: &TestServer,
+    client: &str,
+    email: &str,
+    password: &str,
+    otp: Option<&str>,
+) -> Reply {
+    let mut body = serde_json::json!({ "email": email, "password": password });
+    if let Some(otp) = otp {
+        body["otp"] = Value::from(otp);
+    }
+    send(
+        server
+            .http
+            .post(server.url("/v1/auth/token/"))
+            .header("X-Forwarded-For", client)
+            .json(&body),
+    )
+    .await
+}
+
+/// Sets up and confirms TOTP for the user of `token`; returns the base32 secret and the
+/// recovery codes. The confirming code's step is used up: the next sign-in needs a later one.
+pub async fn enable_two_factor(server: &TestServer, token: &str) -> (String, Vec<String>) {
+    let setup = post(server, token, "/v1/auth/2fa/setup/", &serde_json::json!({})).await;
+    assert_eq!(setup.status, 200, "setup: {}", setup.text);
+    let secret = setup.str_field("secret").to_owned();
+    let code = totp_code(&secret, server.clock.now());
+    let confirm = post(
+        server,
+        token,
+        "/v1/auth/2fa/confirm/",
+        &serde_json::json!({ "otp": code }),
+    )
+    .await;
+    assert_eq!(confirm.status, 200, "confirm: {}", confirm.text);
+    let codes = confirm.body["recovery_codes"]
+        .as_array()
+        .expect("recovery codes")
+        .iter()
+        .map(|c| c.as_str().expect("a code").to_owned())
+        .collect();
+    (secret, codes)
 }
