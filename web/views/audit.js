@@ -47,7 +47,6 @@ export async function renderAudit(view) {
     h('section.section', { 'aria-label': 'Events' }, results, pager));
 
   let cursors = [null];
-  const emptyCursors = new Set();
   let index = 0;
   let sequence = 0;
 
@@ -72,14 +71,6 @@ export async function renderAudit(view) {
       return;
     }
     if (mine !== sequence) return;
-    if (!page.results.length && index > 0) {
-      // The previous page was exactly full: there is no next page after all.
-      emptyCursors.add(cursors[index]);
-      index -= 1;
-      load();
-      return;
-    }
-    if (emptyCursors.has(page.next_cursor)) page.next_cursor = null;
     await labelKeys(page.results);
     if (mine !== sequence) return;
     results.removeAttribute('aria-busy');
@@ -126,7 +117,7 @@ export async function renderAudit(view) {
   };
 
   const renderPager = (next) => {
-    if (index === 0 && !next && !emptyCursors.size) {
+    if (index === 0 && !next) {
       pager.replaceChildren();
       return;
     }
@@ -139,7 +130,6 @@ export async function renderAudit(view) {
     event.preventDefault();
     clearFormErrors(filters);
     cursors = [null];
-    emptyCursors.clear();
     index = 0;
     load();
   });
@@ -147,7 +137,6 @@ export async function renderAudit(view) {
     setTimeout(() => {
       clearFormErrors(filters);
       cursors = [null];
-      emptyCursors.clear();
       index = 0;
       load();
     }, 0);

@@ -36,7 +36,6 @@ class KeysPage {
     this.people = new Map();
     this.filters = { kind: 'restricted', status: '', type: '', search: '' };
     this.cursors = [null];
-    this.emptyCursors = new Set();
     this.pageIndex = 0;
     this.sequence = 0;
     this.alertSlot = h('div.page-alert');
@@ -149,7 +148,6 @@ class KeysPage {
     if (this.filters[name] === value) return;
     this.filters[name] = value;
     this.cursors = [null];
-    this.emptyCursors.clear();
     this.pageIndex = 0;
     this.loadTable();
   }
@@ -168,15 +166,7 @@ class KeysPage {
       if (sequence === this.sequence) this.tableSlot.removeAttribute('aria-busy');
     }
     if (sequence !== this.sequence) return;
-    if (!page.results.length && this.pageIndex > 0) {
-      // The previous page was exactly full: there is no next page after all.
-      this.emptyCursors.add(cursor);
-      this.pageIndex -= 1;
-      this.loadTable();
-      return;
-    }
-    this.cursors[this.pageIndex + 1] = this.emptyCursors.has(page.next_cursor) ? null : page.next_cursor;
-    page.next_cursor = this.cursors[this.pageIndex + 1];
+    this.cursors[this.pageIndex + 1] = page.next_cursor;
     this.renderTable(page.results);
     this.renderPager(page);
   }
@@ -256,7 +246,7 @@ class KeysPage {
       this.pageIndex += 1;
       this.loadTable();
     });
-    if (this.pageIndex === 0 && !page.next_cursor && !this.emptyCursors.size) {
+    if (this.pageIndex === 0 && !page.next_cursor) {
       this.pager.replaceChildren();
       return;
     }
@@ -265,7 +255,6 @@ class KeysPage {
 
   refreshAll() {
     this.cursors = [null];
-    this.emptyCursors.clear();
     this.pageIndex = 0;
     return Promise.all([this.loadStandard(), this.loadTable()]);
   }
@@ -362,7 +351,6 @@ class KeysPage {
       showSecret({ title: 'Your new API key', secret, summary: `“${issued.label}” is ready. Copy the secret now.`, mode: issued.type });
       toast(`“${issued.label}” created`);
       this.cursors = [null];
-      this.emptyCursors.clear();
       this.pageIndex = 0;
       await this.loadTable();
     });

@@ -190,14 +190,11 @@ test('the key list filters by status, type and mode, searches on the server, and
   await expect(pager).toContainText('Page 1');
   await expect(table).toContainText('Batch-Key-10');
 
-  // Exactly one full page: the API still offers a cursor; its empty page is not shown.
+  // Exactly one full page: the API offers no cursor, so there is no page to go to.
   await page.getByLabel('Search').fill('Batch-Key');
   await expect(table.getByRole('row')).toHaveCount(11);
   await expect(table).not.toContainText('Dashboard-Asset-Reader');
-  await pager.getByRole('button', { name: 'Next →' }).click();
-  await expect(pager).toContainText('Page 1');
-  await expect(pager.getByRole('button', { name: 'Next →' })).toBeDisabled();
-  await expect(table.getByRole('row')).toHaveCount(11);
+  await expect(pager.getByRole('button', { name: 'Next →' })).toHaveCount(0);
 });
 
 test('dialogs keep focus inside, close on Escape and give focus back', async ({ page }) => {

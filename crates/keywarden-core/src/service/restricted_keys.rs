@@ -102,17 +102,23 @@ impl Keywarden {
         Ok(key)
     }
 
-    /// A page of the account's keys at the current time.
+    /// A page of the account's keys at the current time (at most [`MAX_PAGE`]), and whether
+    /// more follow it.
     pub async fn list_keys(
         &self,
         account_id: AccountId,
         mut query: KeyQuery,
-    ) -> Result<Vec<KeyRecord>, DomainError> {
-        query.limit = query.limit.clamp(1, MAX_PAGE);
-        Ok(self
+    ) -> Result<(Vec<KeyRecord>, bool), DomainError> {
+        let limit = query.limit.clamp(1, MAX_PAGE);
+        // One more than the page: its presence says whether a next page exists.
+        query.limit = limit + 1;
+        let mut keys = self
             .store
             .list_keys(account_id, &query, self.clock.now())
-            .await?)
+            .await?;
+        let more = keys.len() > limit as usize;
+        keys.truncate(limit as usize);
+        Ok((keys, more))
     }
 
     /// One key of the account.

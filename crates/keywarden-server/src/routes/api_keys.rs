@@ -139,8 +139,8 @@ pub async fn list(
         before,
         limit,
     };
-    let keys = state.service.list_keys(console.account.id, query).await?;
-    let next_cursor = (keys.len() == limit as usize)
+    let (keys, more) = state.service.list_keys(console.account.id, query).await?;
+    let next_cursor = more
         .then(|| keys.last().map(|k| k.id.to_string()))
         .flatten();
     Ok(Json(KeyPage {

@@ -108,14 +108,17 @@ pub async fn list(
             "cursor",
             "pass the next_cursor of the previous page",
         )?,
-        limit,
+        // One more than the page: its presence says whether a next page exists.
+        limit: limit + 1,
     };
-    let events = state
+    let mut events = state
         .service
         .store()
         .query_audit_events(console.account.id, &query)
         .await?;
-    let next_cursor = (events.len() == limit as usize)
+    let more = events.len() > limit as usize;
+    events.truncate(limit as usize);
+    let next_cursor = more
         .then(|| events.last().map(|e| e.id.to_string()))
         .flatten();
     let results = events

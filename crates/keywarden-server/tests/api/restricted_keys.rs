@@ -380,6 +380,19 @@ async fn the_listing_pages_through_every_key_once_newest_first() {
         assert!(pages.len() < 10, "the pages never end");
     }
     assert_eq!(pages, [10, 10, 7]);
+    // A last page that is exactly full says so: no cursor to an empty page.
+    let mut exact = Vec::new();
+    let mut path9 = "/v1/api-keys/?limit=9".to_owned();
+    loop {
+        let reply = get(&server, &token, &path9).await;
+        exact.push(ids(&reply).len());
+        match reply.body["next_cursor"].as_str() {
+            Some(cursor) => path9 = format!("/v1/api-keys/?limit=9&cursor={cursor}"),
+            None => break,
+        }
+        assert!(exact.len() < 10, "the pages never end");
+    }
+    assert_eq!(exact, [9, 9, 9]);
     // Newest first: the 25 restricted keys in reverse order of creation, then the two
     // standard keys (created together, before them).
     let newest_first: Vec<String> = created.iter().rev().cloned().collect();
