@@ -79,7 +79,7 @@ fn record(
     lifecycle: Lifecycle,
 ) -> (String, KeyRecord) {
     let at = datetime!(2026-01-01 00:00 UTC);
-    // Mostly standard keys, every fourth restricted: both kinds are served from one table.
+    // Half standard, half restricted keys (with `payroll:read`, which the checks require).
     let (kind, mode) = match n % 4 {
         0 => (KeyKind::Restricted, Mode::Test),
         1 => (KeyKind::Standard, Mode::Live),

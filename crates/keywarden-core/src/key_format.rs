@@ -362,10 +362,9 @@ fn parse_damaged(text: &str) -> Result<ParsedKey<'_>, KeyFormatError> {
             found,
         });
     }
+    // From here on the text is ASCII: its byte length is its character count.
     if bytes.len() < PREFIX_LEN && PREFIXES.iter().any(|p| p.starts_with(text)) {
-        return Err(KeyFormatError::WrongLength {
-            found: text.chars().count(),
-        });
+        return Err(KeyFormatError::WrongLength { found: bytes.len() });
     }
     let kind = match bytes.get(..3) {
         Some(b"sk_") => KeyKind::Standard,
@@ -378,9 +377,7 @@ fn parse_damaged(text: &str) -> Result<ParsedKey<'_>, KeyFormatError> {
         _ => return Err(KeyFormatError::UnknownMode),
     };
     if bytes.len() != KEY_LEN {
-        return Err(KeyFormatError::WrongLength {
-            found: text.chars().count(),
-        });
+        return Err(KeyFormatError::WrongLength { found: bytes.len() });
     }
     let (checked, check) = bytes.split_at(CHECKED_LEN);
     let body = checked.get(PREFIX_LEN..).unwrap_or(&[]);

@@ -17,8 +17,6 @@ use axum::extract::Request;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use std::net::SocketAddr;
-use tower::Layer;
-use tower_http::normalize_path::NormalizePathLayer;
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
@@ -42,15 +40,14 @@ async fn main() -> std::io::Result<()> {
         .route("/v1/verify/", post(|| async { StatusCode::OK }))
         .route("/healthz", get(|| async { StatusCode::OK }));
     if layers {
+        // Declared as routes.rs declares them: both spellings of the verification paths.
         let router = Router::new()
             .route("/v1/forward-auth", get(|| async { StatusCode::OK }))
+            .route("/v1/forward-auth/", get(|| async { StatusCode::OK }))
             .route("/v1/verify", post(|| async { StatusCode::OK }))
-            .route("/healthz", get(|| async { StatusCode::OK }))
-            .layer(axum::extract::DefaultBodyLimit::max(64 * 1024))
-            .layer(axum::middleware::from_fn(
-                keywarden_server::access_log::access_log,
-            ));
-        let app = NormalizePathLayer::trim_trailing_slash().layer(router);
+            .route("/v1/verify/", post(|| async { StatusCode::OK }))
+            .route("/healthz", get(|| async { StatusCode::OK }));
+        let app = keywarden_server::app(router, 64 * 1024);
         let make_service =
             ServiceExt::<Request>::into_make_service_with_connect_info::<SocketAddr>(app);
         axum::serve(listener, make_service).await

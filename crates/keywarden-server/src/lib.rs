@@ -29,16 +29,38 @@ pub mod routes;
 pub mod startup;
 pub mod state;
 pub mod tokens;
+pub mod trailing_slash;
 
 use axum::ServiceExt;
-use axum::extract::Request;
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::response::Response;
 use state::AppState;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::net::TcpListener;
-use tower::Layer;
-use tower_http::normalize_path::NormalizePathLayer;
+
+/// `router` behind the layers every request passes: trailing slashes trimmed (SPEC §4), the
+/// request log, the body limit. Outside the router rather than `Router::layer`, which boxes a
+/// layered service per route and clones the box on every request; here the layers are plain
+/// types and cost nothing on a request that does not need them.
+pub fn app(
+    router: axum::Router,
+    body_limit: usize,
+) -> impl tower::Service<
+    Request,
+    Response = Response,
+    Error = std::convert::Infallible,
+    Future: Send + 'static,
+> + Clone
++ Send
++ Sync
++ 'static {
+    let layers = tower::ServiceBuilder::new()
+        .layer(access_log::AccessLogLayer)
+        .layer(DefaultBodyLimit::max(body_limit));
+    trailing_slash::trimmed(layers.service(router))
+}
 
 /// Serves `state` on `listener` until `shutdown` completes.
 pub async fn serve(
@@ -63,7 +85,8 @@ pub async fn serve(
             stop_tx.subscribe(),
         ))
     });
-    let app = NormalizePathLayer::trim_trailing_slash().layer(routes::router(state));
+    let body_limit = state.config.limits.max_body_bytes;
+    let app = app(routes::router(state), body_limit);
     let make_service =
         ServiceExt::<Request>::into_make_service_with_connect_info::<SocketAddr>(app);
     let served = axum::serve(listener, make_service)

@@ -1,7 +1,9 @@
 //! The router: every path of the API, one module per resource.
 //!
 //! Paths are declared without their trailing slash; [`crate::serve`] trims a trailing slash
-//! before routing, so `/v1/verify/` (the seeds' spelling) and `/v1/verify` both work.
+//! before routing ([`crate::trailing_slash`]), so `/v1/users/` (the seeds' spelling) and
+//! `/v1/users` both work. The two verification paths are declared in both spellings, so their
+//! requests skip that rewrite.
 
 pub mod account;
 pub mod api_keys;
@@ -18,12 +20,10 @@ pub mod verify;
 use crate::error::ApiError;
 use crate::state::AppState;
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, patch, post};
 
-/// All routes with their state.
+/// All routes with their state; [`crate::app`] puts the layers every request passes around it.
 pub fn router(state: AppState) -> Router {
-    let body_limit = state.config.limits.max_body_bytes;
     Router::new()
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
@@ -51,12 +51,12 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/products", get(account::products))
         .route("/v1/audit-events", get(audit::list))
         .route("/v1/verify", post(verify::verify))
+        .route("/v1/verify/", post(verify::verify))
         .route("/v1/forward-auth", get(forward_auth::forward_auth))
+        .route("/v1/forward-auth/", get(forward_auth::forward_auth))
         .merge(crate::console::router())
         .merge(crate::openapi::router())
         .fallback(|| async { ApiError::NoRoute })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
-        .layer(DefaultBodyLimit::max(body_limit))
-        .layer(axum::middleware::from_fn(crate::access_log::access_log))
         .with_state(state)
 }

@@ -5,7 +5,7 @@
 use crate::config::Config;
 use crate::key_cache::KeyCache;
 use crate::routes::forward_auth::RouteTable;
-use crate::state::{AppState, Limiters};
+use crate::state::{AppState, Limiters, Shared};
 use crate::tokens::TokenIssuer;
 use keywarden_core::secret::ServerSecret;
 use keywarden_core::service::Keywarden;
@@ -66,7 +66,7 @@ pub async fn build_state(
         config.tokens.refresh_ttl_secs,
     ));
     let routes = Arc::new(RouteTable::new(&config.routes, service.catalog())?);
-    Ok(AppState {
+    Ok(AppState::new(Shared {
         limiters: Arc::new(Limiters::new(&config)),
         metrics: Arc::default(),
         config: Arc::new(config),
@@ -74,7 +74,7 @@ pub async fn build_state(
         cache,
         tokens,
         routes,
-    })
+    }))
 }
 
 async fn resolve_secret(

@@ -39,9 +39,29 @@ impl Limiters {
     }
 }
 
-/// Shared state; cheap to clone.
+/// Shared state: one reference-counted pointer, so the two clones axum makes per request
+/// (route service, `State` extractor) are one counter update each rather than one per part.
 #[derive(Clone, Debug)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl AppState {
+    /// Wraps the shared parts.
+    pub fn new(shared: Shared) -> Self {
+        Self(Arc::new(shared))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// What handlers reach through [`AppState`].
+#[derive(Debug)]
+pub struct Shared {
     /// Domain services (store, hasher, catalog, clock).
     pub service: Keywarden,
     /// The in-memory key table.

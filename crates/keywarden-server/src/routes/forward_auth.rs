@@ -15,7 +15,7 @@ use axum::extract::{ConnectInfo, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use keywarden_core::scope::{Access, Catalog, Scope, ScopeSet};
 use std::borrow::Cow;
 use std::cell::RefCell;
@@ -115,12 +115,18 @@ fn percent_decode(path: &str) -> Option<String> {
     String::from_utf8(out).ok()
 }
 
-fn original<'a>(headers: &'a HeaderMap, names: [&str; 2]) -> Option<&'a str> {
+fn original<'a>(headers: &'a HeaderMap, names: [&HeaderName; 2]) -> Option<&'a str> {
     names
         .iter()
         .find_map(|n| headers.get(*n))
         .and_then(|v| v.to_str().ok())
 }
+
+// Looked up as `HeaderName`s: a `&str` name is parsed and checked on every lookup.
+const X_ORIGINAL_METHOD: HeaderName = HeaderName::from_static("x-original-method");
+const X_FORWARDED_METHOD: HeaderName = HeaderName::from_static("x-forwarded-method");
+const X_ORIGINAL_URI: HeaderName = HeaderName::from_static("x-original-uri");
+const X_FORWARDED_URI: HeaderName = HeaderName::from_static("x-forwarded-uri");
 
 /// `GET /v1/forward-auth/`
 #[utoipa::path(
@@ -183,10 +189,10 @@ pub async fn forward_auth(State(state): State<AppState>, request: Request) -> Re
 fn check(state: &AppState, parts: &Parts) -> Result<Response, ApiError> {
     let headers = &parts.headers;
     check_verifier_secret(state, headers)?;
-    let access = original(headers, ["x-original-method", "x-forwarded-method"])
+    let access = original(headers, [&X_ORIGINAL_METHOD, &X_FORWARDED_METHOD])
         .and_then(|m| method_access(m.as_bytes()))
         .unwrap_or_else(|| access_of(&parts.method));
-    let uri = original(headers, ["x-original-uri", "x-forwarded-uri"]).unwrap_or("/");
+    let uri = original(headers, [&X_ORIGINAL_URI, &X_FORWARDED_URI]).unwrap_or("/");
     let catalog = state.cache.catalog();
     let target = state.routes.target(uri, catalog);
     let required = match target {
@@ -290,19 +296,30 @@ fn id_header_values(account: &Uuid, key_id: &Uuid) -> Option<(HeaderValue, Heade
     let (account_text, key_text) = text.split_at_mut(UUID_LEN);
     account.hyphenated().encode_lower(account_text);
     key_id.hyphenated().encode_lower(key_text);
-    let both = HEADER_BUFFER
+    let (account, key_id) = HEADER_BUFFER
         .try_with(|cell| {
             let mut buffer = cell.try_borrow_mut().ok()?;
             if buffer.capacity() < text.len() {
                 *buffer = BytesMut::with_capacity(HEADER_CHUNK);
             }
             buffer.extend_from_slice(&text);
-            Some(buffer.split().freeze())
+            // Each split takes one reference on the shared buffer; nothing is copied.
+            let account = buffer.split_to(UUID_LEN).freeze();
+            let key_id = buffer.split_to(UUID_LEN).freeze();
+            Some((account, key_id))
         })
         .ok()
-        .flatten()?;
-    let account = HeaderValue::from_maybe_shared(both.slice(..UUID_LEN)).ok()?;
-    let key_id = HeaderValue::from_maybe_shared(both.slice(UUID_LEN..)).ok()?;
+        .flatten()
+        // No buffer (a thread being torn down): copy, as `HeaderValue::from_str` would.
+        .unwrap_or_else(|| {
+            let (account, key_id) = text.split_at(UUID_LEN);
+            (
+                Bytes::copy_from_slice(account),
+                Bytes::copy_from_slice(key_id),
+            )
+        });
+    let account = HeaderValue::from_maybe_shared(account).ok()?;
+    let key_id = HeaderValue::from_maybe_shared(key_id).ok()?;
     Some((account, key_id))
 }
 

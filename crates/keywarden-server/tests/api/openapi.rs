@@ -125,9 +125,10 @@ fn declared_routes(source: &str) -> Vec<(String, String)> {
     found
 }
 
-/// The path as the document spells it: `/v1/x` → `/v1/x/`.
+/// The path as the document spells it: `/v1/x` → `/v1/x/` (and `/v1/x/`, routed in both
+/// spellings, as it is).
 fn documented_path(path: &str) -> String {
-    if UNSLASHED.contains(&path) {
+    if UNSLASHED.contains(&path) || path.ends_with('/') {
         path.to_owned()
     } else {
         format!("{path}/")
