@@ -264,13 +264,18 @@ async fn serve(dir: &Path, env: &[(&str, &str)]) -> Server {
 
 impl Server {
     /// SIGTERM, then the exit status.
-    async fn terminate(mut self) -> (std::process::ExitStatus, String) {
+    async fn terminate(self) -> (std::process::ExitStatus, String) {
         let pid = self.child.id().unwrap();
         let killed = Command::new("kill")
             .args(["-TERM", &pid.to_string()])
             .status()
             .unwrap();
         assert!(killed.success());
+        self.terminate_after_signal().await
+    }
+
+    /// The exit status and log of a server already sent SIGTERM.
+    async fn terminate_after_signal(mut self) -> (std::process::ExitStatus, String) {
         let status = tokio::time::timeout(std::time::Duration::from_secs(20), self.child.wait())
             .await
             .expect("server stops within 20 s of SIGTERM")
@@ -369,13 +374,62 @@ async fn a_whole_session_leaves_no_secret_in_the_log_or_the_database() {
         .await
         .unwrap();
     assert_eq!(verified["valid"], true);
-    let refreshed = http
+    let refreshed: Value = http
         .post(url("/v1/auth/token/refresh/"))
         .json(&serde_json::json!({ "refresh": refresh }))
         .send()
         .await
+        .unwrap()
+        .json()
+        .await
         .unwrap();
-    assert_eq!(refreshed.status(), 200);
+    let refreshed_access = refreshed["access"].as_str().unwrap().to_owned();
+
+    // A restricted key, a user added through the API, and a 2FA enrolment begun: each hands
+    // out a secret of its own.
+    let restricted: Value = http
+        .post(url("/v1/api-keys/"))
+        .bearer_auth(&refreshed_access)
+        .json(&serde_json::json!({
+            "label": "Zapier-Integration-Payroll", "type": "live", "scopes": ["payroll:read"]
+        }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let restricted_key = restricted["key"].as_str().unwrap().to_owned();
+    let member_password = "a member's own long passphrase".to_owned();
+    let added = http
+        .post(url("/v1/users/"))
+        .bearer_auth(&access)
+        .json(&serde_json::json!({
+            "email": "grace@example.com", "role": "member", "password": member_password
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(added.status(), 201);
+    let setup: Value = http
+        .post(url("/v1/auth/2fa/setup/"))
+        .bearer_auth(&access)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let totp_secret = setup["secret"].as_str().unwrap().to_owned();
+    assert!(totp_secret.len() >= 16, "{setup}");
+    let used = http
+        .get(url("/v1/forward-auth/"))
+        .header("Authorization", format!("Api-Key {restricted_key}"))
+        .header("X-Original-URI", "/v1/payroll/runs/")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(used.status(), 200);
 
     let (status, log) = server.terminate().await;
     assert!(
@@ -386,19 +440,25 @@ async fn a_whole_session_leaves_no_secret_in_the_log_or_the_database() {
     assert!(log.contains("shutting down"), "{log}");
 
     let password = PASSWORD.to_owned();
+    let wrong_password = "wrong password!!".to_owned();
     let secrets = [
         &test_key,
         &live_key,
         &new_test_key,
+        &restricted_key,
         &access,
         &refresh,
+        &refreshed_access,
         &basic,
         &password,
+        &wrong_password,
+        &member_password,
+        &totp_secret,
     ];
     for secret in &secrets {
         assert!(!log.contains(secret.as_str()), "a secret reached the log");
         // The random part alone must not appear either.
-        if secret.starts_with("sk_") {
+        if secret.starts_with("sk_") || secret.starts_with("rk_") {
             assert!(
                 !log.contains(&secret[8..]),
                 "a key's random part reached the log"
@@ -416,4 +476,56 @@ async fn a_whole_session_leaves_no_secret_in_the_log_or_the_database() {
             );
         }
     }
+}
+
+/// SIGTERM while a request is being handled: the request still gets its whole answer, then
+/// the process exits 0. `Expect: 100-continue` makes the server say when its handler starts
+/// reading the body, so the signal provably arrives mid-request; the body follows the signal.
+#[tokio::test]
+async fn sigterm_lets_the_request_in_flight_finish() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let dir = tempfile::tempdir().unwrap();
+    let account = create_account(dir.path(), "grace@example.com", &[]);
+    let live_key = account["keys"]["live"].as_str().unwrap().to_owned();
+    let server = serve(dir.path(), &[]).await;
+    let address = server.base.trim_start_matches("http://").to_owned();
+    let body = serde_json::json!({ "key": live_key }).to_string();
+
+    let mut stream = tokio::net::TcpStream::connect(&address).await.unwrap();
+    let head = format!(
+        "POST /v1/verify/ HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut interim = vec![0u8; 25];
+    stream.read_exact(&mut interim).await.unwrap();
+    assert_eq!(interim, b"HTTP/1.1 100 Continue\r\n\r\n");
+
+    // The handler is waiting for the body: stop the server now.
+    let pid = server.child.id().unwrap();
+    let killed = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    stream.write_all(body.as_bytes()).await.unwrap();
+    let mut answer = String::new();
+    tokio::time::timeout(
+        std::time::Duration::from_secs(20),
+        stream.read_to_string(&mut answer),
+    )
+    .await
+    .expect("the answer comes before the server stops")
+    .unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
+    assert!(answer.contains(r#""valid":true"#), "{answer}");
+
+    let (status, log) = server.terminate_after_signal().await;
+    assert!(
+        status.success(),
+        "graceful shutdown exits 0: {status:?}\n{log}"
+    );
+    assert!(log.contains("shutting down"), "{log}");
 }

@@ -129,25 +129,30 @@ pub struct KeyRecord {
 }
 
 impl KeyRecord {
+    /// When a revoked key was revoked, or when a rotated key stops working (the end of its
+    /// grace); `None` for an active key. The stores' narrow feed query computes the same in
+    /// SQL (`stopped_at` in `keywarden-store`; a conformance check compares the two).
+    pub fn stopped_at(&self) -> Option<OffsetDateTime> {
+        match self.lifecycle {
+            Lifecycle::Active => None,
+            Lifecycle::Revoked => Some(self.revoked_at.unwrap_or(self.created_at)),
+            Lifecycle::Rotated => Some(
+                self.grace_until
+                    .or(self.rotated_at)
+                    .unwrap_or(self.created_at),
+            ),
+        }
+    }
+
     /// Whether the key is refused at `now`, and why. Revocation wins over rotation, which wins
     /// over expiry.
     pub fn refusal_at(&self, now: OffsetDateTime) -> Option<Refusal> {
-        match self.lifecycle {
-            Lifecycle::Revoked => {
-                return Some(Refusal::Revoked {
-                    at: self.revoked_at.unwrap_or(self.created_at),
-                });
+        match (self.lifecycle, self.stopped_at()) {
+            (Lifecycle::Revoked, Some(at)) => return Some(Refusal::Revoked { at }),
+            (Lifecycle::Rotated, Some(until)) if now >= until => {
+                return Some(Refusal::Rotated { at: until });
             }
-            Lifecycle::Rotated => {
-                let until = self
-                    .grace_until
-                    .or(self.rotated_at)
-                    .unwrap_or(self.created_at);
-                if now >= until {
-                    return Some(Refusal::Rotated { at: until });
-                }
-            }
-            Lifecycle::Active => {}
+            _ => {}
         }
         match self.expires_at {
             Some(at) if now >= at => Some(Refusal::Expired { at }),

@@ -11,6 +11,7 @@ use crate::ids::{AccountId, KeyId};
 use crate::key_format::{self, KeyFormatError, KeyKind, Mode};
 use crate::key_record::{KeyRecord, Lifecycle, Refusal};
 use crate::scope::{Catalog, ScopeSet};
+use crate::store::KeyTableRow;
 use hashbrown::HashTable;
 use std::sync::atomic::{AtomicI64, Ordering};
 use time::OffsetDateTime;
@@ -56,30 +57,60 @@ pub fn from_millis(ms: i64) -> OffsetDateTime {
 impl TableEntry {
     /// Builds the entry of a stored key against the current catalog.
     pub fn from_record(record: &KeyRecord, catalog: &Catalog) -> Self {
-        let scopes = match record.kind {
+        Self::build(
+            &Identity {
+                digest: record.digest,
+                id: record.id,
+                account_id: record.account_id,
+                kind: record.kind,
+                mode: record.mode,
+                lifecycle: record.lifecycle,
+                expires_at: record.expires_at,
+            },
+            record.scopes.iter().map(String::as_str),
+            record.stopped_at(),
+            catalog,
+        )
+    }
+
+    /// Builds the entry of a row of the store's narrow feed against the current catalog.
+    pub fn from_row(row: &KeyTableRow, catalog: &Catalog) -> Self {
+        Self::build(
+            &Identity {
+                digest: row.digest,
+                id: row.id,
+                account_id: row.account_id,
+                kind: row.kind,
+                mode: row.mode,
+                lifecycle: row.lifecycle,
+                expires_at: row.expires_at,
+            },
+            row.scopes.iter().map(String::as_str),
+            row.stopped_at,
+            catalog,
+        )
+    }
+
+    fn build<'a>(
+        key: &Identity,
+        scopes: impl Iterator<Item = &'a str>,
+        stopped_at: Option<OffsetDateTime>,
+        catalog: &Catalog,
+    ) -> Self {
+        let scopes = match key.kind {
             KeyKind::Standard => catalog.all(),
-            KeyKind::Restricted => catalog.parse_stored(record.scopes.iter().map(String::as_str)),
-        };
-        let stopped_at = match record.lifecycle {
-            Lifecycle::Active => NEVER,
-            Lifecycle::Revoked => millis(record.revoked_at.unwrap_or(record.created_at)),
-            Lifecycle::Rotated => millis(
-                record
-                    .grace_until
-                    .or(record.rotated_at)
-                    .unwrap_or(record.created_at),
-            ),
+            KeyKind::Restricted => catalog.parse_stored(scopes),
         };
         Self {
-            digest: record.digest,
-            key_id: record.id,
-            account_id: record.account_id,
-            kind: record.kind,
-            mode: record.mode,
+            digest: key.digest,
+            key_id: key.id,
+            account_id: key.account_id,
+            kind: key.kind,
+            mode: key.mode,
             scopes,
-            expires_at: record.expires_at.map_or(NEVER, millis),
-            lifecycle: record.lifecycle,
-            stopped_at,
+            expires_at: key.expires_at.map_or(NEVER, millis),
+            lifecycle: key.lifecycle,
+            stopped_at: stopped_at.map_or(NEVER, millis),
             last_used: AtomicI64::new(0),
         }
     }
@@ -115,6 +146,17 @@ impl TableEntry {
             self.last_used.store(now_ms, Ordering::Relaxed);
         }
     }
+}
+
+/// The fields a record and a narrow feed row share.
+struct Identity {
+    digest: KeyDigest,
+    id: KeyId,
+    account_id: AccountId,
+    kind: KeyKind,
+    mode: Mode,
+    lifecycle: Lifecycle,
+    expires_at: Option<OffsetDateTime>,
 }
 
 /// Why a presented key was not accepted.
@@ -247,6 +289,10 @@ impl KeyTable {
         self.entries
             .iter()
             .filter_map(|e| {
+                // Read first: a swap would write every entry's cache line, used or not.
+                if e.last_used.load(Ordering::Relaxed) == 0 {
+                    return None;
+                }
                 let used = e.last_used.swap(0, Ordering::Relaxed);
                 (used != 0).then(|| (e.key_id, from_millis(used)))
             })

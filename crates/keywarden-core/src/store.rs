@@ -6,9 +6,10 @@
 
 use crate::account::{Account, Role, User};
 use crate::audit::{Action, AuditEvent};
+use crate::digest::KeyDigest;
 use crate::ids::{AccountId, EventId, KeyId, UserId};
 use crate::key_format::{KeyKind, Mode};
-use crate::key_record::{KeyRecord, KeyStatus};
+use crate::key_record::{KeyRecord, KeyStatus, Lifecycle};
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
@@ -103,6 +104,51 @@ pub struct AuditQuery {
     pub limit: u32,
 }
 
+/// What the in-memory key table needs of a stored key, and nothing more: the change feed as
+/// start-up reads it, 1e6 rows at a time on a large install, so no label, hint, links or
+/// times the check never reads.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyTableRow {
+    /// Position in the change feed.
+    pub change_seq: i64,
+    /// HMAC of the key.
+    pub digest: KeyDigest,
+    /// Record id.
+    pub id: KeyId,
+    /// Owning account.
+    pub account_id: AccountId,
+    /// Standard or restricted.
+    pub kind: KeyKind,
+    /// Test or live.
+    pub mode: Mode,
+    /// Canonical scope names (empty for standard keys).
+    pub scopes: Vec<String>,
+    /// What the last action made of the key.
+    pub lifecycle: Lifecycle,
+    /// Expiry, if any.
+    pub expires_at: Option<OffsetDateTime>,
+    /// When a revoked key was revoked, or when a rotated key's grace ends; `None` when active.
+    pub stopped_at: Option<OffsetDateTime>,
+}
+
+impl KeyTableRow {
+    /// The row of a full record (what the store's narrow query reads of it).
+    pub fn of(record: &KeyRecord) -> Self {
+        Self {
+            change_seq: record.change_seq,
+            digest: record.digest,
+            id: record.id,
+            account_id: record.account_id,
+            kind: record.kind,
+            mode: record.mode,
+            scopes: record.scopes.clone(),
+            lifecycle: record.lifecycle,
+            expires_at: record.expires_at,
+            stopped_at: record.stopped_at(),
+        }
+    }
+}
+
 /// A user's TOTP enrolment. The seed is stored encrypted (by the caller, under a key derived
 /// from the server secret); the store never sees it in the clear.
 #[derive(Clone, PartialEq, Eq)]
@@ -194,6 +240,11 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         after: i64,
         limit: u32,
     ) -> Result<Vec<KeyRecord>, StoreError>;
+
+    /// The same feed as [`Store::keys_changed_since`], narrowed to what the key table needs
+    /// ([`KeyTableRow::of`] of each record): what start-up and the refresh loop read.
+    async fn key_table_since(&self, after: i64, limit: u32)
+    -> Result<Vec<KeyTableRow>, StoreError>;
 
     /// Records last use times in one batch; never moves a time backwards. Does not bump
     /// `change_seq` (usage is not a change the key table needs).

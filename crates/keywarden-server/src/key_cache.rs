@@ -69,11 +69,16 @@ impl KeyCache {
         let mut position = self.feed_position.lock().await;
         let mut applied = 0;
         loop {
-            let batch = self.store.keys_changed_since(*position, FEED_PAGE).await?;
+            let batch = self.store.key_table_since(*position, FEED_PAGE).await?;
             let Some(last) = batch.last() else { break };
             *position = last.change_seq;
             applied += batch.len();
-            self.apply(&batch);
+            self.apply_entries(
+                batch
+                    .iter()
+                    .map(|row| TableEntry::from_row(row, &self.catalog))
+                    .collect(),
+            );
             if batch.len() < FEED_PAGE as usize {
                 break;
             }
@@ -84,10 +89,16 @@ impl KeyCache {
 
     /// Applies records just changed through this instance, before the answer is sent.
     pub fn apply(&self, records: &[KeyRecord]) {
-        let entries: Vec<TableEntry> = records
-            .iter()
-            .map(|r| TableEntry::from_record(r, &self.catalog))
-            .collect();
+        self.apply_entries(
+            records
+                .iter()
+                .map(|r| TableEntry::from_record(r, &self.catalog))
+                .collect(),
+        );
+    }
+
+    /// Applies entries built outside the lock, so readers wait only for the inserts.
+    fn apply_entries(&self, entries: Vec<TableEntry>) {
         // std RwLock: held only for these inserts, never across an await.
         let mut table = self
             .table

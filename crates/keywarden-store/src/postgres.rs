@@ -81,14 +81,15 @@ mod listener;
 pub use listener::{KEY_CHANGES_CHANNEL, KeyChangeListener, KeyChangeNotice};
 
 use async_trait::async_trait;
-use codec::{event_columns, key_columns, opt_pg_time, pg_time, user_columns};
+use codec::{event_columns, key_columns, opt_pg_time, pg_time, table_columns, user_columns};
 use errors::{Failure, map_migrate, map_sqlx};
 use keywarden_core::account::{Account, Role, User};
 use keywarden_core::audit::AuditEvent;
 use keywarden_core::ids::{AccountId, KeyId, UserId};
 use keywarden_core::key_record::KeyRecord;
 use keywarden_core::store::{
-    AuditQuery, KeyFilter, KeyQuery, KeyUpdate, Rotation, Store, StoreError, TotpEnrolment,
+    AuditQuery, KeyFilter, KeyQuery, KeyTableRow, KeyUpdate, Rotation, Store, StoreError,
+    TotpEnrolment,
 };
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 use std::collections::BTreeMap;
@@ -606,6 +607,25 @@ impl Store for PostgresStore {
         .await
         .map_err(map_sqlx)?;
         rows.iter().map(codec::key_from_row).collect()
+    }
+
+    async fn key_table_since(
+        &self,
+        after: i64,
+        limit: u32,
+    ) -> Result<Vec<KeyTableRow>, StoreError> {
+        // The same gap-free run as `keys_changed_since`.
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            table_columns!(),
+            " FROM api_keys WHERE change_seq > $1 ORDER BY change_seq ASC LIMIT $2"
+        ))
+        .bind(after)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(map_sqlx)?;
+        rows.iter().map(codec::table_row_from_row).collect()
     }
 
     async fn record_last_used(&self, uses: &[(KeyId, OffsetDateTime)]) -> Result<(), StoreError> {

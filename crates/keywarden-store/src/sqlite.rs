@@ -15,18 +15,23 @@
 mod codec;
 mod console;
 mod errors;
+mod feed_reader;
 #[cfg(test)]
 mod migration_tests;
 
 use async_trait::async_trait;
-use codec::{event_columns, id_text, key_columns, micros, opt_micros, scopes_json, user_columns};
+use codec::{
+    event_columns, id_text, key_columns, micros, opt_micros, scopes_json, table_columns,
+    user_columns,
+};
 use errors::{map_migrate, map_sqlx};
 use keywarden_core::account::{Account, Role, User};
 use keywarden_core::audit::AuditEvent;
 use keywarden_core::ids::{AccountId, KeyId, UserId};
 use keywarden_core::key_record::KeyRecord;
 use keywarden_core::store::{
-    AuditQuery, KeyFilter, KeyQuery, KeyUpdate, Rotation, Store, StoreError, TotpEnrolment,
+    AuditQuery, KeyFilter, KeyQuery, KeyTableRow, KeyUpdate, Rotation, Store, StoreError,
+    TotpEnrolment,
 };
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
@@ -57,6 +62,8 @@ const SECRET_FINGERPRINT: &str = "secret_fingerprint";
 pub struct SqliteStore {
     pool: SqlitePool,
     in_memory: bool,
+    /// The narrow feed's reader; `None` in memory (read through the pool instead).
+    feed: Option<feed_reader::FeedReader>,
 }
 
 /// The durability-relevant settings of a connection, as SQLite reports them.
@@ -122,7 +129,14 @@ impl SqliteStore {
                 .await
                 .map_err(map_sqlx)?
         };
-        let store = SqliteStore { pool, in_memory };
+        let feed = (!in_memory).then(|| {
+            feed_reader::FeedReader::new(pool.connect_options().get_filename().to_path_buf())
+        });
+        let store = SqliteStore {
+            pool,
+            in_memory,
+            feed,
+        };
         store.check_settings().await?;
         MIGRATOR.run(&store.pool).await.map_err(map_migrate)?;
         tracing::info!(
@@ -587,6 +601,27 @@ impl Store for SqliteStore {
         .await
         .map_err(map_sqlx)?;
         rows.iter().map(codec::key_from_row).collect()
+    }
+
+    async fn key_table_since(
+        &self,
+        after: i64,
+        limit: u32,
+    ) -> Result<Vec<KeyTableRow>, StoreError> {
+        if let Some(feed) = &self.feed {
+            return feed.read(after, limit).await;
+        }
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            table_columns!(),
+            " FROM api_keys WHERE change_seq > ? ORDER BY change_seq ASC LIMIT ?"
+        ))
+        .bind(after)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(map_sqlx)?;
+        rows.iter().map(codec::table_row_from_row).collect()
     }
 
     async fn record_last_used(&self, uses: &[(KeyId, OffsetDateTime)]) -> Result<(), StoreError> {

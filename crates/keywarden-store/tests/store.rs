@@ -17,7 +17,7 @@ use keywarden_core::ids::{AccountId, EventId, KeyId, UserId};
 use keywarden_core::key_format::{self, KeyKind, Mode};
 use keywarden_core::key_record::{KeyRecord, Lifecycle};
 use keywarden_core::secret::ServerSecret;
-use keywarden_core::store::{KeyFilter, Rotation, Store, StoreError};
+use keywarden_core::store::{KeyFilter, KeyTableRow, Rotation, Store, StoreError};
 use keywarden_store::SqliteStore;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -701,6 +701,76 @@ async fn check_change_feed(store: &dyn Store) {
     assert!(store.keys_changed_since(start, 0).await.unwrap().is_empty());
 }
 
+/// The narrow feed the key table loads from says of every key what the full records say:
+/// the stores compute `stopped_at` in SQL, the domain in `KeyRecord::stopped_at`.
+async fn check_narrow_feed_matches_the_full_feed(store: &dyn Store) {
+    let (a, _) = seed(store, "A").await;
+    let start = max_seq(store).await;
+    let standard = issue(store, key(a.id, KeyKind::Standard, Mode::Test, at(1))).await;
+    let scoped = issue(
+        store,
+        KeyRecord {
+            scopes: vec!["payroll:read".into(), "asset:write".into()],
+            expires_at: Some(at(500)),
+            ..key(a.id, KeyKind::Restricted, Mode::Live, at(2))
+        },
+    )
+    .await;
+    let revoked = issue(store, key(a.id, KeyKind::Restricted, Mode::Test, at(3))).await;
+    store
+        .revoke_key(
+            a.id,
+            revoked.id,
+            at(9),
+            &event(a.id, Action::KeyRevoked, Some(revoked.id), at(9)),
+        )
+        .await
+        .unwrap();
+    let new = successor(&standard, at(100));
+    store
+        .rotate_key(
+            &Rotation {
+                old_key: standard.id,
+                account_id: a.id,
+                at: at(100),
+                old_grace_until: at(100) + Duration::hours(1),
+                new_key: &new,
+            },
+            &event(a.id, Action::KeyRotated, Some(standard.id), at(100)),
+        )
+        .await
+        .unwrap();
+
+    let full: Vec<KeyTableRow> = store
+        .keys_changed_since(start, 100)
+        .await
+        .unwrap()
+        .iter()
+        .map(KeyTableRow::of)
+        .collect();
+    let narrow = store.key_table_since(start, 100).await.unwrap();
+    assert_eq!(narrow, full);
+    assert_eq!(narrow.len(), 4, "{narrow:#?}");
+    let row = |id: KeyId| narrow.iter().find(|r| r.id == id).unwrap();
+    assert_eq!(row(scoped.id).scopes, ["payroll:read", "asset:write"]);
+    assert_eq!(row(scoped.id).expires_at, Some(at(500)));
+    assert_eq!(row(scoped.id).stopped_at, None);
+    assert_eq!(row(revoked.id).stopped_at, Some(at(9)));
+    assert_eq!(
+        row(standard.id).stopped_at,
+        Some(at(100) + Duration::hours(1))
+    );
+    assert_eq!(row(standard.id).lifecycle, Lifecycle::Rotated);
+    // Pages of one, as the refresh loop reads them, give the same rows.
+    let mut paged = Vec::new();
+    let mut cursor = start;
+    while let Some(last) = store.key_table_since(cursor, 1).await.unwrap().pop() {
+        cursor = last.change_seq;
+        paged.push(last);
+    }
+    assert_eq!(paged, narrow);
+}
+
 async fn check_last_used(store: &dyn Store) {
     let (a, _) = seed(store, "A").await;
     let k = issue(store, key(a.id, KeyKind::Standard, Mode::Test, at(1))).await;
@@ -1002,6 +1072,7 @@ macro_rules! for_each_check {
             revoking_twice_conflicts => check_revoke;
             another_accounts_key_is_not_found => check_other_accounts_keys_are_not_found;
             change_feed_is_ordered_and_pages => check_change_feed;
+            narrow_feed_matches_the_full_feed => check_narrow_feed_matches_the_full_feed;
             last_used_never_bumps_change_seq_nor_goes_back => check_last_used;
             a_failed_audit_event_rolls_back_the_change => check_failed_audit_event_rolls_back;
             listing_is_newest_first_and_filtered => check_listing;

@@ -712,3 +712,46 @@ async fn missing_credentials_do_not_count_as_failures() {
     }
     assert_key_works(&server, &account.test_key).await;
 }
+
+fn assert_ok(reply: &crate::support::Reply) {
+    assert_eq!(reply.status, 200, "{}", reply.text);
+}
+
+/// SPEC §5: a cache never serves a key past its maximum age. When the table could not be
+/// brought up to date for longer than `cache.max_age_secs` (the database unreachable), both
+/// verification endpoints answer a JSON 503 with `Retry-After` instead of a stale verdict, and
+/// answer again as soon as the table is current.
+#[tokio::test]
+async fn a_table_older_than_its_maximum_age_answers_503_not_a_stale_verdict() {
+    let server = TestServer::start_with(|c| {
+        c.cache.max_age_secs = 30;
+        c.cache.refresh_interval_ms = 3_600_000;
+    })
+    .await;
+    let account = server.account("Stale").await;
+    let key = api_key(&account.live_key);
+    assert_ok(&forward_auth(&server, Some(&key), "GET", "/v1/customers/").await);
+
+    // Exactly at the maximum age the table is still trusted; a millisecond later it is not.
+    server.advance_without_sync(Duration::seconds(30));
+    assert_ok(&forward_auth(&server, Some(&key), "GET", "/v1/customers/").await);
+    server.advance_without_sync(Duration::milliseconds(1));
+    for reply in [
+        forward_auth(&server, Some(&key), "GET", "/v1/customers/").await,
+        send(
+            server
+                .http
+                .post(server.url("/v1/verify/"))
+                .json(&json!({ "key": account.live_key })),
+        )
+        .await,
+    ] {
+        reply.assert_error(503);
+        assert_eq!(reply.body["code"], "unavailable", "{}", reply.text);
+        assert!(reply.header("retry-after").is_some(), "{:?}", reply.headers);
+    }
+
+    // Caught up again: answers resume.
+    server.advance(Duration::ZERO).await;
+    assert_ok(&forward_auth(&server, Some(&key), "GET", "/v1/customers/").await);
+}

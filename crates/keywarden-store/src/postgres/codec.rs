@@ -12,7 +12,7 @@ use keywarden_core::digest::KeyDigest;
 use keywarden_core::ids::{AccountId, EventId, KeyId, UserId};
 use keywarden_core::key_format::{KeyKind, Mode};
 use keywarden_core::key_record::{KeyRecord, Lifecycle};
-use keywarden_core::store::{StoreError, TotpEnrolment};
+use keywarden_core::store::{KeyTableRow, StoreError, TotpEnrolment};
 use sqlx::Row;
 use sqlx::postgres::PgRow;
 use time::{Duration, OffsetDateTime};
@@ -28,6 +28,19 @@ macro_rules! key_columns {
     };
 }
 pub(crate) use key_columns;
+
+/// The columns of `api_keys` that [`table_row_from_row`] reads, by position. `stopped_at` is
+/// `KeyRecord::stopped_at` in SQL (the conformance suite compares the two).
+macro_rules! table_columns {
+    () => {
+        "change_seq, digest, id, account_id, kind, mode, scopes, lifecycle, expires_at, \
+         CASE lifecycle \
+             WHEN 'revoked' THEN coalesce(revoked_at, created_at) \
+             WHEN 'rotated' THEN coalesce(grace_until, rotated_at, created_at) \
+         END AS stopped_at"
+    };
+}
+pub(crate) use table_columns;
 
 /// The columns of `users` that [`user_from_row`] reads.
 macro_rules! user_columns {
@@ -174,6 +187,59 @@ pub(crate) fn key_from_row(row: &PgRow) -> Result<KeyRecord, StoreError> {
         replaces: r.get::<Option<Uuid>>("replaces")?.map(KeyId),
         change_seq: r.get("change_seq")?,
     })
+}
+
+/// A row of [`table_columns!`], read by position.
+pub(crate) fn table_row_from_row(row: &PgRow) -> Result<KeyTableRow, StoreError> {
+    let change_seq: i64 = row
+        .try_get(0)
+        .map_err(|e| StoreError::Other(format!("api_keys.change_seq cannot be read: {e}")))?;
+    let bad = |column: &str, why: &dyn std::fmt::Display| {
+        StoreError::Other(format!(
+            "api_keys.{column} of the row with change_seq {change_seq} cannot be read: {why}"
+        ))
+    };
+    let digest: &[u8] = row.try_get(1).map_err(|e| bad("digest", &e))?;
+    let digest = <[u8; 32]>::try_from(digest)
+        .map_err(|_| bad("digest", &format!("{} bytes instead of 32", digest.len())))?;
+    Ok(KeyTableRow {
+        change_seq,
+        digest: KeyDigest(digest),
+        id: KeyId(row.try_get(2).map_err(|e| bad("id", &e))?),
+        account_id: AccountId(row.try_get(3).map_err(|e| bad("account_id", &e))?),
+        kind: parse_name(
+            row.try_get::<&str, _>(4).map_err(|e| bad("kind", &e))?,
+            "kind",
+            KeyKind::from_name,
+            &bad,
+        )?,
+        mode: parse_name(
+            row.try_get::<&str, _>(5).map_err(|e| bad("mode", &e))?,
+            "mode",
+            Mode::from_name,
+            &bad,
+        )?,
+        scopes: row.try_get(6).map_err(|e| bad("scopes", &e))?,
+        lifecycle: parse_name(
+            row.try_get::<&str, _>(7)
+                .map_err(|e| bad("lifecycle", &e))?,
+            "lifecycle",
+            Lifecycle::from_name,
+            &bad,
+        )?,
+        expires_at: row.try_get(8).map_err(|e| bad("expires_at", &e))?,
+        stopped_at: row.try_get(9).map_err(|e| bad("stopped_at", &e))?,
+    })
+}
+
+/// A closed set's value from its stored name.
+fn parse_name<T>(
+    name: &str,
+    column: &str,
+    parse: fn(&str) -> Option<T>,
+    bad: &dyn Fn(&str, &dyn std::fmt::Display) -> StoreError,
+) -> Result<T, StoreError> {
+    parse(name).ok_or_else(|| bad(column, &format!("unknown value '{name}'")))
 }
 
 /// A `user_totp` row (`encrypted_seed, confirmed, last_step`, and `user_id` for errors).

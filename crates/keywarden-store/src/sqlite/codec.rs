@@ -11,7 +11,7 @@ use keywarden_core::digest::KeyDigest;
 use keywarden_core::ids::{AccountId, EventId, KeyId, UserId};
 use keywarden_core::key_format::{KeyKind, Mode};
 use keywarden_core::key_record::{KeyRecord, Lifecycle};
-use keywarden_core::store::{StoreError, TotpEnrolment};
+use keywarden_core::store::{KeyTableRow, StoreError, TotpEnrolment};
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 use time::OffsetDateTime;
@@ -28,6 +28,19 @@ macro_rules! key_columns {
     };
 }
 pub(crate) use key_columns;
+
+/// The columns of `api_keys` that [`table_row_from_row`] reads, by position. `stopped_at` is
+/// `KeyRecord::stopped_at` in SQL (the conformance suite compares the two).
+macro_rules! table_columns {
+    () => {
+        "change_seq, digest, id, account_id, kind, mode, scopes, lifecycle, expires_at, \
+         CASE lifecycle \
+             WHEN 'revoked' THEN coalesce(revoked_at, created_at) \
+             WHEN 'rotated' THEN coalesce(grace_until, rotated_at, created_at) \
+         END AS stopped_at"
+    };
+}
+pub(crate) use table_columns;
 
 /// The columns of `users` that [`user_from_row`] reads.
 macro_rules! user_columns {
@@ -58,7 +71,7 @@ pub(crate) fn opt_micros(at: Option<OffsetDateTime>) -> Result<Option<i64>, Stor
     at.map(micros).transpose()
 }
 
-fn from_micros(us: i64, what: &str) -> Result<OffsetDateTime, StoreError> {
+pub(crate) fn from_micros(us: i64, what: &str) -> Result<OffsetDateTime, StoreError> {
     OffsetDateTime::from_unix_timestamp_nanos(i128::from(us) * 1_000)
         .map_err(|_| StoreError::Other(format!("{what} holds an out-of-range time {us}")))
 }
@@ -207,6 +220,67 @@ pub(crate) fn key_from_row(row: &SqliteRow) -> Result<KeyRecord, StoreError> {
         replaces: r.opt_uuid("replaces")?.map(KeyId),
         change_seq: r.get("change_seq")?,
     })
+}
+
+/// A row of [`table_columns!`]. Read by position and borrowed where it can be (no text copied
+/// but the scopes of restricted keys): start-up reads one of these per stored key.
+pub(crate) fn table_row_from_row(row: &SqliteRow) -> Result<KeyTableRow, StoreError> {
+    let change_seq: i64 = row
+        .try_get(0)
+        .map_err(|e| StoreError::Other(format!("api_keys.change_seq cannot be read: {e}")))?;
+    let bad = |column: &str, why: &dyn std::fmt::Display| {
+        StoreError::Other(format!(
+            "api_keys.{column} of the row with change_seq {change_seq} cannot be read: {why}"
+        ))
+    };
+    let text = |at: usize, column: &str| -> Result<&str, StoreError> {
+        row.try_get::<&str, _>(at).map_err(|e| bad(column, &e))
+    };
+    let uuid = |at: usize, column: &str| -> Result<Uuid, StoreError> {
+        Uuid::try_parse(text(at, column)?).map_err(|e| bad(column, &e))
+    };
+    let time = |at: usize, column: &str| -> Result<Option<OffsetDateTime>, StoreError> {
+        let us: Option<i64> = row.try_get(at).map_err(|e| bad(column, &e))?;
+        us.map(|us| from_micros(us, column)).transpose()
+    };
+    let digest: &[u8] = row.try_get(1).map_err(|e| bad("digest", &e))?;
+    let digest = <[u8; 32]>::try_from(digest)
+        .map_err(|_| bad("digest", &format!("{} bytes instead of 32", digest.len())))?;
+    let kind: KeyKind = parse_name(text(4, "kind")?, "kind", KeyKind::from_name, &bad)?;
+    let scopes = text(6, "scopes")?;
+    // Standard keys hold '[]': no parse, no allocation.
+    let scopes: Vec<String> = if scopes == "[]" {
+        Vec::new()
+    } else {
+        serde_json::from_str(scopes).map_err(|e| bad("scopes", &format!("not a JSON list: {e}")))?
+    };
+    Ok(KeyTableRow {
+        change_seq,
+        digest: KeyDigest(digest),
+        id: KeyId(uuid(2, "id")?),
+        account_id: AccountId(uuid(3, "account_id")?),
+        kind,
+        mode: parse_name(text(5, "mode")?, "mode", Mode::from_name, &bad)?,
+        scopes,
+        lifecycle: parse_name(
+            text(7, "lifecycle")?,
+            "lifecycle",
+            Lifecycle::from_name,
+            &bad,
+        )?,
+        expires_at: time(8, "expires_at")?,
+        stopped_at: time(9, "stopped_at")?,
+    })
+}
+
+/// A closed set's value from its stored name.
+pub(crate) fn parse_name<T>(
+    name: &str,
+    column: &str,
+    parse: fn(&str) -> Option<T>,
+    bad: &dyn Fn(&str, &dyn std::fmt::Display) -> StoreError,
+) -> Result<T, StoreError> {
+    parse(name).ok_or_else(|| bad(column, &format!("unknown value '{name}'")))
 }
 
 /// A `user_totp` row (`encrypted_seed, confirmed, last_step`, and `user_id` for errors).

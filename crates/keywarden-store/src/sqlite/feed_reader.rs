@@ -1,0 +1,168 @@
+//! The narrow change feed ([`Store::key_table_since`]) of a database file, read with rusqlite.
+//!
+//! Start-up reads every stored key through this feed. sqlx's SQLite driver hands each row
+//! from its worker thread to the runtime and copies every value (`sqlite3_value_dup`): about
+//! 1 µs per row and 0.3 µs per value, 3.5 s for 1e6 keys. rusqlite steps the statement on the
+//! calling thread and lends the values in place: 0.7 s for the same rows (docs/BENCHMARKS.md,
+//! docs/decisions/0004-key-table-load-with-rusqlite.md). It links the same libsqlite3-sys as
+//! sqlx, so there is one SQLite in the binary.
+//!
+//! The reader has its own read-only connection, opened on first use (after sqlx has created
+//! and migrated the file) and used from a blocking thread. Under WAL a reader never waits for
+//! the writers, and each statement reads one committed snapshot, so the feed's promise (no
+//! change skipped) holds as it does for the sqlx query. An in-memory database has no file to
+//! open a second connection to; it is read through sqlx instead.
+//!
+//! [`Store::key_table_since`]: keywarden_core::store::Store::key_table_since
+
+use super::codec::{from_micros, parse_name, table_columns};
+use keywarden_core::digest::KeyDigest;
+use keywarden_core::ids::{AccountId, KeyId};
+use keywarden_core::key_format::{KeyKind, Mode};
+use keywarden_core::key_record::Lifecycle;
+use keywarden_core::store::{KeyTableRow, StoreError};
+use rusqlite::types::ValueRef;
+use rusqlite::{Connection, OpenFlags, Row};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+use uuid::Uuid;
+
+const FEED_QUERY: &str = concat!(
+    "SELECT ",
+    table_columns!(),
+    " FROM api_keys WHERE change_seq > ?1 ORDER BY change_seq ASC LIMIT ?2"
+);
+
+/// Reads the narrow feed of one database file.
+#[derive(Clone, Debug)]
+pub(crate) struct FeedReader {
+    path: PathBuf,
+    /// std Mutex: only ever locked on a blocking thread, for one query.
+    connection: Arc<Mutex<Option<Connection>>>,
+}
+
+impl FeedReader {
+    pub(crate) fn new(path: PathBuf) -> Self {
+        Self {
+            path,
+            connection: Arc::default(),
+        }
+    }
+
+    /// The keys changed after `after`, at most `limit`, in feed order.
+    pub(crate) async fn read(
+        &self,
+        after: i64,
+        limit: u32,
+    ) -> Result<Vec<KeyTableRow>, StoreError> {
+        let reader = self.clone();
+        tokio::task::spawn_blocking(move || reader.read_blocking(after, limit))
+            .await
+            .map_err(|e| StoreError::Other(format!("the key feed reader stopped: {e}")))?
+    }
+
+    fn read_blocking(&self, after: i64, limit: u32) -> Result<Vec<KeyTableRow>, StoreError> {
+        let mut slot = self
+            .connection
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let connection = match slot.take() {
+            Some(connection) => connection,
+            None => open(&self.path)?,
+        };
+        let rows = query(&connection, after, limit);
+        // Kept for the next read unless it failed: a broken connection is opened afresh.
+        if rows.is_ok() {
+            *slot = Some(connection);
+        }
+        rows
+    }
+}
+
+fn open(path: &Path) -> Result<Connection, StoreError> {
+    let connection = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(|e| unavailable(path, &e))?;
+    connection
+        .busy_timeout(Duration::from_secs(5))
+        .map_err(|e| unavailable(path, &e))?;
+    Ok(connection)
+}
+
+fn unavailable(path: &Path, e: &rusqlite::Error) -> StoreError {
+    StoreError::Unavailable(format!(
+        "cannot read the key feed of {}: {e}",
+        path.display()
+    ))
+}
+
+fn query(connection: &Connection, after: i64, limit: u32) -> Result<Vec<KeyTableRow>, StoreError> {
+    let failed = |e: rusqlite::Error| StoreError::Unavailable(format!("reading the key feed: {e}"));
+    let mut statement = connection.prepare(FEED_QUERY).map_err(failed)?;
+    let mut rows = statement.query((after, i64::from(limit))).map_err(failed)?;
+    let mut out = Vec::with_capacity(usize::try_from(limit).unwrap_or(0).min(4_096));
+    while let Some(row) = rows.next().map_err(failed)? {
+        out.push(decode(row)?);
+    }
+    Ok(out)
+}
+
+/// One row of [`table_columns!`], by position, with the strictness of the sqlx codec: a value
+/// that is not a valid domain value is an error naming the column, never a default.
+fn decode(row: &Row<'_>) -> Result<KeyTableRow, StoreError> {
+    let change_seq: i64 = row
+        .get(0)
+        .map_err(|e| StoreError::Other(format!("api_keys.change_seq cannot be read: {e}")))?;
+    let bad = |column: &str, why: &dyn std::fmt::Display| {
+        StoreError::Other(format!(
+            "api_keys.{column} of the row with change_seq {change_seq} cannot be read: {why}"
+        ))
+    };
+    let value = |at: usize, column: &str| row.get_ref(at).map_err(|e| bad(column, &e));
+    let text = |at: usize, column: &str| -> Result<&str, StoreError> {
+        value(at, column)?.as_str().map_err(|e| bad(column, &e))
+    };
+    let uuid = |at: usize, column: &str| -> Result<Uuid, StoreError> {
+        Uuid::try_parse(text(at, column)?).map_err(|e| bad(column, &e))
+    };
+    let time = |at: usize, column: &str| match value(at, column)? {
+        ValueRef::Null => Ok(None),
+        ValueRef::Integer(us) => from_micros(us, column).map(Some),
+        other => Err(bad(
+            column,
+            &format!("{:?} is not a time", other.data_type()),
+        )),
+    };
+    let digest = value(1, "digest")?
+        .as_blob()
+        .map_err(|e| bad("digest", &e))?;
+    let digest = <[u8; 32]>::try_from(digest)
+        .map_err(|_| bad("digest", &format!("{} bytes instead of 32", digest.len())))?;
+    let scopes = text(6, "scopes")?;
+    // Standard keys hold '[]': no parse, no allocation.
+    let scopes: Vec<String> = if scopes == "[]" {
+        Vec::new()
+    } else {
+        serde_json::from_str(scopes).map_err(|e| bad("scopes", &format!("not a JSON list: {e}")))?
+    };
+    Ok(KeyTableRow {
+        change_seq,
+        digest: KeyDigest(digest),
+        id: KeyId(uuid(2, "id")?),
+        account_id: AccountId(uuid(3, "account_id")?),
+        kind: parse_name(text(4, "kind")?, "kind", KeyKind::from_name, &bad)?,
+        mode: parse_name(text(5, "mode")?, "mode", Mode::from_name, &bad)?,
+        scopes,
+        lifecycle: parse_name(
+            text(7, "lifecycle")?,
+            "lifecycle",
+            Lifecycle::from_name,
+            &bad,
+        )?,
+        expires_at: time(8, "expires_at")?,
+        stopped_at: time(9, "stopped_at")?,
+    })
+}
