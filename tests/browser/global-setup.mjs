@@ -50,9 +50,9 @@ async function waitReady(url, server, deadline) {
 }
 
 export default async function globalSetup() {
-  const bin = resolve(repo, process.env.KEYWARDEN_BIN || join('target', 'debug', 'keywarden'));
+  const bin = resolve(repo, process.env.KEYWARDEN_TEST_BIN || join('target', 'debug', 'keywarden'));
   if (!existsSync(bin)) {
-    throw new Error(`No keywarden binary at ${bin}: run \`cargo build\` first or set KEYWARDEN_BIN.`);
+    throw new Error(`No keywarden binary at ${bin}: run \`cargo build\` first or set KEYWARDEN_TEST_BIN.`);
   }
   const dataDir = mkdtempSync(join(tmpdir(), 'keywarden-browser-'));
   const port = await freePort();

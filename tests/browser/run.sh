@@ -7,13 +7,13 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 
-bin="${KEYWARDEN_BIN:-target/debug/keywarden}"
+bin="${KEYWARDEN_TEST_BIN:-target/debug/keywarden}"
 case "$bin" in /*) ;; *) bin="$repo/$bin" ;; esac
 if [ ! -x "$bin" ]; then
-    echo "browser tests: no keywarden binary at $bin; run 'cargo build' first (or set KEYWARDEN_BIN)" >&2
+    echo "browser tests: no keywarden binary at $bin; run 'cargo build' first (or set KEYWARDEN_TEST_BIN)" >&2
     exit 1
 fi
-export KEYWARDEN_BIN="$bin"
+export KEYWARDEN_TEST_BIN="$bin"
 
 if [ ! -x /usr/bin/chromium ]; then
     echo "browser tests: installing Debian's chromium"

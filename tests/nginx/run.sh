@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Forward-auth behind a real nginx: the seeds' curl, Python and JavaScript examples work
 # unchanged against GET /v1/customers/, and refusals carry Keywarden's JSON bodies.
-# Needs a built `keywarden` (KEYWARDEN_BIN, default target/debug/keywarden) and nginx
+# Needs a built `keywarden` (KEYWARDEN_TEST_BIN, default target/debug/keywarden) and nginx
 # (installed from Debian's packages if missing).
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
-bin=${KEYWARDEN_BIN:-$repo/target/debug/keywarden}
+bin=${KEYWARDEN_TEST_BIN:-$repo/target/debug/keywarden}
 here="$repo/tests/nginx"
 
 if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then

@@ -12,8 +12,21 @@ use keywarden_server::config::{Config, LogFormat};
 use std::sync::Arc;
 
 fn main() -> std::process::ExitCode {
-    // A .env file fills in variables that are not already set; it never overrides them.
-    let _ = dotenvy::dotenv();
+    // A .env file fills in variables that are not already set; it never overrides them. A
+    // missing file is fine; one that cannot be read or parsed is an error, not ignored.
+    if let Err(e) = dotenvy::dotenv()
+        && !e.not_found()
+    {
+        eprintln!("keywarden: .env: {e}");
+        return std::process::ExitCode::FAILURE;
+    }
+    let names: Vec<String> = std::env::vars_os()
+        .filter_map(|(name, _)| name.into_string().ok())
+        .collect();
+    if let Err(e) = keywarden_server::config::unknown_variables(names.iter().map(String::as_str)) {
+        eprintln!("keywarden: {e}");
+        return std::process::ExitCode::FAILURE;
+    }
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

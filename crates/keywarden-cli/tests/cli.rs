@@ -529,3 +529,63 @@ async fn sigterm_lets_the_request_in_flight_finish() {
     );
     assert!(log.contains("shutting down"), "{log}");
 }
+
+#[test]
+fn a_misspelt_variable_or_a_broken_env_file_stops_the_binary() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = keywarden(
+        dir.path(),
+        &["serve"],
+        "",
+        &[("KEYWARDEN_LISTN", "127.0.0.1:1")],
+    );
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("unknown environment variable KEYWARDEN_LISTN"),
+        "{stderr}"
+    );
+
+    std::fs::write(dir.path().join(".env"), "KEYWARDEN_LISTEN='unterminated\n").unwrap();
+    let out = keywarden(dir.path(), &["serve"], "", &[]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains(".env"), "{stderr}");
+}
+
+/// A `.env` file in the working directory configures the binary; a variable set in the
+/// environment wins over it.
+#[test]
+fn a_env_file_configures_and_the_environment_wins() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join(".env"),
+        "KEYWARDEN_DATA_DIR=from-dotenv\nKEYWARDEN_LOG_LEVEL=warn\n",
+    )
+    .unwrap();
+    create_account(dir.path(), "env@example.com", &[]);
+    assert!(dir.path().join("from-dotenv").join("keywarden.db").exists());
+    assert!(!dir.path().join("keywarden-data").exists());
+
+    let out = keywarden(
+        dir.path(),
+        &[
+            "admin",
+            "create-account",
+            "--name",
+            "Other",
+            "--email",
+            "other@example.com",
+            "--password-stdin",
+        ],
+        &format!("{PASSWORD}\n"),
+        &[("KEYWARDEN_DATA_DIR", "from-environment")],
+    );
+    json_out(&out);
+    assert!(
+        dir.path()
+            .join("from-environment")
+            .join("keywarden.db")
+            .exists()
+    );
+}

@@ -181,6 +181,50 @@ impl Default for Config {
 #[error("configuration: {0}")]
 pub struct ConfigError(pub String);
 
+/// Every `KEYWARDEN_*` variable Keywarden reads (`KEYWARDEN_CONFIG` names the file). Any other
+/// `KEYWARDEN_*` variable is a typo or a leftover and stops the binary (see
+/// [`unknown_variables`]); a unit test checks this list against what [`Config::load`] reads.
+pub const VARIABLES: &[&str] = &[
+    "KEYWARDEN_CONFIG",
+    "KEYWARDEN_LISTEN",
+    "KEYWARDEN_DATABASE_URL",
+    "KEYWARDEN_DATA_DIR",
+    "KEYWARDEN_SECRET",
+    "KEYWARDEN_SECRET_FILE",
+    "KEYWARDEN_VERIFIER_SECRET",
+    "KEYWARDEN_ROTATION_PERIOD_DAYS",
+    "KEYWARDEN_TRUSTED_PROXIES",
+    "KEYWARDEN_PRODUCTS",
+    "KEYWARDEN_ROUTES",
+    "KEYWARDEN_CACHE_LISTEN",
+    "KEYWARDEN_CACHE_REFRESH_INTERVAL_MS",
+    "KEYWARDEN_CACHE_MAX_AGE_SECS",
+    "KEYWARDEN_LOG_FORMAT",
+    "KEYWARDEN_LOG_LEVEL",
+];
+
+/// Variables of the test suites (`KEYWARDEN_TEST_*`), which share the prefix but are not
+/// configuration: ignored here.
+const TEST_PREFIX: &str = "KEYWARDEN_TEST_";
+
+/// The `KEYWARDEN_*` names among `names` that Keywarden does not know, as an error that lists
+/// the known ones; `Ok` if there are none.
+pub fn unknown_variables<'a>(names: impl Iterator<Item = &'a str>) -> Result<(), ConfigError> {
+    let unknown: Vec<&str> = names
+        .filter(|n| n.starts_with("KEYWARDEN_") && !n.starts_with(TEST_PREFIX))
+        .filter(|n| !VARIABLES.contains(n))
+        .collect();
+    if unknown.is_empty() {
+        return Ok(());
+    }
+    Err(ConfigError(format!(
+        "unknown environment variable{} {}: check the spelling (docs/CONFIGURATION.md); the known ones are {}",
+        if unknown.len() == 1 { "" } else { "s" },
+        unknown.join(", "),
+        VARIABLES.join(", ")
+    )))
+}
+
 impl Config {
     /// Reads `file` (if given) and then the `KEYWARDEN_*` variables `env` yields.
     pub fn load(
@@ -362,6 +406,38 @@ fn list(value: &str) -> impl Iterator<Item = &str> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_variable_list_is_what_load_reads() {
+        let source = include_str!("config.rs");
+        let read: std::collections::BTreeSet<&str> = source
+            .split("env(\"")
+            .skip(1)
+            .filter_map(|rest| rest.split('"').next())
+            .filter(|name| name.starts_with("KEYWARDEN_"))
+            .collect();
+        let listed: std::collections::BTreeSet<&str> = super::VARIABLES
+            .iter()
+            .copied()
+            .filter(|n| *n != "KEYWARDEN_CONFIG")
+            .collect();
+        assert!(read.len() >= 15, "{read:?}");
+        assert_eq!(read, listed);
+    }
+
+    #[test]
+    fn unknown_variables_are_named_and_test_variables_ignored() {
+        assert!(super::unknown_variables(["KEYWARDEN_LISTEN", "PATH"].into_iter()).is_ok());
+        assert!(super::unknown_variables(["KEYWARDEN_TEST_POSTGRES_URL"].into_iter()).is_ok());
+        let err = super::unknown_variables(["KEYWARDEN_LISTN", "HOME"].into_iter())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("unknown environment variable KEYWARDEN_LISTN"),
+            "{err}"
+        );
+        assert!(err.contains("KEYWARDEN_LISTEN"), "{err}");
+    }
+
     use super::*;
     use std::collections::HashMap;
 

@@ -410,7 +410,7 @@ async fn the_snapshot_in_docs_is_current() {
     let server = TestServer::start().await;
     let reply = send(server.http.get(server.url("/openapi.json"))).await;
     assert_eq!(reply.status, 200);
-    if std::env::var_os("KEYWARDEN_UPDATE_OPENAPI").is_some_and(|v| v == "1") {
+    if std::env::var_os("KEYWARDEN_TEST_UPDATE_OPENAPI").is_some_and(|v| v == "1") {
         std::fs::write(SNAPSHOT, format!("{}\n", reply.text.trim_end()))
             .expect("write docs/openapi.json");
         return;
@@ -427,7 +427,7 @@ async fn the_snapshot_in_docs_is_current() {
     assert!(
         snapshot.trim_end() == reply.text.trim_end(),
         "docs/openapi.json is not the document the server serves ({first_difference}). \
-         Update it with `KEYWARDEN_UPDATE_OPENAPI=1 cargo test -p keywarden-server --test api \
+         Update it with `KEYWARDEN_TEST_UPDATE_OPENAPI=1 cargo test -p keywarden-server --test api \
          openapi`, then review the difference"
     );
 }
