@@ -361,7 +361,7 @@ class KeysPage {
     return h('section.section.usage', { 'aria-labelledby': 'usage-title' },
       h('h2', { id: 'usage-title' }, 'Using a key'),
       h('p.muted', 'Send the key in the Authorization header of each request. Keep it in a secret store or an environment variable (.env), never in source code.'),
-      h('pre.code-block', h('code', 'curl https://api.example.com/v1/customers/ \\\n  -H "Authorization: Bearer $KEYWARDEN_API_KEY"')),
+      h('pre.code-block', h('code', 'curl https://api.example.com/v1/customers/ \\\n  -H "Authorization: Bearer $API_KEY"')),
       h('ul.tips',
         h('li', h('strong', '401 Unauthorized: '), 'the key is missing, mistyped, revoked or expired. Check its status here.'),
         h('li', h('strong', '403 Forbidden: '), 'the key works but lacks the permission. Generate a key with the right scope.'),
