@@ -65,6 +65,11 @@ fn create_account(dir: &Path, email: &str, extra: &[&str]) -> Value {
     json_out(&keywarden(dir, &args, &format!("{PASSWORD}\n"), &[]))
 }
 
+/// Sends `request` and reads its answer as JSON.
+async fn json_of(request: reqwest::RequestBuilder) -> Value {
+    request.send().await.unwrap().json().await.unwrap()
+}
+
 fn is_key(value: &Value, prefix: &str) -> bool {
     value
         .as_str()
@@ -310,15 +315,11 @@ async fn a_whole_session_leaves_no_secret_in_the_log_or_the_database() {
     let http = reqwest::Client::new();
     let url = |path: &str| format!("{}{path}", server.base);
 
-    let tokens: Value = http
-        .post(url("/v1/auth/token/"))
-        .json(&serde_json::json!({ "email": "ada@example.com", "password": PASSWORD }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let tokens: Value = json_of(
+        http.post(url("/v1/auth/token/"))
+            .json(&serde_json::json!({ "email": "ada@example.com", "password": PASSWORD })),
+    )
+    .await;
     let access = tokens["access"].as_str().unwrap().to_owned();
     let refresh = tokens["refresh"].as_str().unwrap().to_owned();
     let wrong = http
@@ -336,16 +337,12 @@ async fn a_whole_session_leaves_no_secret_in_the_log_or_the_database() {
         .await
         .unwrap();
     assert_eq!(listed.status(), 200);
-    let rotated: Value = http
-        .patch(url("/v1/auth/api-keys/"))
-        .bearer_auth(&access)
-        .json(&serde_json::json!({ "type": "test" }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let rotated: Value = json_of(
+        http.patch(url("/v1/auth/api-keys/"))
+            .bearer_auth(&access)
+            .json(&serde_json::json!({ "type": "test" })),
+    )
+    .await;
     let new_test_key = rotated["key"].as_str().unwrap().to_owned();
 
     let basic = base64::engine::general_purpose::STANDARD.encode(format!("{live_key}:"));
@@ -364,41 +361,29 @@ async fn a_whole_session_leaves_no_secret_in_the_log_or_the_database() {
             .unwrap();
         assert_eq!(response.status(), expected, "{}", &authorization[..12]);
     }
-    let verified: Value = http
-        .post(url("/v1/verify/"))
-        .json(&serde_json::json!({ "key": live_key, "scope": "payroll:write" }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let verified: Value = json_of(
+        http.post(url("/v1/verify/"))
+            .json(&serde_json::json!({ "key": live_key, "scope": "payroll:write" })),
+    )
+    .await;
     assert_eq!(verified["valid"], true);
-    let refreshed: Value = http
-        .post(url("/v1/auth/token/refresh/"))
-        .json(&serde_json::json!({ "refresh": refresh }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let refreshed: Value = json_of(
+        http.post(url("/v1/auth/token/refresh/"))
+            .json(&serde_json::json!({ "refresh": refresh })),
+    )
+    .await;
     let refreshed_access = refreshed["access"].as_str().unwrap().to_owned();
 
     // A restricted key, a user added through the API, and a 2FA enrolment begun: each hands
     // out a secret of its own.
-    let restricted: Value = http
-        .post(url("/v1/api-keys/"))
-        .bearer_auth(&refreshed_access)
-        .json(&serde_json::json!({
-            "label": "Zapier-Integration-Payroll", "type": "live", "scopes": ["payroll:read"]
-        }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let restricted: Value = json_of(
+        http.post(url("/v1/api-keys/"))
+            .bearer_auth(&refreshed_access)
+            .json(&serde_json::json!({
+                "label": "Zapier-Integration-Payroll", "type": "live", "scopes": ["payroll:read"]
+            })),
+    )
+    .await;
     let restricted_key = restricted["key"].as_str().unwrap().to_owned();
     let member_password = "a member's own long passphrase".to_owned();
     let added = http
@@ -411,15 +396,7 @@ async fn a_whole_session_leaves_no_secret_in_the_log_or_the_database() {
         .await
         .unwrap();
     assert_eq!(added.status(), 201);
-    let setup: Value = http
-        .post(url("/v1/auth/2fa/setup/"))
-        .bearer_auth(&access)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let setup: Value = json_of(http.post(url("/v1/auth/2fa/setup/")).bearer_auth(&access)).await;
     let totp_secret = setup["secret"].as_str().unwrap().to_owned();
     assert!(totp_secret.len() >= 16, "{setup}");
     let used = http

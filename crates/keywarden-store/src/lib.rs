@@ -30,6 +30,7 @@
 //!
 //! [`Store::keys_changed_since`]: keywarden_core::store::Store::keys_changed_since
 
+mod narrow_feed;
 pub mod postgres;
 pub mod sqlite;
 

@@ -80,8 +80,9 @@ mod listener;
 
 pub use listener::{KEY_CHANGES_CHANNEL, KeyChangeListener, KeyChangeNotice};
 
+use crate::narrow_feed::table_columns;
 use async_trait::async_trait;
-use codec::{event_columns, key_columns, opt_pg_time, pg_time, table_columns, user_columns};
+use codec::{event_columns, key_columns, opt_pg_time, pg_time, user_columns};
 use errors::{Failure, map_migrate, map_sqlx};
 use keywarden_core::account::{Account, Role, User};
 use keywarden_core::audit::AuditEvent;
@@ -596,17 +597,12 @@ impl Store for PostgresStore {
         // Numbers are assigned in commit order (see the module documentation), so whatever
         // this statement's snapshot holds above `after` is a gap-free run: nothing with a
         // smaller number can commit later.
-        let rows = sqlx::query(concat!(
+        const FEED: &str = concat!(
             "SELECT ",
             key_columns!(),
             " FROM api_keys WHERE change_seq > $1 ORDER BY change_seq ASC LIMIT $2"
-        ))
-        .bind(after)
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(map_sqlx)?;
-        rows.iter().map(codec::key_from_row).collect()
+        );
+        feed_page(&self.pool, FEED, after, limit, codec::key_from_row).await
     }
 
     async fn key_table_since(
@@ -615,17 +611,12 @@ impl Store for PostgresStore {
         limit: u32,
     ) -> Result<Vec<KeyTableRow>, StoreError> {
         // The same gap-free run as `keys_changed_since`.
-        let rows = sqlx::query(concat!(
+        const FEED: &str = concat!(
             "SELECT ",
             table_columns!(),
             " FROM api_keys WHERE change_seq > $1 ORDER BY change_seq ASC LIMIT $2"
-        ))
-        .bind(after)
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(map_sqlx)?;
-        rows.iter().map(codec::table_row_from_row).collect()
+        );
+        feed_page(&self.pool, FEED, after, limit, codec::table_row_from_row).await
     }
 
     async fn record_last_used(&self, uses: &[(KeyId, OffsetDateTime)]) -> Result<(), StoreError> {
@@ -817,6 +808,24 @@ impl Store for PostgresStore {
     ) -> Result<Vec<AuditEvent>, StoreError> {
         console::query_audit_events(self, account_id, query).await
     }
+}
+
+/// One page of a change feed: the rows of `query` (which binds `after` and `limit`, in that
+/// order) decoded by `decode`.
+async fn feed_page<T>(
+    pool: &PgPool,
+    query: &'static str,
+    after: i64,
+    limit: u32,
+    decode: fn(&sqlx::postgres::PgRow) -> Result<T, StoreError>,
+) -> Result<Vec<T>, StoreError> {
+    let rows = sqlx::query(query)
+        .bind(after)
+        .bind(i64::from(limit))
+        .fetch_all(pool)
+        .await
+        .map_err(map_sqlx)?;
+    rows.iter().map(decode).collect()
 }
 
 #[cfg(test)]

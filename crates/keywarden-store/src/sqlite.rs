@@ -19,11 +19,9 @@ mod feed_reader;
 #[cfg(test)]
 mod migration_tests;
 
+use crate::narrow_feed::table_columns;
 use async_trait::async_trait;
-use codec::{
-    event_columns, id_text, key_columns, micros, opt_micros, scopes_json, table_columns,
-    user_columns,
-};
+use codec::{event_columns, id_text, key_columns, micros, opt_micros, scopes_json, user_columns};
 use errors::{map_migrate, map_sqlx};
 use keywarden_core::account::{Account, Role, User};
 use keywarden_core::audit::AuditEvent;
@@ -590,17 +588,12 @@ impl Store for SqliteStore {
         after: i64,
         limit: u32,
     ) -> Result<Vec<KeyRecord>, StoreError> {
-        let rows = sqlx::query(concat!(
+        const FEED: &str = concat!(
             "SELECT ",
             key_columns!(),
             " FROM api_keys WHERE change_seq > ? ORDER BY change_seq ASC LIMIT ?"
-        ))
-        .bind(after)
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(map_sqlx)?;
-        rows.iter().map(codec::key_from_row).collect()
+        );
+        feed_page(&self.pool, FEED, after, limit, codec::key_from_row).await
     }
 
     async fn key_table_since(
@@ -611,17 +604,12 @@ impl Store for SqliteStore {
         if let Some(feed) = &self.feed {
             return feed.read(after, limit).await;
         }
-        let rows = sqlx::query(concat!(
+        const FEED: &str = concat!(
             "SELECT ",
             table_columns!(),
             " FROM api_keys WHERE change_seq > ? ORDER BY change_seq ASC LIMIT ?"
-        ))
-        .bind(after)
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(map_sqlx)?;
-        rows.iter().map(codec::table_row_from_row).collect()
+        );
+        feed_page(&self.pool, FEED, after, limit, codec::table_row_from).await
     }
 
     async fn record_last_used(&self, uses: &[(KeyId, OffsetDateTime)]) -> Result<(), StoreError> {
@@ -800,6 +788,24 @@ impl Store for SqliteStore {
     ) -> Result<Vec<AuditEvent>, StoreError> {
         console::query_audit_events(self, account_id, query).await
     }
+}
+
+/// One page of a change feed: the rows of `query` (which binds `after` and `limit`, in that
+/// order) decoded by `decode`.
+async fn feed_page<T>(
+    pool: &SqlitePool,
+    query: &'static str,
+    after: i64,
+    limit: u32,
+    decode: fn(&sqlx::sqlite::SqliteRow) -> Result<T, StoreError>,
+) -> Result<Vec<T>, StoreError> {
+    let rows = sqlx::query(query)
+        .bind(after)
+        .bind(i64::from(limit))
+        .fetch_all(pool)
+        .await
+        .map_err(map_sqlx)?;
+    rows.iter().map(decode).collect()
 }
 
 #[cfg(test)]

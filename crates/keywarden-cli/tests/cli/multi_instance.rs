@@ -2,7 +2,7 @@
 //! instance A is refused by instance B within a second — with and without `NOTIFY` — and both
 //! ride out a database restart. Needs `KEYWARDEN_TEST_POSTGRES_URL` (skipped loudly without it).
 
-use super::{PASSWORD, Server, json_out, keywarden, serve};
+use super::{PASSWORD, Server, json_of, json_out, keywarden, serve};
 use keywarden_testkit::PostgresDatabase;
 use serde_json::{Value, json};
 use std::path::Path;
@@ -46,15 +46,11 @@ async fn pair(dir: &Path, url: &str, extra: &[(&str, &str)]) -> Pair {
     let a = serve(dir, &env).await;
     let b = serve(dir, &env).await;
     let http = reqwest::Client::new();
-    let token: Value = http
-        .post(format!("{}/v1/auth/token/", a.base))
-        .json(&json!({ "email": "ada@example.com", "password": PASSWORD }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let token: Value = json_of(
+        http.post(format!("{}/v1/auth/token/", a.base))
+            .json(&json!({ "email": "ada@example.com", "password": PASSWORD })),
+    )
+    .await;
     Pair {
         a,
         b,
@@ -65,17 +61,15 @@ async fn pair(dir: &Path, url: &str, extra: &[(&str, &str)]) -> Pair {
 
 impl Pair {
     async fn create_key(&self) -> (String, String) {
-        let body: Value = self
-            .http
-            .post(format!("{}/v1/api-keys/", self.a.base))
-            .bearer_auth(&self.token)
-            .json(&json!({ "label": "Propagation", "type": "live", "scopes": ["payroll:read"] }))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let body: Value = json_of(
+            self.http
+                .post(format!("{}/v1/api-keys/", self.a.base))
+                .bearer_auth(&self.token)
+                .json(
+                    &json!({ "label": "Propagation", "type": "live", "scopes": ["payroll:read"] }),
+                ),
+        )
+        .await;
         (
             body["id"].as_str().unwrap().into(),
             body["key"].as_str().unwrap().into(),
@@ -197,19 +191,15 @@ async fn two_instances_rotating_one_key_at_once_leave_one_successor() {
         ];
         statuses.sort_unstable();
         assert_eq!(statuses, [200, 409], "round {round}");
-        let page: Value = pair
-            .http
-            .get(format!(
-                "{}/v1/api-keys/?kind=restricted&status=active&limit=100",
-                pair.b.base
-            ))
-            .bearer_auth(&pair.token)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let page: Value = json_of(
+            pair.http
+                .get(format!(
+                    "{}/v1/api-keys/?kind=restricted&status=active&limit=100",
+                    pair.b.base
+                ))
+                .bearer_auth(&pair.token),
+        )
+        .await;
         let successors = page["results"]
             .as_array()
             .unwrap_or_else(|| panic!("{page}"))

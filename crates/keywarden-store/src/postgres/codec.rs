@@ -5,6 +5,7 @@
 //! Reading is strict: a row that does not decode into a valid domain value is an error
 //! naming the table, column and row id, never silently a default.
 
+use crate::narrow_feed::{bad_column, parse_name};
 use keywarden_core::account::{Account, Role, User};
 use keywarden_core::audit::{Action, Actor, AuditEvent};
 use keywarden_core::clock::truncate_to_micros;
@@ -28,19 +29,6 @@ macro_rules! key_columns {
     };
 }
 pub(crate) use key_columns;
-
-/// The columns of `api_keys` that [`table_row_from_row`] reads, by position. `stopped_at` is
-/// `KeyRecord::stopped_at` in SQL (the conformance suite compares the two).
-macro_rules! table_columns {
-    () => {
-        "change_seq, digest, id, account_id, kind, mode, scopes, lifecycle, expires_at, \
-         CASE lifecycle \
-             WHEN 'revoked' THEN coalesce(revoked_at, created_at) \
-             WHEN 'rotated' THEN coalesce(grace_until, rotated_at, created_at) \
-         END AS stopped_at"
-    };
-}
-pub(crate) use table_columns;
 
 /// The columns of `users` that [`user_from_row`] reads.
 macro_rules! user_columns {
@@ -189,16 +177,12 @@ pub(crate) fn key_from_row(row: &PgRow) -> Result<KeyRecord, StoreError> {
     })
 }
 
-/// A row of [`table_columns!`], read by position.
+/// A row of [`table_columns!`](crate::narrow_feed::table_columns), read by position.
 pub(crate) fn table_row_from_row(row: &PgRow) -> Result<KeyTableRow, StoreError> {
     let change_seq: i64 = row
         .try_get(0)
         .map_err(|e| StoreError::Other(format!("api_keys.change_seq cannot be read: {e}")))?;
-    let bad = |column: &str, why: &dyn std::fmt::Display| {
-        StoreError::Other(format!(
-            "api_keys.{column} of the row with change_seq {change_seq} cannot be read: {why}"
-        ))
-    };
+    let bad = |column: &str, why: &dyn std::fmt::Display| bad_column(change_seq, column, why);
     let digest: &[u8] = row.try_get(1).map_err(|e| bad("digest", &e))?;
     let digest = <[u8; 32]>::try_from(digest)
         .map_err(|_| bad("digest", &format!("{} bytes instead of 32", digest.len())))?;
@@ -230,16 +214,6 @@ pub(crate) fn table_row_from_row(row: &PgRow) -> Result<KeyTableRow, StoreError>
         expires_at: row.try_get(8).map_err(|e| bad("expires_at", &e))?,
         stopped_at: row.try_get(9).map_err(|e| bad("stopped_at", &e))?,
     })
-}
-
-/// A closed set's value from its stored name.
-fn parse_name<T>(
-    name: &str,
-    column: &str,
-    parse: fn(&str) -> Option<T>,
-    bad: &dyn Fn(&str, &dyn std::fmt::Display) -> StoreError,
-) -> Result<T, StoreError> {
-    parse(name).ok_or_else(|| bad(column, &format!("unknown value '{name}'")))
 }
 
 /// A `user_totp` row (`encrypted_seed, confirmed, last_step`, and `user_id` for errors).

@@ -5,6 +5,7 @@
 //! Reading is strict: a row that does not decode into a valid domain value is an error
 //! naming the table, column and row id, never silently a default.
 
+use crate::narrow_feed::{bad_column, parse_name};
 use keywarden_core::account::{Account, Role, User};
 use keywarden_core::audit::{Action, Actor, AuditEvent};
 use keywarden_core::digest::KeyDigest;
@@ -28,19 +29,6 @@ macro_rules! key_columns {
     };
 }
 pub(crate) use key_columns;
-
-/// The columns of `api_keys` that [`table_row_from_row`] reads, by position. `stopped_at` is
-/// `KeyRecord::stopped_at` in SQL (the conformance suite compares the two).
-macro_rules! table_columns {
-    () => {
-        "change_seq, digest, id, account_id, kind, mode, scopes, lifecycle, expires_at, \
-         CASE lifecycle \
-             WHEN 'revoked' THEN coalesce(revoked_at, created_at) \
-             WHEN 'rotated' THEN coalesce(grace_until, rotated_at, created_at) \
-         END AS stopped_at"
-    };
-}
-pub(crate) use table_columns;
 
 /// The columns of `users` that [`user_from_row`] reads.
 macro_rules! user_columns {
@@ -222,31 +210,52 @@ pub(crate) fn key_from_row(row: &SqliteRow) -> Result<KeyRecord, StoreError> {
     })
 }
 
-/// A row of [`table_columns!`]. Read by position and borrowed where it can be (no text copied
-/// but the scopes of restricted keys): start-up reads one of these per stored key.
-pub(crate) fn table_row_from_row(row: &SqliteRow) -> Result<KeyTableRow, StoreError> {
-    let change_seq: i64 = row
-        .try_get(0)
+/// Positional reads of one row of the narrow feed, whichever driver produced it: sqlx's
+/// [`SqliteRow`] (an in-memory database) or rusqlite's row (a file, `feed_reader.rs`), so the
+/// row is decoded by one function with one strictness.
+pub(crate) trait FeedColumns {
+    /// An INTEGER or NULL.
+    fn integer(&self, at: usize) -> Result<Option<i64>, String>;
+    /// TEXT, borrowed.
+    fn text(&self, at: usize) -> Result<&str, String>;
+    /// A BLOB, borrowed.
+    fn blob(&self, at: usize) -> Result<&[u8], String>;
+}
+
+impl FeedColumns for SqliteRow {
+    fn integer(&self, at: usize) -> Result<Option<i64>, String> {
+        self.try_get(at).map_err(|e| e.to_string())
+    }
+
+    fn text(&self, at: usize) -> Result<&str, String> {
+        self.try_get(at).map_err(|e| e.to_string())
+    }
+
+    fn blob(&self, at: usize) -> Result<&[u8], String> {
+        self.try_get(at).map_err(|e| e.to_string())
+    }
+}
+
+/// A row of [`table_columns!`](crate::narrow_feed::table_columns), by position and borrowed
+/// where it can be (no text copied but the scopes of restricted keys): start-up reads one of
+/// these per stored key.
+pub(crate) fn table_row_from(row: &impl FeedColumns) -> Result<KeyTableRow, StoreError> {
+    let change_seq = row
+        .integer(0)
+        .and_then(|seq| seq.ok_or_else(|| "NULL".to_owned()))
         .map_err(|e| StoreError::Other(format!("api_keys.change_seq cannot be read: {e}")))?;
-    let bad = |column: &str, why: &dyn std::fmt::Display| {
-        StoreError::Other(format!(
-            "api_keys.{column} of the row with change_seq {change_seq} cannot be read: {why}"
-        ))
-    };
-    let text = |at: usize, column: &str| -> Result<&str, StoreError> {
-        row.try_get::<&str, _>(at).map_err(|e| bad(column, &e))
-    };
+    let bad = |column: &str, why: &dyn std::fmt::Display| bad_column(change_seq, column, why);
+    let text = |at: usize, column: &str| row.text(at).map_err(|e| bad(column, &e));
     let uuid = |at: usize, column: &str| -> Result<Uuid, StoreError> {
         Uuid::try_parse(text(at, column)?).map_err(|e| bad(column, &e))
     };
     let time = |at: usize, column: &str| -> Result<Option<OffsetDateTime>, StoreError> {
-        let us: Option<i64> = row.try_get(at).map_err(|e| bad(column, &e))?;
+        let us = row.integer(at).map_err(|e| bad(column, &e))?;
         us.map(|us| from_micros(us, column)).transpose()
     };
-    let digest: &[u8] = row.try_get(1).map_err(|e| bad("digest", &e))?;
+    let digest = row.blob(1).map_err(|e| bad("digest", &e))?;
     let digest = <[u8; 32]>::try_from(digest)
         .map_err(|_| bad("digest", &format!("{} bytes instead of 32", digest.len())))?;
-    let kind: KeyKind = parse_name(text(4, "kind")?, "kind", KeyKind::from_name, &bad)?;
     let scopes = text(6, "scopes")?;
     // Standard keys hold '[]': no parse, no allocation.
     let scopes: Vec<String> = if scopes == "[]" {
@@ -259,7 +268,7 @@ pub(crate) fn table_row_from_row(row: &SqliteRow) -> Result<KeyTableRow, StoreEr
         digest: KeyDigest(digest),
         id: KeyId(uuid(2, "id")?),
         account_id: AccountId(uuid(3, "account_id")?),
-        kind,
+        kind: parse_name(text(4, "kind")?, "kind", KeyKind::from_name, &bad)?,
         mode: parse_name(text(5, "mode")?, "mode", Mode::from_name, &bad)?,
         scopes,
         lifecycle: parse_name(
@@ -271,16 +280,6 @@ pub(crate) fn table_row_from_row(row: &SqliteRow) -> Result<KeyTableRow, StoreEr
         expires_at: time(8, "expires_at")?,
         stopped_at: time(9, "stopped_at")?,
     })
-}
-
-/// A closed set's value from its stored name.
-pub(crate) fn parse_name<T>(
-    name: &str,
-    column: &str,
-    parse: fn(&str) -> Option<T>,
-    bad: &dyn Fn(&str, &dyn std::fmt::Display) -> StoreError,
-) -> Result<T, StoreError> {
-    parse(name).ok_or_else(|| bad(column, &format!("unknown value '{name}'")))
 }
 
 /// A `user_totp` row (`encrypted_seed, confirmed, last_step`, and `user_id` for errors).

@@ -15,18 +15,14 @@
 //!
 //! [`Store::key_table_since`]: keywarden_core::store::Store::key_table_since
 
-use super::codec::{from_micros, parse_name, table_columns};
-use keywarden_core::digest::KeyDigest;
-use keywarden_core::ids::{AccountId, KeyId};
-use keywarden_core::key_format::{KeyKind, Mode};
-use keywarden_core::key_record::Lifecycle;
+use super::codec::{FeedColumns, table_row_from};
+use crate::narrow_feed::table_columns;
 use keywarden_core::store::{KeyTableRow, StoreError};
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OpenFlags, Row};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
-use uuid::Uuid;
 
 const FEED_QUERY: &str = concat!(
     "SELECT ",
@@ -105,64 +101,27 @@ fn query(connection: &Connection, after: i64, limit: u32) -> Result<Vec<KeyTable
     let mut rows = statement.query((after, i64::from(limit))).map_err(failed)?;
     let mut out = Vec::with_capacity(usize::try_from(limit).unwrap_or(0).min(4_096));
     while let Some(row) = rows.next().map_err(failed)? {
-        out.push(decode(row)?);
+        out.push(table_row_from(row)?);
     }
     Ok(out)
 }
 
-/// One row of [`table_columns!`], by position, with the strictness of the sqlx codec: a value
-/// that is not a valid domain value is an error naming the column, never a default.
-fn decode(row: &Row<'_>) -> Result<KeyTableRow, StoreError> {
-    let change_seq: i64 = row
-        .get(0)
-        .map_err(|e| StoreError::Other(format!("api_keys.change_seq cannot be read: {e}")))?;
-    let bad = |column: &str, why: &dyn std::fmt::Display| {
-        StoreError::Other(format!(
-            "api_keys.{column} of the row with change_seq {change_seq} cannot be read: {why}"
-        ))
-    };
-    let value = |at: usize, column: &str| row.get_ref(at).map_err(|e| bad(column, &e));
-    let text = |at: usize, column: &str| -> Result<&str, StoreError> {
-        value(at, column)?.as_str().map_err(|e| bad(column, &e))
-    };
-    let uuid = |at: usize, column: &str| -> Result<Uuid, StoreError> {
-        Uuid::try_parse(text(at, column)?).map_err(|e| bad(column, &e))
-    };
-    let time = |at: usize, column: &str| match value(at, column)? {
-        ValueRef::Null => Ok(None),
-        ValueRef::Integer(us) => from_micros(us, column).map(Some),
-        other => Err(bad(
-            column,
-            &format!("{:?} is not a time", other.data_type()),
-        )),
-    };
-    let digest = value(1, "digest")?
-        .as_blob()
-        .map_err(|e| bad("digest", &e))?;
-    let digest = <[u8; 32]>::try_from(digest)
-        .map_err(|_| bad("digest", &format!("{} bytes instead of 32", digest.len())))?;
-    let scopes = text(6, "scopes")?;
-    // Standard keys hold '[]': no parse, no allocation.
-    let scopes: Vec<String> = if scopes == "[]" {
-        Vec::new()
-    } else {
-        serde_json::from_str(scopes).map_err(|e| bad("scopes", &format!("not a JSON list: {e}")))?
-    };
-    Ok(KeyTableRow {
-        change_seq,
-        digest: KeyDigest(digest),
-        id: KeyId(uuid(2, "id")?),
-        account_id: AccountId(uuid(3, "account_id")?),
-        kind: parse_name(text(4, "kind")?, "kind", KeyKind::from_name, &bad)?,
-        mode: parse_name(text(5, "mode")?, "mode", Mode::from_name, &bad)?,
-        scopes,
-        lifecycle: parse_name(
-            text(7, "lifecycle")?,
-            "lifecycle",
-            Lifecycle::from_name,
-            &bad,
-        )?,
-        expires_at: time(8, "expires_at")?,
-        stopped_at: time(9, "stopped_at")?,
-    })
+impl FeedColumns for Row<'_> {
+    fn integer(&self, at: usize) -> Result<Option<i64>, String> {
+        match self.get_ref(at).map_err(|e| e.to_string())? {
+            ValueRef::Null => Ok(None),
+            ValueRef::Integer(value) => Ok(Some(value)),
+            other => Err(format!("{} is not an integer", other.data_type())),
+        }
+    }
+
+    fn text(&self, at: usize) -> Result<&str, String> {
+        let value = self.get_ref(at).map_err(|e| e.to_string())?;
+        value.as_str().map_err(|e| e.to_string())
+    }
+
+    fn blob(&self, at: usize) -> Result<&[u8], String> {
+        let value = self.get_ref(at).map_err(|e| e.to_string())?;
+        value.as_blob().map_err(|e| e.to_string())
+    }
 }
