@@ -1,5 +1,5 @@
-//! Several `keywarden serve` processes on one PostgreSQL (SPEC §5): a key rotated or revoked on
-//! instance A is refused by instance B within a second — with and without `NOTIFY` — and both
+//! Several `keywarden serve` processes on one PostgreSQL (SPEC §5): a key rotated, revoked or
+//! narrowed on instance A is refused by instance B within a second — with and without `NOTIFY` — and both
 //! ride out a database restart. Needs `KEYWARDEN_TEST_POSTGRES_URL` (skipped loudly without it).
 
 use super::{PASSWORD, Server, json_of, json_out, keywarden, serve};
@@ -77,10 +77,24 @@ impl Pair {
     }
 
     async fn verify_on(&self, server: &Server, key: &str) -> (u16, Value) {
+        self.verify_scope_on(server, key, None).await
+    }
+
+    /// `POST /v1/verify/`, asking for `scope` if given.
+    async fn verify_scope_on(
+        &self,
+        server: &Server,
+        key: &str,
+        scope: Option<&str>,
+    ) -> (u16, Value) {
+        let body = match scope {
+            Some(scope) => json!({ "key": key, "scope": scope }),
+            None => json!({ "key": key }),
+        };
         let response = self
             .http
             .post(format!("{}/v1/verify/", server.base))
-            .json(&json!({ "key": key }))
+            .json(&body)
             .send()
             .await
             .unwrap();
@@ -90,9 +104,20 @@ impl Pair {
 
     /// Polls instance B until `key` is valid (or not), returning how long that took.
     async fn until_b_says(&self, key: &str, valid: bool, limit: Duration) -> Duration {
+        self.until_b_says_for(key, None, valid, limit).await
+    }
+
+    /// Polls instance B until `key` is valid (or not) for `scope`, returning how long that took.
+    async fn until_b_says_for(
+        &self,
+        key: &str,
+        scope: Option<&str>,
+        valid: bool,
+        limit: Duration,
+    ) -> Duration {
         let started = Instant::now();
         loop {
-            let (status, body) = self.verify_on(&self.b, key).await;
+            let (status, body) = self.verify_scope_on(&self.b, key, scope).await;
             if status == 200 && body["valid"] == valid {
                 return started.elapsed();
             }
@@ -110,27 +135,34 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[index.min(sorted.len() - 1)]
 }
 
-/// Revokes and rotates keys on A and measures how long B keeps accepting each old key.
+/// Revokes, rotates and narrows keys on A (in turn) and measures how long B keeps accepting
+/// each old key, or each withdrawn scope.
 async fn measure(pair: &Pair, trials: usize) -> Vec<Duration> {
-    let mut stale = Vec::with_capacity(trials * 2);
+    const SCOPE: &str = "payroll:read";
+    let mut stale = Vec::with_capacity(trials);
     for trial in 0..trials {
         let (id, key) = pair.create_key().await;
-        pair.until_b_says(&key, true, Duration::from_secs(5)).await;
-        let url = if trial % 2 == 0 {
-            format!("{}/v1/api-keys/{id}/", pair.a.base)
-        } else {
-            format!("{}/v1/api-keys/{id}/rotate/", pair.a.base)
-        };
-        let request = if trial % 2 == 0 {
-            pair.http.delete(url)
-        } else {
-            pair.http.post(url)
+        pair.until_b_says_for(&key, Some(SCOPE), true, Duration::from_secs(5))
+            .await;
+        let key_url = format!("{}/v1/api-keys/{id}/", pair.a.base);
+        let request = match trial % 3 {
+            0 => pair.http.delete(key_url),
+            1 => pair.http.post(format!("{key_url}rotate/")),
+            // A scope change: the key stays valid, but no longer for payroll.
+            _ => pair
+                .http
+                .patch(key_url)
+                .json(&json!({ "scopes": ["asset:read"] })),
         };
         let response = request.bearer_auth(&pair.token).send().await.unwrap();
         assert_eq!(response.status(), 200);
         // A refuses at once; B within the bound.
-        assert_eq!(pair.verify_on(&pair.a, &key).await.1["valid"], false);
-        stale.push(pair.until_b_says(&key, false, Duration::from_secs(5)).await);
+        let (_, on_a) = pair.verify_scope_on(&pair.a, &key, Some(SCOPE)).await;
+        assert_eq!(on_a["valid"], false, "{on_a}");
+        stale.push(
+            pair.until_b_says_for(&key, Some(SCOPE), false, Duration::from_secs(5))
+                .await,
+        );
     }
     stale.sort();
     stale
