@@ -408,12 +408,23 @@ async fn a_whole_session_leaves_no_secret_in_the_log_or_the_database() {
         .unwrap();
     assert_eq!(used.status(), 200);
 
+    // A key pasted into a URL reaches the request log only as `sk_[redacted]`.
+    for key in [&live_key, &restricted_key] {
+        let pasted = http
+            .get(url(&format!("/v1/customers/{key}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(pasted.status(), 404);
+    }
+
     let (status, log) = server.terminate().await;
     assert!(
         status.success(),
         "graceful shutdown exits 0: {status:?}\n{log}"
     );
     assert!(log.contains("request"), "debug logging was on:\n{log}");
+    assert!(log.contains("/v1/customers/sk_[redacted]"), "{log}");
     assert!(log.contains("shutting down"), "{log}");
 
     let password = PASSWORD.to_owned();
