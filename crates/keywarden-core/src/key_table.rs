@@ -57,60 +57,25 @@ pub fn from_millis(ms: i64) -> OffsetDateTime {
 impl TableEntry {
     /// Builds the entry of a stored key against the current catalog.
     pub fn from_record(record: &KeyRecord, catalog: &Catalog) -> Self {
-        Self::build(
-            &Identity {
-                digest: record.digest,
-                id: record.id,
-                account_id: record.account_id,
-                kind: record.kind,
-                mode: record.mode,
-                lifecycle: record.lifecycle,
-                expires_at: record.expires_at,
-            },
-            record.scopes.iter().map(String::as_str),
-            record.stopped_at(),
-            catalog,
-        )
+        Self::from_row(&KeyTableRow::of(record), catalog)
     }
 
     /// Builds the entry of a row of the store's narrow feed against the current catalog.
     pub fn from_row(row: &KeyTableRow, catalog: &Catalog) -> Self {
-        Self::build(
-            &Identity {
-                digest: row.digest,
-                id: row.id,
-                account_id: row.account_id,
-                kind: row.kind,
-                mode: row.mode,
-                lifecycle: row.lifecycle,
-                expires_at: row.expires_at,
-            },
-            row.scopes.iter().map(String::as_str),
-            row.stopped_at,
-            catalog,
-        )
-    }
-
-    fn build<'a>(
-        key: &Identity,
-        scopes: impl Iterator<Item = &'a str>,
-        stopped_at: Option<OffsetDateTime>,
-        catalog: &Catalog,
-    ) -> Self {
-        let scopes = match key.kind {
+        let scopes = match row.kind {
             KeyKind::Standard => catalog.all(),
-            KeyKind::Restricted => catalog.parse_stored(scopes),
+            KeyKind::Restricted => catalog.parse_stored(row.scopes.iter().map(String::as_str)),
         };
         Self {
-            digest: key.digest,
-            key_id: key.id,
-            account_id: key.account_id,
-            kind: key.kind,
-            mode: key.mode,
+            digest: row.digest,
+            key_id: row.id,
+            account_id: row.account_id,
+            kind: row.kind,
+            mode: row.mode,
             scopes,
-            expires_at: key.expires_at.map_or(NEVER, millis),
-            lifecycle: key.lifecycle,
-            stopped_at: stopped_at.map_or(NEVER, millis),
+            expires_at: row.expires_at.map_or(NEVER, millis),
+            lifecycle: row.lifecycle,
+            stopped_at: row.stopped_at.map_or(NEVER, millis),
             last_used: AtomicI64::new(0),
         }
     }
@@ -146,17 +111,6 @@ impl TableEntry {
             self.last_used.store(now_ms, Ordering::Relaxed);
         }
     }
-}
-
-/// The fields a record and a narrow feed row share.
-struct Identity {
-    digest: KeyDigest,
-    id: KeyId,
-    account_id: AccountId,
-    kind: KeyKind,
-    mode: Mode,
-    lifecycle: Lifecycle,
-    expires_at: Option<OffsetDateTime>,
 }
 
 /// Why a presented key was not accepted.

@@ -406,6 +406,9 @@ fn list(value: &str) -> impl Iterator<Item = &str> {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
     #[test]
     fn the_variable_list_is_what_load_reads() {
         let source = include_str!("config.rs");
@@ -437,9 +440,6 @@ mod tests {
         );
         assert!(err.contains("KEYWARDEN_LISTEN"), "{err}");
     }
-
-    use super::*;
-    use std::collections::HashMap;
 
     fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
         let map: HashMap<String, String> = pairs

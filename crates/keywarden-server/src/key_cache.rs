@@ -21,8 +21,8 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-/// Changes read from the feed per query. Small enough that the rows and records of one page
-/// (freed once applied) stay a few megabytes: at start-up with 1e6 keys, pages of 10,000 left
+/// Changes read from the feed per query. Small enough that the rows of one page (freed once
+/// applied) stay a few megabytes: at start-up with 1e6 keys, pages of 10,000 left
 /// about 55 MB of freed but fragmented heap resident (docs/BENCHMARKS.md); a query more per
 /// 2,000 keys costs little next to decoding them.
 const FEED_PAGE: u32 = 2_000;

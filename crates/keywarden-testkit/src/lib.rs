@@ -72,12 +72,8 @@ impl PostgresDatabase {
             .ok()
             .filter(|u| !u.is_empty());
         if url.is_none() {
-            // Straight to stderr: the test harness captures `eprintln!` of passing tests, and
-            // a skip must be seen.
-            use std::io::Write;
-            let _ = writeln!(
-                std::io::stderr(),
-                "SKIPPED: KEYWARDEN_TEST_POSTGRES_URL is not set; this PostgreSQL test did not run"
+            announce(
+                "SKIPPED: KEYWARDEN_TEST_POSTGRES_URL is not set; this PostgreSQL test did not run",
             );
         }
         url
@@ -119,6 +115,13 @@ fn postgres_backend() -> Option<String> {
         ),
         _ => None,
     }
+}
+
+/// Writes a line straight to standard error, past the test harness, which captures what
+/// `eprintln!` prints in a passing test: for skips and measured figures, which must be seen.
+pub fn announce(line: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "{line}");
 }
 
 /// A running server.

@@ -3,7 +3,7 @@
 //! ride out a database restart. Needs `KEYWARDEN_TEST_POSTGRES_URL` (skipped loudly without it).
 
 use super::{PASSWORD, Server, json_of, json_out, keywarden, serve};
-use keywarden_testkit::PostgresDatabase;
+use keywarden_testkit::{PostgresDatabase, announce};
 use serde_json::{Value, json};
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -169,16 +169,13 @@ async fn measure(pair: &Pair, trials: usize) -> Vec<Duration> {
 }
 
 fn report(label: &str, stale: &[Duration]) {
-    // Straight to stderr, not `eprintln!`: the harness would swallow it in a passing run.
-    use std::io::Write;
-    let _ = writeln!(
-        std::io::stderr(),
+    announce(&format!(
         "propagation ({label}, {} trials): p50 {:?}, p99 {:?}, max {:?}",
         stale.len(),
         percentile(stale, 0.50),
         percentile(stale, 0.99),
         stale.last().unwrap()
-    );
+    ));
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -386,11 +383,7 @@ async fn both_instances_ride_out_a_database_restart_and_lose_nothing() {
         return;
     }
     let Some(cluster) = Cluster::init() else {
-        use std::io::Write;
-        let _ = writeln!(
-            std::io::stderr(),
-            "SKIPPED: no PostgreSQL server binaries under /usr/lib/postgresql"
-        );
+        announce("SKIPPED: no PostgreSQL server binaries under /usr/lib/postgresql");
         return;
     };
     cluster.start();
