@@ -242,9 +242,19 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     ) -> Result<Vec<KeyRecord>, StoreError>;
 
     /// The same feed as [`Store::keys_changed_since`], narrowed to what the key table needs
-    /// ([`KeyTableRow::of`] of each record): what start-up and the refresh loop read.
-    async fn key_table_since(&self, after: i64, limit: u32)
-    -> Result<Vec<KeyTableRow>, StoreError>;
+    /// ([`KeyTableRow::of`] of each record) and to `change_seq` at most `until` (`i64::MAX`:
+    /// no bound): what start-up and the refresh loop read. Start-up reads two halves of the
+    /// feed at once, each bounded by `until`.
+    async fn key_table_since(
+        &self,
+        after: i64,
+        until: i64,
+        limit: u32,
+    ) -> Result<Vec<KeyTableRow>, StoreError>;
+
+    /// Where the feed ends now: the highest `change_seq` committed (0 if there is none).
+    /// Everything up to it can be read, as numbers are assigned in commit order.
+    async fn feed_end(&self) -> Result<i64, StoreError>;
 
     /// Records last use times in one batch; never moves a time backwards. Does not bump
     /// `change_seq` (usage is not a change the key table needs).

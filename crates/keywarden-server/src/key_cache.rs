@@ -16,7 +16,7 @@ use keywarden_core::digest::KeyHasher;
 use keywarden_core::key_record::{KeyRecord, Lifecycle};
 use keywarden_core::key_table::{KeyTable, Rejection, TableEntry};
 use keywarden_core::scope::{Catalog, ScopeSet};
-use keywarden_core::store::{Store, StoreError};
+use keywarden_core::store::{KeyTableRow, Store, StoreError};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -26,6 +26,9 @@ use std::time::Duration;
 /// about 55 MB of freed but fragmented heap resident (docs/BENCHMARKS.md); a query more per
 /// 2,000 keys costs little next to decoding them.
 const FEED_PAGE: u32 = 2_000;
+
+/// A first load longer than this many feed numbers is read as two halves at once.
+const SPLIT_LOAD: i64 = 8 * FEED_PAGE as i64;
 
 /// The in-memory key table and its refresh state.
 #[derive(Debug)]
@@ -68,23 +71,58 @@ impl KeyCache {
         let started = self.clock.unix_millis();
         let mut position = self.feed_position.lock().await;
         let mut applied = 0;
-        loop {
-            let batch = self.store.key_table_since(*position, FEED_PAGE).await?;
-            let Some(last) = batch.last() else { break };
-            *position = last.change_seq;
-            applied += batch.len();
+        if *position == 0 {
+            // The first load (start-up): two halves of the feed read at once, so decoding
+            // rows runs on both cores. A key sits in one half only: its row has one number
+            // up to `end`, and a change made meanwhile moves it past `end`, to the read below.
+            let end = self.store.feed_end().await?;
+            if end > SPLIT_LOAD {
+                let middle = end / 2;
+                applied += self.read_ranges(&[(0, middle), (middle, end)]).await?.0;
+                *position = end;
+            }
+        }
+        // The rest of the feed, in order; the next page is read while one is applied.
+        let (count, last) = self.read_ranges(&[(*position, i64::MAX)]).await?;
+        applied += count;
+        *position = last.unwrap_or(*position);
+        self.synced_at.fetch_max(started, Ordering::Relaxed);
+        Ok(applied)
+    }
+
+    /// Reads the feed's `(after, until]` ranges, each on its own task page by page, and
+    /// applies every page as it arrives. Pages of one range arrive in feed order. Returns the
+    /// rows applied and the number of the last one (of the last range to deliver).
+    async fn read_ranges(&self, ranges: &[(i64, i64)]) -> Result<(usize, Option<i64>), StoreError> {
+        // Two pages per range may wait: enough to keep the readers busy, little memory.
+        let (sender, mut pages) = tokio::sync::mpsc::channel(2 * ranges.len());
+        let readers: Vec<_> = ranges
+            .iter()
+            .map(|&(after, until)| {
+                let store = Arc::clone(&self.store);
+                let sender = sender.clone();
+                tokio::spawn(read_range(store, after, until, sender))
+            })
+            .collect();
+        drop(sender);
+        let (mut applied, mut last) = (0, None);
+        while let Some(page) = pages.recv().await {
+            let rows = page?;
+            applied += rows.len();
+            last = rows.last().map(|row| row.change_seq).or(last);
             self.apply_entries(
-                batch
-                    .iter()
+                rows.iter()
                     .map(|row| TableEntry::from_row(row, &self.catalog))
                     .collect(),
             );
-            if batch.len() < FEED_PAGE as usize {
-                break;
-            }
         }
-        self.synced_at.fetch_max(started, Ordering::Relaxed);
-        Ok(applied)
+        // A reader that panicked closed its side without sending an error: not a full read.
+        for reader in readers {
+            reader
+                .await
+                .map_err(|e| StoreError::Other(format!("a key feed reader stopped: {e}")))?;
+        }
+        Ok((applied, last))
     }
 
     /// Applies records just changed through this instance, before the answer is sent.
@@ -177,6 +215,30 @@ impl KeyCache {
     /// The catalog the table was built against.
     pub fn catalog(&self) -> &Catalog {
         &self.catalog
+    }
+}
+
+/// Sends the pages of the feed's `(after, until]` range in order, until the range is read,
+/// a read fails (the error is sent) or nobody listens.
+async fn read_range(
+    store: Arc<dyn Store>,
+    mut after: i64,
+    until: i64,
+    pages: tokio::sync::mpsc::Sender<Result<Vec<KeyTableRow>, StoreError>>,
+) {
+    loop {
+        let page = store.key_table_since(after, until, FEED_PAGE).await;
+        let more = match &page {
+            Ok(rows) if rows.len() == FEED_PAGE as usize => rows.last().map(|row| row.change_seq),
+            _ => None,
+        };
+        if pages.send(page).await.is_err() {
+            return;
+        }
+        match more {
+            Some(last) => after = last,
+            None => return,
+        }
     }
 }
 

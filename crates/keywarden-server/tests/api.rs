@@ -26,6 +26,9 @@ mod forward_auth;
 #[path = "api/hostile_input.rs"]
 mod hostile_input;
 #[cfg(test)]
+#[path = "api/key_table_load.rs"]
+mod key_table_load;
+#[cfg(test)]
 #[path = "api/mass_assignment.rs"]
 mod mass_assignment;
 #[cfg(test)]

@@ -600,23 +600,46 @@ impl Store for PostgresStore {
         const FEED: &str = concat!(
             "SELECT ",
             key_columns!(),
-            " FROM api_keys WHERE change_seq > $1 ORDER BY change_seq ASC LIMIT $2"
+            " FROM api_keys WHERE change_seq > $1 AND change_seq <= $2 ORDER BY change_seq ASC LIMIT $3"
         );
-        feed_page(&self.pool, FEED, after, limit, codec::key_from_row).await
+        feed_page(
+            &self.pool,
+            FEED,
+            (after, i64::MAX),
+            limit,
+            codec::key_from_row,
+        )
+        .await
     }
 
     async fn key_table_since(
         &self,
         after: i64,
+        until: i64,
         limit: u32,
     ) -> Result<Vec<KeyTableRow>, StoreError> {
         // The same gap-free run as `keys_changed_since`.
         const FEED: &str = concat!(
             "SELECT ",
             table_columns!(),
-            " FROM api_keys WHERE change_seq > $1 ORDER BY change_seq ASC LIMIT $2"
+            " FROM api_keys WHERE change_seq > $1 AND change_seq <= $2 ORDER BY change_seq ASC LIMIT $3"
         );
-        feed_page(&self.pool, FEED, after, limit, codec::table_row_from_row).await
+        feed_page(
+            &self.pool,
+            FEED,
+            (after, until),
+            limit,
+            codec::table_row_from_row,
+        )
+        .await
+    }
+
+    async fn feed_end(&self) -> Result<i64, StoreError> {
+        // Numbers commit in order, so everything up to the highest one visible is visible.
+        sqlx::query_scalar("SELECT coalesce(max(change_seq), 0) FROM api_keys")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(map_sqlx)
     }
 
     async fn record_last_used(&self, uses: &[(KeyId, OffsetDateTime)]) -> Result<(), StoreError> {
@@ -815,12 +838,13 @@ impl Store for PostgresStore {
 async fn feed_page<T>(
     pool: &PgPool,
     query: &'static str,
-    after: i64,
+    (after, until): (i64, i64),
     limit: u32,
     decode: fn(&sqlx::postgres::PgRow) -> Result<T, StoreError>,
 ) -> Result<Vec<T>, StoreError> {
     let rows = sqlx::query(query)
         .bind(after)
+        .bind(until)
         .bind(i64::from(limit))
         .fetch_all(pool)
         .await

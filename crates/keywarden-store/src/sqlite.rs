@@ -591,25 +591,47 @@ impl Store for SqliteStore {
         const FEED: &str = concat!(
             "SELECT ",
             key_columns!(),
-            " FROM api_keys WHERE change_seq > ? ORDER BY change_seq ASC LIMIT ?"
+            " FROM api_keys WHERE change_seq > ? AND change_seq <= ? ORDER BY change_seq ASC LIMIT ?"
         );
-        feed_page(&self.pool, FEED, after, limit, codec::key_from_row).await
+        feed_page(
+            &self.pool,
+            FEED,
+            (after, i64::MAX),
+            limit,
+            codec::key_from_row,
+        )
+        .await
     }
 
     async fn key_table_since(
         &self,
         after: i64,
+        until: i64,
         limit: u32,
     ) -> Result<Vec<KeyTableRow>, StoreError> {
         if let Some(feed) = &self.feed {
-            return feed.read(after, limit).await;
+            return feed.read(after, until, limit).await;
         }
         const FEED: &str = concat!(
             "SELECT ",
             table_columns!(),
-            " FROM api_keys WHERE change_seq > ? ORDER BY change_seq ASC LIMIT ?"
+            " FROM api_keys WHERE change_seq > ? AND change_seq <= ? ORDER BY change_seq ASC LIMIT ?"
         );
-        feed_page(&self.pool, FEED, after, limit, codec::table_row_from).await
+        feed_page(
+            &self.pool,
+            FEED,
+            (after, until),
+            limit,
+            codec::table_row_from,
+        )
+        .await
+    }
+
+    async fn feed_end(&self) -> Result<i64, StoreError> {
+        sqlx::query_scalar("SELECT coalesce(max(change_seq), 0) FROM api_keys")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(map_sqlx)
     }
 
     async fn record_last_used(&self, uses: &[(KeyId, OffsetDateTime)]) -> Result<(), StoreError> {
@@ -795,12 +817,13 @@ impl Store for SqliteStore {
 async fn feed_page<T>(
     pool: &SqlitePool,
     query: &'static str,
-    after: i64,
+    (after, until): (i64, i64),
     limit: u32,
     decode: fn(&sqlx::sqlite::SqliteRow) -> Result<T, StoreError>,
 ) -> Result<Vec<T>, StoreError> {
     let rows = sqlx::query(query)
         .bind(after)
+        .bind(until)
         .bind(i64::from(limit))
         .fetch_all(pool)
         .await

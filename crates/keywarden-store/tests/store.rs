@@ -704,8 +704,14 @@ async fn check_change_feed(store: &dyn Store) {
 /// The narrow feed the key table loads from says of every key what the full records say:
 /// the stores compute `stopped_at` in SQL, the domain in `KeyRecord::stopped_at`.
 async fn check_narrow_feed_matches_the_full_feed(store: &dyn Store) {
+    assert_eq!(
+        store.feed_end().await.unwrap(),
+        0,
+        "an empty feed ends at 0"
+    );
     let (a, _) = seed(store, "A").await;
     let start = max_seq(store).await;
+    assert_eq!(store.feed_end().await.unwrap(), start);
     let standard = issue(store, key(a.id, KeyKind::Standard, Mode::Test, at(1))).await;
     let scoped = issue(
         store,
@@ -748,9 +754,24 @@ async fn check_narrow_feed_matches_the_full_feed(store: &dyn Store) {
         .iter()
         .map(KeyTableRow::of)
         .collect();
-    let narrow = store.key_table_since(start, 100).await.unwrap();
+    let narrow = store.key_table_since(start, i64::MAX, 100).await.unwrap();
     assert_eq!(narrow, full);
     assert_eq!(narrow.len(), 4, "{narrow:#?}");
+    // The feed ends at its newest change; `until` bounds a read to the changes up to it.
+    let end = narrow.last().unwrap().change_seq;
+    assert_eq!(store.feed_end().await.unwrap(), end);
+    let middle = narrow[1].change_seq;
+    let first_half = store.key_table_since(start, middle, 100).await.unwrap();
+    let second_half = store.key_table_since(middle, end, 100).await.unwrap();
+    assert_eq!(first_half, narrow[..2]);
+    assert_eq!(second_half, narrow[2..]);
+    assert!(
+        store
+            .key_table_since(end, end, 100)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     let row = |id: KeyId| narrow.iter().find(|r| r.id == id).unwrap();
     assert_eq!(row(scoped.id).scopes, ["payroll:read", "asset:write"]);
     assert_eq!(row(scoped.id).expires_at, Some(at(500)));
@@ -764,7 +785,12 @@ async fn check_narrow_feed_matches_the_full_feed(store: &dyn Store) {
     // Pages of one, as the refresh loop reads them, give the same rows.
     let mut paged = Vec::new();
     let mut cursor = start;
-    while let Some(last) = store.key_table_since(cursor, 1).await.unwrap().pop() {
+    while let Some(last) = store
+        .key_table_since(cursor, i64::MAX, 1)
+        .await
+        .unwrap()
+        .pop()
+    {
         cursor = last.change_seq;
         paged.push(last);
     }

@@ -27,50 +27,55 @@ use std::time::Duration;
 const FEED_QUERY: &str = concat!(
     "SELECT ",
     table_columns!(),
-    " FROM api_keys WHERE change_seq > ?1 ORDER BY change_seq ASC LIMIT ?2"
+    " FROM api_keys WHERE change_seq > ?1 AND change_seq <= ?2 ORDER BY change_seq ASC LIMIT ?3"
 );
 
 /// Reads the narrow feed of one database file.
 #[derive(Clone, Debug)]
 pub(crate) struct FeedReader {
     path: PathBuf,
-    /// std Mutex: only ever locked on a blocking thread, for one query.
-    connection: Arc<Mutex<Option<Connection>>>,
+    /// Idle connections, one per read that ran at once (start-up reads two halves of the
+    /// feed together). std Mutex: only ever locked on a blocking thread, to take or return one.
+    idle: Arc<Mutex<Vec<Connection>>>,
 }
 
 impl FeedReader {
     pub(crate) fn new(path: PathBuf) -> Self {
         Self {
             path,
-            connection: Arc::default(),
+            idle: Arc::default(),
         }
     }
 
-    /// The keys changed after `after`, at most `limit`, in feed order.
+    /// The keys changed after `after` and at most at `until`, at most `limit`, in feed order.
     pub(crate) async fn read(
         &self,
         after: i64,
+        until: i64,
         limit: u32,
     ) -> Result<Vec<KeyTableRow>, StoreError> {
         let reader = self.clone();
-        tokio::task::spawn_blocking(move || reader.read_blocking(after, limit))
+        tokio::task::spawn_blocking(move || reader.read_blocking(after, until, limit))
             .await
             .map_err(|e| StoreError::Other(format!("the key feed reader stopped: {e}")))?
     }
 
-    fn read_blocking(&self, after: i64, limit: u32) -> Result<Vec<KeyTableRow>, StoreError> {
-        let mut slot = self
-            .connection
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        let connection = match slot.take() {
+    fn read_blocking(
+        &self,
+        after: i64,
+        until: i64,
+        limit: u32,
+    ) -> Result<Vec<KeyTableRow>, StoreError> {
+        let idle = || self.idle.lock().unwrap_or_else(PoisonError::into_inner);
+        let taken = idle().pop();
+        let connection = match taken {
             Some(connection) => connection,
             None => open(&self.path)?,
         };
-        let rows = query(&connection, after, limit);
+        let rows = query(&connection, after, until, limit);
         // Kept for the next read unless it failed: a broken connection is opened afresh.
         if rows.is_ok() {
-            *slot = Some(connection);
+            idle().push(connection);
         }
         rows
     }
@@ -95,10 +100,17 @@ fn unavailable(path: &Path, e: &rusqlite::Error) -> StoreError {
     ))
 }
 
-fn query(connection: &Connection, after: i64, limit: u32) -> Result<Vec<KeyTableRow>, StoreError> {
+fn query(
+    connection: &Connection,
+    after: i64,
+    until: i64,
+    limit: u32,
+) -> Result<Vec<KeyTableRow>, StoreError> {
     let failed = |e: rusqlite::Error| StoreError::Unavailable(format!("reading the key feed: {e}"));
     let mut statement = connection.prepare(FEED_QUERY).map_err(failed)?;
-    let mut rows = statement.query((after, i64::from(limit))).map_err(failed)?;
+    let mut rows = statement
+        .query((after, until, i64::from(limit)))
+        .map_err(failed)?;
     let mut out = Vec::with_capacity(usize::try_from(limit).unwrap_or(0).min(4_096));
     while let Some(row) = rows.next().map_err(failed)? {
         out.push(table_row_from(row)?);

@@ -1,0 +1,98 @@
+//! The first load of the key table: a feed long enough to be read as two halves at once
+//! (start-up's path) gives a table that holds every key, and the feed position it leaves
+//! picks up the next change.
+
+use keywarden_core::OsRandom;
+use keywarden_core::audit::Actor;
+use keywarden_core::ids::KeyId;
+use keywarden_core::key_format::{self, KeyKind, Mode};
+use keywarden_core::key_record::{KeyRecord, Lifecycle};
+use keywarden_core::key_table::Rejection;
+use keywarden_core::scope::{Access, Scope, ScopeSet};
+use keywarden_server::key_cache::{KeyCache, VerifyFailure};
+use keywarden_testkit::TestServer;
+use std::time::Duration;
+
+/// More feed numbers than the cache reads in one run (`SPLIT_LOAD`, 16,000), so the load
+/// takes the two-halves path.
+const KEYS: usize = 20_000;
+
+#[tokio::test]
+async fn a_long_feed_loads_every_key_and_the_next_change_after_it() {
+    let server = TestServer::start().await;
+    let account = server.account("Acme").await;
+    let service = server.service();
+    let store = service.store();
+    let payroll = service.catalog().product_index("payroll").expect("payroll");
+    let now = service.clock().now();
+    let mut secrets = Vec::with_capacity(KEYS);
+    let mut records = Vec::with_capacity(KEYS);
+    for n in 0..KEYS {
+        let key = key_format::generate(KeyKind::Restricted, Mode::Live, &OsRandom).unwrap();
+        records.push(KeyRecord {
+            id: KeyId::new_at(now),
+            account_id: account.id,
+            kind: KeyKind::Restricted,
+            mode: Mode::Live,
+            label: format!("key {n}"),
+            hint: key.hint(),
+            digest: service.hasher().digest(key.expose()),
+            scopes: vec!["payroll:read".into()],
+            lifecycle: Lifecycle::Active,
+            created_at: now,
+            created_by: None,
+            expires_at: None,
+            last_used_at: None,
+            rotated_at: None,
+            revoked_at: None,
+            grace_until: None,
+            replaced_by: None,
+            replaces: None,
+            change_seq: 0,
+        });
+        secrets.push(key.expose().to_owned());
+    }
+    for batch in records.chunks(5_000) {
+        store.insert_keys(batch, &[]).await.unwrap();
+    }
+
+    // A second instance's cache on the same store, loading from nothing.
+    let cache = KeyCache::new(
+        service.hasher().clone(),
+        service.catalog().clone(),
+        store.clone(),
+        service.clock().clone(),
+        Duration::from_secs(60),
+    );
+    let loaded = cache.catch_up().await.unwrap();
+    assert_eq!(
+        loaded,
+        KEYS + 2,
+        "the fillers and the account's two standard keys"
+    );
+    assert_eq!(cache.len(), KEYS + 2);
+    let read = ScopeSet::only(Scope {
+        product: payroll,
+        access: Access::Read,
+    });
+    let check = |secret: &str| cache.verify(secret, read, |entry| entry.key_id);
+    for (secret, record) in secrets.iter().zip(&records) {
+        assert_eq!(check(secret).ok(), Some(record.id), "{}", record.label);
+    }
+    for standard in [&account.test_key, &account.live_key] {
+        assert!(check(standard).is_ok());
+    }
+
+    // A change after the load, in the first half of the feed: the next read picks it up.
+    service
+        .revoke_key(account.id, records[3].id, &Actor::cli())
+        .await
+        .unwrap();
+    assert_eq!(cache.catch_up().await.unwrap(), 1);
+    assert!(matches!(
+        check(&secrets[3]),
+        Err(VerifyFailure::Rejected(Rejection::Refused(_)))
+    ));
+    assert!(check(&secrets[4]).is_ok());
+    assert_eq!(cache.catch_up().await.unwrap(), 0, "nothing read twice");
+}
