@@ -2,11 +2,10 @@
 //! (start-up's path) gives a table that holds every key, and the feed position it leaves
 //! picks up the next change.
 
-use keywarden_core::OsRandom;
+use crate::support::restricted_record;
 use keywarden_core::audit::Actor;
-use keywarden_core::ids::KeyId;
-use keywarden_core::key_format::{self, KeyKind, Mode};
-use keywarden_core::key_record::{KeyRecord, Lifecycle};
+use keywarden_core::key_format::Mode;
+use keywarden_core::key_record::KeyRecord;
 use keywarden_core::key_table::Rejection;
 use keywarden_core::scope::{Access, Scope, ScopeSet};
 use keywarden_server::key_cache::{KeyCache, VerifyFailure};
@@ -24,34 +23,9 @@ async fn a_long_feed_loads_every_key_and_the_next_change_after_it() {
     let service = server.service();
     let store = service.store();
     let payroll = service.catalog().product_index("payroll").expect("payroll");
-    let now = service.clock().now();
-    let mut secrets = Vec::with_capacity(KEYS);
-    let mut records = Vec::with_capacity(KEYS);
-    for n in 0..KEYS {
-        let key = key_format::generate(KeyKind::Restricted, Mode::Live, &OsRandom).unwrap();
-        records.push(KeyRecord {
-            id: KeyId::new_at(now),
-            account_id: account.id,
-            kind: KeyKind::Restricted,
-            mode: Mode::Live,
-            label: format!("key {n}"),
-            hint: key.hint(),
-            digest: service.hasher().digest(key.expose()),
-            scopes: vec!["payroll:read".into()],
-            lifecycle: Lifecycle::Active,
-            created_at: now,
-            created_by: None,
-            expires_at: None,
-            last_used_at: None,
-            rotated_at: None,
-            revoked_at: None,
-            grace_until: None,
-            replaced_by: None,
-            replaces: None,
-            change_seq: 0,
-        });
-        secrets.push(key.expose().to_owned());
-    }
+    let (secrets, records): (Vec<String>, Vec<KeyRecord>) = (0..KEYS)
+        .map(|_| restricted_record(&server, account.id, Mode::Live, &["payroll:read"], None))
+        .unzip();
     for batch in records.chunks(5_000) {
         store.insert_keys(batch, &[]).await.unwrap();
     }
@@ -77,7 +51,7 @@ async fn a_long_feed_loads_every_key_and_the_next_change_after_it() {
     });
     let check = |secret: &str| cache.verify(secret, read, |entry| entry.key_id);
     for (secret, record) in secrets.iter().zip(&records) {
-        assert_eq!(check(secret).ok(), Some(record.id), "{}", record.label);
+        assert_eq!(check(secret).ok(), Some(record.id), "{}", record.hint);
     }
     for standard in [&account.test_key, &account.live_key] {
         assert!(check(standard).is_ok());

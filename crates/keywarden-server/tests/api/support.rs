@@ -215,6 +215,25 @@ pub async fn restricted_key(
     scopes: &[&str],
     expires_at: Option<OffsetDateTime>,
 ) -> (String, KeyRecord) {
+    let (secret, record) = restricted_record(server, account, mode, scopes, expires_at);
+    server
+        .service()
+        .store()
+        .insert_keys(std::slice::from_ref(&record), &[])
+        .await
+        .expect("insert");
+    server.state.cache.catch_up().await.expect("catch up");
+    (secret, record)
+}
+
+/// A new restricted key and the record the store would hold of it (not stored yet).
+pub fn restricted_record(
+    server: &TestServer,
+    account: AccountId,
+    mode: Mode,
+    scopes: &[&str],
+    expires_at: Option<OffsetDateTime>,
+) -> (String, KeyRecord) {
     let secret = key_format::generate(KeyKind::Restricted, mode, &OsRandom).expect("random");
     let now = server.service().clock().now();
     let record = KeyRecord {
@@ -238,13 +257,6 @@ pub async fn restricted_key(
         replaces: None,
         change_seq: 0,
     };
-    server
-        .service()
-        .store()
-        .insert_keys(std::slice::from_ref(&record), &[])
-        .await
-        .expect("insert");
-    server.state.cache.catch_up().await.expect("catch up");
     (secret.expose().to_owned(), record)
 }
 
