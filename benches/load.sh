@@ -17,12 +17,15 @@
 #    unless PEER=0, the DRF peer from shared/peers/drf-api-key (copied to a scratch folder,
 #    its venv made there) with the same number of keys;
 # 4. RUNS interleaved rounds of `wrk -t2 -cCONNS -dDURATION` on forward-auth: ceiling, the
-#    ceiling behind the API's layers (`bare_ceiling --layers`), Keywarden (valid key), peer
-#    (valid key); then one round of every other case (malformed,
-#    unknown, revoked; POST /v1/verify/ with each key; the peer's unknown key);
+#    ceiling behind the API's layers (`bare_ceiling --layers`), the ceiling behind the layers
+#    that answers as Keywarden does for a valid key (`--layers --answer`: the three identity
+#    headers, verify's JSON body, as constants), Keywarden (valid key), peer (valid key); then
+#    one round of every other case (malformed, unknown, revoked; POST /v1/verify/ with each key
+#    and both ceilings; the peer's unknown key);
 # 5. oha open loop at each of RATES req/s (-cCONNS, latency corrected), ceiling and Keywarden
 #    interleaved, RUNS times, if `oha` is installed;
-# 6. start-up time and resident memory of `keywarden serve` with 3 keys and MEMORY_KEYS keys.
+# 6. start-up time and resident memory of `keywarden serve` with 3 keys and MEMORY_KEYS keys;
+# 7. the medians of the interleaved rounds and Keywarden's ratios to the ceilings and the peer.
 #
 # Each line: req/s, p50, p99, p99.9, non-2xx answers, the server's CPU time per request (user +
 # system ticks of the server and its children from /proc, over the requests answered) — the
@@ -57,6 +60,7 @@ KW_PORT=$PORT_BASE
 CEILING_PORT=$((PORT_BASE + 1))
 PEER_PORT=$((PORT_BASE + 2))
 LAYERS_PORT=$((PORT_BASE + 3))
+ANSWER_PORT=$((PORT_BASE + 4))
 PEERS_DIR=${PEERS_DIR:-$repo/../shared/peers}
 WORK=${WORK:-${TMPDIR:-/tmp}/keywarden-load}
 RESULTS=${RESULTS:-$(mktemp -d "${TMPDIR:-/tmp}/keywarden-load-results.XXXXXX")}
@@ -298,12 +302,19 @@ wait_up "http://127.0.0.1:$CEILING_PORT/healthz" 30
 LAYERS=$!
 pids+=("$LAYERS")
 wait_up "http://127.0.0.1:$LAYERS_PORT/healthz" 30
+# The same, answering as Keywarden answers a valid key: the same bytes on the wire, no check.
+"$BIN/examples/bare_ceiling" "127.0.0.1:$ANSWER_PORT" --layers --answer > "$RESULTS/ceiling-answer.log" 2>&1 &
+ANSWER=$!
+pids+=("$ANSWER")
+wait_up "http://127.0.0.1:$ANSWER_PORT/healthz" 30
 
 FA="http://127.0.0.1:$KW_PORT/v1/forward-auth/"
 VERIFY="http://127.0.0.1:$KW_PORT/v1/verify/"
 CFA="http://127.0.0.1:$CEILING_PORT/v1/forward-auth/"
 LFA="http://127.0.0.1:$LAYERS_PORT/v1/forward-auth/"
 CVERIFY="http://127.0.0.1:$CEILING_PORT/v1/verify/"
+AFA="http://127.0.0.1:$ANSWER_PORT/v1/forward-auth/"
+AVERIFY="http://127.0.0.1:$ANSWER_PORT/v1/verify/"
 
 # The answers every case must give (checked before any load, and again after for the refused
 # keys: a 429 there would mean the limiter, not the check, was measured).
@@ -376,6 +387,7 @@ case_header
 for run in $(seq 1 "$RUNS"); do
     wrk_run "ceiling-forward-auth-r$run" "$CEILING" "$CFA" "Api-Key $VALID" GET
     wrk_run "ceiling-with-api-layers-r$run" "$LAYERS" "$LFA" "Api-Key $VALID" GET
+    wrk_run "ceiling-with-answer-r$run" "$ANSWER" "$AFA" "Api-Key $VALID" GET
     wrk_run "keywarden-forward-auth-valid-r$run" "$KW" "$FA" "Api-Key $VALID" GET
     [ "$LAST_NON2XX" = 0 ] || fail "forward-auth valid: $LAST_NON2XX answers were not 200"
     if [ "$PEER" = 1 ]; then
@@ -393,6 +405,7 @@ for k in MALFORMED UNKNOWN REVOKED; do
     expect "forward-auth $name after load" 401 "$(status_of GET "$FA" "Api-Key ${!k}")"
 done
 wrk_run "ceiling-verify" "$CEILING" "$CVERIFY" "" POST "{\"key\":\"$VALID\"}"
+wrk_run "ceiling-with-answer-verify" "$ANSWER" "$AVERIFY" "" POST "{\"key\":\"$VALID\"}"
 for k in VALID MALFORMED UNKNOWN REVOKED; do
     name=$(echo "$k" | tr 'A-Z' 'a-z')
     wrk_run "keywarden-verify-$name" "$KW" "$VERIFY" "" POST "{\"key\":\"${!k}\"}"
@@ -417,7 +430,7 @@ fi
 
 echo
 echo "# peak resident memory (VmHWM) after the runs"
-echo "keywarden ($KEYS keys): $(peak_kb "$KW") kB; ceiling: $(peak_kb "$CEILING") kB; ceiling with layers: $(peak_kb "$LAYERS") kB${PEER_PID:+; peer (master + workers, shared pages counted per process): $(peak_kb "$PEER_PID") kB}" | tee -a "$RESULTS/summary.txt"
+echo "keywarden ($KEYS keys): $(peak_kb "$KW") kB; ceiling: $(peak_kb "$CEILING") kB; ceiling with layers: $(peak_kb "$LAYERS") kB; ceiling with the answer: $(peak_kb "$ANSWER") kB${PEER_PID:+; peer (master + workers, shared pages counted per process): $(peak_kb "$PEER_PID") kB}" | tee -a "$RESULTS/summary.txt"
 
 # --- 6. start-up and memory ----------------------------------------------------------------------
 stop_pid "$KW"
@@ -438,6 +451,36 @@ if [ -n "$MEMORY_KEYS" ]; then
                      r, em, e, n, bm, b, (b - e) * 1024 / n }' | tee -a "$RESULTS/summary.txt"
     done
 fi
+
+# --- 7. medians and ratios ------------------------------------------------------------------------
+echo
+echo "# medians of the interleaved rounds, and Keywarden's ratios"
+python3 - "$RESULTS/summary.txt" <<'PY' | tee -a "$RESULTS/medians.txt"
+import re, statistics, sys
+rounds = {}
+for line in open(sys.argv[1]):
+    f = line.split()
+    m = re.fullmatch(r"(.+)-r\d+", f[0]) if f else None
+    if m and len(f) == 7:
+        rounds.setdefault(m.group(1), []).append((float(f[1]), float(f[6]), f[3]))
+med = {case: (statistics.median(r for r, _, _ in rs), statistics.median(c for _, c, _ in rs))
+       for case, rs in rounds.items()}
+for case, (rps, cpu) in med.items():
+    p99s = [p for _, _, p in rounds[case]]
+    p99 = ""
+    if "-q" in case and all(p.endswith("us") for p in p99s):
+        p99 = f", p99 median {statistics.median(float(p[:-2]) for p in p99s) / 1000:.2f} ms: " + " / ".join(p99s)
+    print(f"{case:<44} median {rps:10.1f} req/s {cpu:7.1f} us/req ({len(rounds[case])} rounds{p99})")
+kw = med.get("keywarden-forward-auth-valid")
+for other, label in [("ceiling-forward-auth", "the bare ceiling"),
+                     ("ceiling-with-answer", "the ceiling with Keywarden's answer")]:
+    if kw and other in med:
+        print(f"keywarden forward-auth: {100 * kw[0] / med[other][0]:.0f} % of the req/s of {label}, "
+              f"{kw[1] - med[other][1]:+.1f} us of CPU per request")
+if kw and "peer-valid" in med:
+    print(f"keywarden forward-auth: {kw[0] / med['peer-valid'][0]:.0f}x the peer's req/s, "
+          f"{med['peer-valid'][1] / kw[1]:.0f}x less CPU per request")
+PY
 
 echo
 echo "# load average at the end: $(cut -d' ' -f1-3 /proc/loadavg); raw output in $RESULTS"
