@@ -128,6 +128,9 @@ pub enum CatalogError {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Catalog {
     products: Vec<Product>,
+    /// Every scope's name, `[read, write]` per product: built once, so answers that list a
+    /// key's scopes borrow them instead of formatting each.
+    scope_names: Vec<[String; 2]>,
 }
 
 impl Default for Catalog {
@@ -148,7 +151,7 @@ impl Default for Catalog {
             name: name.into(),
         })
         .collect();
-        Self { products }
+        Self::of(products)
     }
 }
 
@@ -173,7 +176,18 @@ impl Catalog {
                 return Err(CatalogError::Duplicate(p.id.clone()));
             }
         }
-        Ok(Self { products })
+        Ok(Self::of(products))
+    }
+
+    fn of(products: Vec<Product>) -> Self {
+        let scope_names = products
+            .iter()
+            .map(|p| [Access::Read, Access::Write].map(|a| format!("{}:{}", p.id, a.as_str())))
+            .collect();
+        Self {
+            products,
+            scope_names,
+        }
     }
 
     /// The products, in display order.
@@ -262,16 +276,20 @@ impl Catalog {
 
     /// The canonical names of a set, in catalog order, read before write.
     pub fn names(&self, set: ScopeSet) -> Vec<String> {
-        let mut out = Vec::new();
-        for (i, p) in self.products.iter().enumerate() {
-            let Ok(product) = u8::try_from(i) else { break };
-            for access in [Access::Read, Access::Write] {
-                if set.allows(Scope { product, access }) {
-                    out.push(format!("{}:{}", p.id, access.as_str()));
-                }
-            }
-        }
-        out
+        self.names_of(set).map(str::to_owned).collect()
+    }
+
+    /// The names of [`Self::names`], borrowed from the catalog (no allocation).
+    pub fn names_of(&self, set: ScopeSet) -> impl Iterator<Item = &str> + '_ {
+        self.scope_names
+            .iter()
+            .zip(0..=u8::MAX)
+            .flat_map(|([read, write], product)| {
+                [(Access::Read, read), (Access::Write, write)]
+                    .map(|(access, name)| (Scope { product, access }, name))
+            })
+            .filter(move |(scope, _)| set.allows(*scope))
+            .map(|(_, name)| name.as_str())
     }
 }
 
