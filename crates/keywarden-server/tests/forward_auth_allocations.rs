@@ -8,21 +8,20 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
+mod alloc_support;
+
+use alloc_support::{ROUNDS, allocations_per_request};
 use axum::Router;
 use axum::body::Body;
 use axum::extract::Request;
 use axum::http::StatusCode;
 use axum::http::header::AUTHORIZATION;
 use axum::routing::get;
-use keywarden_testkit::TestServer;
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
 use std::alloc::System;
-use tower::ServiceExt;
 
 #[global_allocator]
 static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
-
-const ROUNDS: usize = 200;
 
 /// The request nginx's `auth_request` sends for a client's `GET /v1/payroll/employees`.
 fn request(authorization: &str) -> Request {
@@ -35,41 +34,9 @@ fn request(authorization: &str) -> Request {
         .unwrap()
 }
 
-/// Allocations per request through `service`, averaged over `ROUNDS` requests built
-/// beforehand.
-async fn allocations_per_request<S>(service: S, authorization: &str) -> (f64, StatusCode)
-where
-    S: tower::Service<Request, Response = axum::response::Response> + Clone,
-    S::Error: std::fmt::Debug,
-{
-    let requests: Vec<Request> = (0..ROUNDS).map(|_| request(authorization)).collect();
-    // One request first: lazily initialised statics are not per-request costs.
-    drop(
-        service
-            .clone()
-            .oneshot(request(authorization))
-            .await
-            .unwrap(),
-    );
-    let mut status = StatusCode::OK;
-    let region = Region::new(GLOBAL);
-    for request in requests {
-        let response = service.clone().oneshot(request).await.unwrap();
-        status = response.status();
-    }
-    let change = region.change();
-    (change.allocations as f64 / ROUNDS as f64, status)
-}
-
 #[tokio::test]
 async fn forward_auth_allocates_no_more_than_the_bare_stack_plus_its_headers() {
-    // No refresh or flush tick may fire while counting.
-    let server = TestServer::start_with(|c| {
-        c.cache.max_age_secs = 60;
-        c.cache.refresh_interval_ms = 30_000;
-        c.cache.last_used_flush_secs = 3_600;
-    })
-    .await;
+    let server = alloc_support::quiet_server().await;
     let account = server.account("Alloc").await;
     let authorization = format!("Api-Key {}", account.live_key);
 
@@ -90,12 +57,19 @@ async fn forward_auth_allocates_no_more_than_the_bare_stack_plus_its_headers() {
     // Both behind the layers of `keywarden_server::serve` (trailing slashes, request log, body
     // limit), and the bare route without them.
     let (ours, status) =
-        allocations_per_request(keywarden_server::app(app, 64 * 1024), &authorization).await;
+        allocations_per_request(GLOBAL, keywarden_server::app(app, 64 * 1024), || {
+            request(&authorization)
+        })
+        .await;
     assert_eq!(status, StatusCode::OK);
-    let (ceiling, _) = allocations_per_request(bare.clone(), &authorization).await;
+    let (ceiling, _) =
+        allocations_per_request(GLOBAL, bare.clone(), || request(&authorization)).await;
     // The same bare route behind the same layers.
     let (layered, _) =
-        allocations_per_request(keywarden_server::app(bare, 64 * 1024), &authorization).await;
+        allocations_per_request(GLOBAL, keywarden_server::app(bare, 64 * 1024), || {
+            request(&authorization)
+        })
+        .await;
     println!(
         "allocations per request: forward-auth {ours:.2}, bare axum route {ceiling:.2}, \
          bare route behind the API's layers {layered:.2}"

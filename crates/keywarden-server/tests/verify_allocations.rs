@@ -8,21 +8,21 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
+mod alloc_support;
+
+use alloc_support::allocations_per_request;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::Request;
 use axum::http::StatusCode;
 use axum::http::header::CONTENT_TYPE;
 use axum::routing::post;
-use keywarden_testkit::TestServer;
-use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
+use stats_alloc::{INSTRUMENTED_SYSTEM, StatsAlloc};
 use std::alloc::System;
 use tower::ServiceExt;
 
 #[global_allocator]
 static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
-
-const ROUNDS: usize = 200;
 
 fn request(body: &str) -> Request {
     Request::builder()
@@ -33,39 +33,9 @@ fn request(body: &str) -> Request {
         .unwrap()
 }
 
-/// Allocations per request through `service`, averaged over `ROUNDS` requests built
-/// beforehand, and the last answer's status.
-async fn allocations_per_request<S>(service: S, body: &str) -> (f64, StatusCode)
-where
-    S: tower::Service<Request, Response = axum::response::Response> + Clone,
-    S::Error: std::fmt::Debug,
-{
-    let requests: Vec<Request> = (0..ROUNDS).map(|_| request(body)).collect();
-    // One request first: lazily initialised statics are not per-request costs.
-    drop(service.clone().oneshot(request(body)).await.unwrap());
-    let mut status = StatusCode::OK;
-    let region = Region::new(GLOBAL);
-    for request in requests {
-        let response = service.clone().oneshot(request).await.unwrap();
-        status = response.status();
-        // The answer is read as a client would: a body that is never polled costs nothing.
-        let _ = axum::body::to_bytes(response.into_body(), 4096)
-            .await
-            .unwrap();
-    }
-    let change = region.change();
-    (change.allocations as f64 / ROUNDS as f64, status)
-}
-
 #[tokio::test]
 async fn verify_allocates_no_string_per_scope_or_id() {
-    // No refresh or flush tick may fire while counting.
-    let server = TestServer::start_with(|c| {
-        c.cache.max_age_secs = 60;
-        c.cache.refresh_interval_ms = 30_000;
-        c.cache.last_used_flush_secs = 3_600;
-    })
-    .await;
+    let server = alloc_support::quiet_server().await;
     let account = server.account("Alloc").await;
     let body = format!(r#"{{"key":"{}"}}"#, account.live_key);
 
@@ -80,9 +50,13 @@ async fn verify_allocates_no_string_per_scope_or_id() {
     assert!(answer.starts_with(br#"{"valid":true,"#), "{answer:?}");
 
     let bare: Router = Router::new().route("/v1/verify/", post(|| async { StatusCode::OK }));
-    let (ours, status) = allocations_per_request(app, &body).await;
+    let (ours, status) = allocations_per_request(GLOBAL, app, || request(&body)).await;
     assert_eq!(status, StatusCode::OK);
-    let (layered, _) = allocations_per_request(keywarden_server::app(bare, 64 * 1024), &body).await;
+    let (layered, _) =
+        allocations_per_request(GLOBAL, keywarden_server::app(bare, 64 * 1024), || {
+            request(&body)
+        })
+        .await;
     println!(
         "allocations per request: verify {ours:.2}, bare route behind the API's layers {layered:.2}"
     );
