@@ -11,14 +11,15 @@
 //! - Successful uses are noted in the table (an atomic store) and written in batches.
 
 use crate::error::ApiError;
+use crossbeam_utils::sync::{ShardedLock, ShardedLockReadGuard};
 use keywarden_core::Clock;
 use keywarden_core::digest::KeyHasher;
 use keywarden_core::key_record::{KeyRecord, Lifecycle};
 use keywarden_core::key_table::{KeyTable, Rejection, TableEntry};
 use keywarden_core::scope::{Catalog, ScopeSet};
 use keywarden_core::store::{KeyTableRow, Store, StoreError};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 /// Changes read from the feed per query. Small enough that the rows of one page (freed once
@@ -33,7 +34,10 @@ const SPLIT_LOAD: i64 = 8 * FEED_PAGE as i64;
 /// The in-memory key table and its refresh state.
 #[derive(Debug)]
 pub struct KeyCache {
-    table: RwLock<KeyTable>,
+    /// A reader locks only its own thread's shard: a single `RwLock` would have every check on
+    /// every core write the lock's one reader count, moving its cache line between cores on
+    /// each request. Writers (feed pages, this instance's changes) lock every shard.
+    table: ShardedLock<KeyTable>,
     hasher: KeyHasher,
     catalog: Arc<Catalog>,
     store: Arc<dyn Store>,
@@ -55,7 +59,7 @@ impl KeyCache {
         max_age: Duration,
     ) -> Self {
         Self {
-            table: RwLock::new(KeyTable::default()),
+            table: ShardedLock::new(KeyTable::default()),
             hasher,
             catalog,
             store,
@@ -137,7 +141,7 @@ impl KeyCache {
 
     /// Applies entries built outside the lock, so readers wait only for the inserts.
     fn apply_entries(&self, entries: Vec<TableEntry>) {
-        // std RwLock: held only for these inserts, never across an await.
+        // Held only for these inserts, never across an await.
         let mut table = self
             .table
             .write()
@@ -167,7 +171,7 @@ impl KeyCache {
         self.len() == 0
     }
 
-    fn read(&self) -> std::sync::RwLockReadGuard<'_, KeyTable> {
+    fn read(&self) -> ShardedLockReadGuard<'_, KeyTable> {
         self.table
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner)

@@ -18,6 +18,7 @@ pub mod change_listener;
 pub mod client_addr;
 pub mod config;
 pub mod console;
+pub mod direct_route;
 pub mod error;
 pub mod extract;
 pub mod key_cache;
@@ -44,8 +45,8 @@ use tokio::net::TcpListener;
 /// request log, the body limit. Outside the router rather than `Router::layer`, which boxes a
 /// layered service per route and clones the box on every request; here the layers are plain
 /// types and cost nothing on a request that does not need them.
-pub fn app(
-    router: axum::Router,
+pub fn app<S>(
+    router: S,
     body_limit: usize,
 ) -> impl tower::Service<
     Request,
@@ -55,11 +56,40 @@ pub fn app(
 > + Clone
 + Send
 + Sync
-+ 'static {
++ 'static
+where
+    S: tower::Service<
+            Request,
+            Response = Response,
+            Error = std::convert::Infallible,
+            Future: Send + 'static,
+        > + Clone
+        + Send
+        + Sync
+        + 'static,
+{
     let layers = tower::ServiceBuilder::new()
         .layer(access_log::AccessLogLayer)
         .layer(DefaultBodyLimit::max(body_limit));
     trailing_slash::trimmed(layers.service(router))
+}
+
+/// The whole API as one service: forward-auth answered before routing
+/// ([`direct_route`]), every other request routed, all of them behind [`app`]'s layers.
+pub fn api(
+    state: AppState,
+) -> impl tower::Service<
+    Request,
+    Response = Response,
+    Error = std::convert::Infallible,
+    Future: Send + 'static,
+> + Clone
++ Send
++ Sync
++ 'static {
+    let body_limit = state.config.limits.max_body_bytes;
+    let routed = direct_route::ForwardAuthFirst::new(state.clone(), routes::router(state));
+    app(routed, body_limit)
 }
 
 /// Serves `state` on `listener` until `shutdown` completes.
@@ -85,10 +115,8 @@ pub async fn serve(
             stop_tx.subscribe(),
         ))
     });
-    let body_limit = state.config.limits.max_body_bytes;
-    let app = app(routes::router(state), body_limit);
     let make_service =
-        ServiceExt::<Request>::into_make_service_with_connect_info::<SocketAddr>(app);
+        ServiceExt::<Request>::into_make_service_with_connect_info::<SocketAddr>(api(state));
     let served = axum::serve(listener, make_service)
         .with_graceful_shutdown(shutdown)
         .await;

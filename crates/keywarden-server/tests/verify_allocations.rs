@@ -39,10 +39,7 @@ async fn verify_allocates_no_string_per_scope_or_id() {
     let account = server.account("Alloc").await;
     let body = format!(r#"{{"key":"{}"}}"#, account.live_key);
 
-    let app = keywarden_server::app(
-        keywarden_server::routes::router(server.state.clone()),
-        64 * 1024,
-    );
+    let app = keywarden_server::api(server.state.clone());
     let response = app.clone().oneshot(request(&body)).await.unwrap();
     let answer = axum::body::to_bytes(response.into_body(), 4096)
         .await

@@ -169,10 +169,16 @@ const X_FORWARDED_URI: HeaderName = HeaderName::from_static("x-forwarded-uri");
     ),
 )]
 pub async fn forward_auth(State(state): State<AppState>, request: Request) -> Response {
+    answer(&state, request)
+}
+
+/// The answer to a forward-auth request. Synchronous (nothing on this path waits), so
+/// [`crate::direct_route`] can answer it before routing, with the state borrowed.
+pub fn answer(state: &AppState, request: Request) -> Response {
     // The whole request, taken apart: the `Parts` extractor would clone the header map, the
     // URI and the extensions (about twenty allocations per request).
     let (parts, _body) = request.into_parts();
-    match check(&state, &parts) {
+    match check(state, &parts) {
         Ok(response) => {
             state.metrics.key_check("valid");
             response

@@ -755,3 +755,43 @@ async fn a_table_older_than_its_maximum_age_answers_503_not_a_stale_verdict() {
     server.advance(Duration::ZERO).await;
     assert_ok(&forward_auth(&server, Some(&key), "GET", "/v1/customers/").await);
 }
+
+/// Forward-auth's `GET` is answered before the router (`direct_route`), its `HEAD` through
+/// the router: every spelling and both ways answer alike.
+#[tokio::test]
+async fn every_spelling_of_the_path_and_head_answer_alike() {
+    let server = TestServer::start().await;
+    let account = server.account("Acme").await;
+    let account_id = account.id.0.to_string();
+    let unknown = api_key(&unknown_key(KeyKind::Standard, Mode::Live));
+    for (method, path) in [
+        (reqwest::Method::GET, "/v1/forward-auth/"),
+        (reqwest::Method::GET, "/v1/forward-auth"),
+        (reqwest::Method::GET, "/v1/forward-auth//"),
+        (reqwest::Method::GET, "/v1/forward-auth/?from=nginx"),
+        (reqwest::Method::HEAD, "/v1/forward-auth/"),
+        (reqwest::Method::HEAD, "/v1/forward-auth"),
+    ] {
+        let request = |authorization: &str| {
+            server
+                .http
+                .request(method.clone(), server.url(path))
+                .header("X-Original-Method", "GET")
+                .header("X-Original-URI", "/v1/payroll/employees")
+                .header("Authorization", authorization)
+        };
+        let reply = send(request(&api_key(&account.live_key))).await;
+        assert_eq!(reply.status, 200, "{method} {path}: {}", reply.text);
+        assert_eq!(
+            reply.header("x-keywarden-account"),
+            Some(account_id.as_str()),
+            "{method} {path}"
+        );
+        assert_eq!(reply.header("x-keywarden-mode"), Some("live"));
+        let refused = send(request(&unknown)).await;
+        assert_eq!(refused.status, 401, "{method} {path}");
+        if method == reqwest::Method::GET {
+            assert_eq!(refused.body["code"], "key_not_found", "{path}");
+        }
+    }
+}
