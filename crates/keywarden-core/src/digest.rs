@@ -13,10 +13,16 @@ use zeroize::{Zeroize, Zeroizing};
 pub struct KeyDigest(pub [u8; 32]);
 
 impl KeyDigest {
-    /// Compares in constant time.
+    /// Compares in constant time: the XOR of the two digests, OR-ed word by word (no branch
+    /// on where they differ), then one constant-time test of the result. `subtle`'s
+    /// comparison of byte slices puts an optimisation barrier on each of the 32 bytes, which
+    /// made it a fifth of a whole check (docs/BENCHMARKS.md, 2026-12-03).
     #[inline]
     pub fn ct_eq(&self, other: &KeyDigest) -> bool {
-        self.0.ct_eq(&other.0).into()
+        let difference = words(&self.0)
+            .zip(words(&other.0))
+            .fold(0u64, |acc, (a, b)| acc | (a ^ b));
+        difference.ct_eq(&0).into()
     }
 
     /// The first 8 bytes: uniformly distributed and unknown to an attacker (HMAC under the
@@ -46,6 +52,16 @@ impl KeyDigest {
         }
         Some(Self(out))
     }
+}
+
+/// The digest as four machine words.
+#[inline]
+fn words(bytes: &[u8; 32]) -> impl Iterator<Item = u64> + '_ {
+    bytes.chunks_exact(8).map(|chunk| {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        u64::from_ne_bytes(word)
+    })
 }
 
 impl fmt::Debug for KeyDigest {
@@ -174,6 +190,18 @@ mod tests {
         assert_eq!(a.digest("sk_test_x"), a.digest("sk_test_x"));
         assert_ne!(a.digest("sk_test_x"), a.digest("sk_test_y"));
         assert_ne!(a.digest("sk_test_x"), b.digest("sk_test_x"));
+    }
+
+    #[test]
+    fn ct_eq_tells_a_difference_in_any_bit() {
+        let d = KeyHasher::new(&secret("a")).digest("k");
+        assert!(d.ct_eq(&d));
+        for bit in 0..256 {
+            let mut other = d;
+            other.0[bit / 8] ^= 1 << (bit % 8);
+            assert!(!d.ct_eq(&other), "bit {bit}");
+            assert!(!other.ct_eq(&d), "bit {bit}");
+        }
     }
 
     #[test]

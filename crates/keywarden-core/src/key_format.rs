@@ -340,16 +340,17 @@ fn parse_damaged(text: &str) -> Result<ParsedKey<'_>, KeyFormatError> {
     if bytes.is_empty() {
         return Err(KeyFormatError::Empty);
     }
-    // Pure ASCII (nearly every damaged key) is scanned byte by byte: the ASCII characters that
-    // `char::is_whitespace` accepts are exactly tab to carriage return, and space.
-    let ascii = text.is_ascii();
-    let whitespace = if ascii {
-        bytes
-            .iter()
-            .fold(false, |any, &b| any | matches!(b, b'\t'..=b'\r' | b' '))
-    } else {
-        text.chars().any(char::is_whitespace)
-    };
+    // One pass over the bytes tells both whether the text is pure ASCII (nearly every
+    // damaged key) and whether it holds ASCII whitespace: the ASCII characters that
+    // `char::is_whitespace` accepts are exactly tab to carriage return, and space. Only a text
+    // with other characters is scanned again, for Unicode's whitespace.
+    let (ascii, ascii_whitespace) = bytes.iter().fold((true, false), |(ascii, space), &b| {
+        (
+            ascii & b.is_ascii(),
+            space | matches!(b, b'\t'..=b'\r' | b' '),
+        )
+    });
+    let whitespace = ascii_whitespace || (!ascii && text.chars().any(char::is_whitespace));
     if whitespace {
         return Err(KeyFormatError::Whitespace);
     }
