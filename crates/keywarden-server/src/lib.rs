@@ -41,23 +41,22 @@ use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::net::TcpListener;
 
-/// `router` behind the layers every request passes: trailing slashes trimmed (SPEC §4), the
-/// request log, the body limit. Outside the router rather than `Router::layer`, which boxes a
-/// layered service per route and clones the box on every request; here the layers are plain
-/// types and cost nothing on a request that does not need them.
-pub fn app<S>(
-    router: S,
-    body_limit: usize,
-) -> impl tower::Service<
-    Request,
-    Response = Response,
-    Error = std::convert::Infallible,
-    Future: Send + 'static,
-> + Clone
-+ Send
-+ Sync
-+ 'static
-where
+/// What `axum::serve` takes as the whole application, and what the layers below wrap: a
+/// cloneable, thread-safe service that answers every request (errors are answers too).
+pub trait HttpService:
+    tower::Service<
+        Request,
+        Response = Response,
+        Error = std::convert::Infallible,
+        Future: Send + 'static,
+    > + Clone
+    + Send
+    + Sync
+    + 'static
+{
+}
+
+impl<S> HttpService for S where
     S: tower::Service<
             Request,
             Response = Response,
@@ -66,8 +65,15 @@ where
         > + Clone
         + Send
         + Sync
-        + 'static,
+        + 'static
 {
+}
+
+/// `router` behind the layers every request passes: trailing slashes trimmed (SPEC §4), the
+/// request log, the body limit. Outside the router rather than `Router::layer`, which boxes a
+/// layered service per route and clones the box on every request; here the layers are plain
+/// types and cost nothing on a request that does not need them.
+pub fn app(router: impl HttpService, body_limit: usize) -> impl HttpService {
     let layers = tower::ServiceBuilder::new()
         .layer(access_log::AccessLogLayer)
         .layer(DefaultBodyLimit::max(body_limit));
@@ -76,17 +82,7 @@ where
 
 /// The whole API as one service: forward-auth answered before routing
 /// ([`direct_route`]), every other request routed, all of them behind [`app`]'s layers.
-pub fn api(
-    state: AppState,
-) -> impl tower::Service<
-    Request,
-    Response = Response,
-    Error = std::convert::Infallible,
-    Future: Send + 'static,
-> + Clone
-+ Send
-+ Sync
-+ 'static {
+pub fn api(state: AppState) -> impl HttpService {
     let body_limit = state.config.limits.max_body_bytes;
     let routed = direct_route::ForwardAuthFirst::new(state.clone(), routes::router(state));
     app(routed, body_limit)

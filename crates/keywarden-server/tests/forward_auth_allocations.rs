@@ -36,7 +36,7 @@ fn request(authorization: &str) -> Request {
 }
 
 #[tokio::test]
-async fn forward_auth_allocates_no_more_than_the_bare_stack_plus_its_headers() {
+async fn forward_auth_allocates_less_than_a_bare_axum_route() {
     let server = alloc_support::quiet_server().await;
     let account = server.account("Alloc").await;
     let authorization = format!("Api-Key {}", account.live_key);
