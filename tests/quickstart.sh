@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs the README's quickstart verbatim, in a scratch folder, and checks what it printed.
+# Runs the README's quickstart verbatim, in a scratch folder, and checks what it printed, where
+# it left the secrets, and what a failing step shows.
 # The commands are taken from between the quickstart markers in README.md; only `cargo` is
 # pointed at this checkout so the scratch folder can stand in for it.
 set -euo pipefail
@@ -39,4 +40,19 @@ expect '"code":"key_rotated"'
 expect 'HTTP/1.1 403 Forbidden'
 expect '"required_scope":"payroll:write"'
 [ "$(grep -c 'HTTP/1.1 200 OK' <<<"$output")" -eq 3 ] || { echo "$output"; echo "quickstart: expected three 200s" >&2; exit 1; }
-echo "quickstart: 1 passed, 0 failed"
+# The secrets stay out of the work tree: account.json is under the ignored data folder, and
+# only its owner may read it.
+[ -f keywarden-data/account.json ] || { echo "quickstart: keywarden-data/account.json is missing" >&2; exit 1; }
+[ ! -e account.json ] || { echo "quickstart: account.json was written into the work tree" >&2; exit 1; }
+[ "$(stat -c %a keywarden-data/account.json)" = 600 ] || { echo "quickstart: account.json is readable by others" >&2; exit 1; }
+
+# A step that fails shows the API's own error, not a Python traceback: the README's `field`
+# helper, verbatim, given the answer of a sign-in with a wrong password.
+helper=$(awk '/^field\(\) /{on=1} on{print} on && /"\$1"; }$/{exit}' "$script")
+[ -n "$helper" ] || { echo "quickstart: the README's field helper was not found" >&2; exit 1; }
+wrong=$(bash -c "$helper"'
+printf "%s" "{\"detail\": \"No active account found with the given credentials\", \"code\": \"invalid_credentials\"}" | field access' 2>&1) && {
+    echo "quickstart: field succeeded on an error answer" >&2; exit 1; }
+grep -q '"code": "invalid_credentials"' <<<"$wrong" || { echo "$wrong"; echo "quickstart: the API's error was not shown" >&2; exit 1; }
+! grep -q Traceback <<<"$wrong" || { echo "$wrong"; echo "quickstart: a traceback was shown" >&2; exit 1; }
+echo "quickstart: 2 passed, 0 failed"

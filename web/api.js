@@ -4,8 +4,11 @@
 // token lives in the tab's sessionStorage (scoped to this origin and this tab, gone when the
 // tab closes), so a reload keeps the user signed in. No cookie is used, and the browser never
 // attaches a Bearer header on its own, so another site cannot make requests as the user.
+// A new tab asks the console's other tabs for their session over a BroadcastChannel, which
+// only pages of this origin can join; signing out in one tab signs out all (decision 0009).
 
 const REFRESH_SLOT = 'keywarden.refresh';
+const channel = typeof BroadcastChannel === 'function' ? new BroadcastChannel('keywarden.session') : null;
 
 let access = null;
 let refreshing = null;
@@ -40,7 +43,10 @@ function messageOf(status, body) {
   return `The request failed (HTTP ${status}). Try again.`;
 }
 
-/** Called when the session ends (refresh refused): the console shows the sign-in page. */
+/**
+ * Called when the session ends: the refresh token was refused, or (with 'elsewhere') the
+ * person signed out in another tab. The console shows the sign-in page.
+ */
 export function setSignedOutHandler(handler) {
   onSignedOut = handler;
 }
@@ -50,8 +56,51 @@ export function hasSession() {
 }
 
 export function signOut() {
+  dropSession();
+  if (channel) channel.postMessage({ type: 'signed-out' });
+}
+
+function dropSession() {
   access = null;
   sessionStorage.removeItem(REFRESH_SLOT);
+}
+
+if (channel) {
+  channel.addEventListener('message', (event) => {
+    const message = event.data || {};
+    if (message.type === 'ask') {
+      const refresh = sessionStorage.getItem(REFRESH_SLOT);
+      if (refresh) channel.postMessage({ type: 'share', refresh });
+    } else if (message.type === 'signed-out' && hasSession()) {
+      dropSession();
+      onSignedOut('elsewhere');
+    }
+  });
+}
+
+/**
+ * In a tab without a session, asks the console's other open tabs for theirs. Resolves to
+ * true when one shared it, false after `waitMs` without an answer.
+ */
+export function adoptSession(waitMs = 200) {
+  if (!channel || hasSession()) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => finish(false), waitMs);
+    function listen(event) {
+      const message = event.data || {};
+      if (message.type === 'share' && typeof message.refresh === 'string' && !hasSession()) {
+        sessionStorage.setItem(REFRESH_SLOT, message.refresh);
+        finish(true);
+      }
+    }
+    function finish(adopted) {
+      clearTimeout(timer);
+      channel.removeEventListener('message', listen);
+      resolve(adopted);
+    }
+    channel.addEventListener('message', listen);
+    channel.postMessage({ type: 'ask' });
+  });
 }
 
 async function send(method, path, body, token) {
@@ -101,6 +150,7 @@ async function refreshAccess() {
     return true;
   } catch (error) {
     if (error instanceof ApiError && error.status === 401) {
+      // The shared refresh token is refused: every tab's session has ended.
       signOut();
       return false;
     }

@@ -1,17 +1,20 @@
 // The console's shell: session start-up, hash routing, the sidebar and the 2FA banner.
 
+import { themePicker } from './theme.js';
 import * as api from './api.js';
-import { h, icon, alertBox, loading, noAccess } from './ui.js';
+import { h, icon, loading, noAccess, loadError } from './ui.js';
 import { renderSignIn } from './views/signin.js';
 import { renderKeys } from './views/keys.js';
 import { renderSecurity } from './views/security.js';
 import { renderMembers } from './views/members.js';
 import { renderAudit } from './views/audit.js';
+import { renderWebhooks } from './views/webhooks.js';
 
 const ROUTES = {
   '#/settings/api': { title: 'API & Developers', icon: 'key', render: renderKeys },
   '#/settings/security': { title: 'Security', icon: 'shield', render: renderSecurity },
   '#/settings/members': { title: 'Members', icon: 'users', render: renderMembers, admin: true },
+  '#/settings/webhooks': { title: 'Webhooks', icon: 'bolt', render: renderWebhooks, admin: true },
   '#/settings/audit': { title: 'Audit log', icon: 'list', render: renderAudit, admin: true },
 };
 const HOME = '#/settings/api';
@@ -20,10 +23,12 @@ const ROLE_NAMES = { admin: 'Admin', developer: 'Developer', member: 'Member' };
 const app = document.getElementById('app');
 const state = { me: null, notice: null, rendered: null, navigated: false, after: null };
 
-api.setSignedOutHandler(() => {
+api.setSignedOutHandler((why) => {
   if (state.me) {
     state.me = null;
-    state.notice = 'Your session has ended. Sign in again to continue.';
+    state.notice = why === 'elsewhere'
+      ? 'You signed out in another tab. Sign in again to continue.'
+      : 'Your session has ended. Sign in again to continue.';
     go('#/signin');
   }
 });
@@ -49,6 +54,13 @@ function context() {
       await loadMe();
       renderBanner();
       renderUserCard();
+    },
+    /** Ends the session on purpose (every tab's) and shows the sign-in page with `notice`. */
+    endSession: (notice) => {
+      api.signOut();
+      state.me = null;
+      state.notice = notice;
+      go('#/signin');
     },
     go,
   };
@@ -79,7 +91,7 @@ async function route() {
         go('#/signin');
         return;
       }
-      app.replaceChildren(h('div.boot', alertBox(error.message)));
+      app.replaceChildren(h('div.boot', loadError(error, route)));
       return;
     }
   }
@@ -108,18 +120,16 @@ let shell = null;
 
 function buildShell() {
   const settingsMenu = h('ul.nav-list', { id: 'settings-menu' });
-  const groupButton = h('button.nav-group', { type: 'button', 'aria-expanded': 'true', 'aria-controls': 'settings-menu' },
-    icon('settings'), h('span', 'Settings'), icon('chevron', 'chevron'));
-  groupButton.addEventListener('click', () => {
-    const open = groupButton.getAttribute('aria-expanded') !== 'true';
-    groupButton.setAttribute('aria-expanded', String(open));
-    settingsMenu.hidden = !open;
-  });
+  // The guide says "click Settings, then API & Developers": Settings leads there, and its
+  // pages stay listed below it (it is the only group, so there is nothing to fold away).
+  const groupButton = h('button.nav-group', { type: 'button' }, icon('settings'), h('span', 'Settings'));
+  groupButton.addEventListener('click', () => go(HOME));
   const userCard = h('div.user-card');
   const sidebar = h('aside.sidebar', { id: 'sidebar', 'aria-label': 'Navigation' },
     h('div.brand', h('span.brand-mark', icon('key')), h('span.brand-name', 'Keywarden')),
     h('p.account-name', { id: 'account-name' }),
     h('nav', { 'aria-label': 'Main' }, groupButton, settingsMenu),
+    themePicker(),
     userCard);
   const menuButton = h('button.icon-button.menu-button', {
     type: 'button', 'aria-expanded': 'false', 'aria-controls': 'sidebar', 'aria-label': 'Open navigation',
@@ -221,12 +231,12 @@ async function showPage(hash) {
   shell.content.replaceChildren(view);
   if (spec.admin && !ctx.isAdmin) {
     view.append(noAccess('You need Admin access to see this page',
-      `Only admins of ${state.me.account.name} can manage members and read the audit log. Ask an admin if you need access.`));
+      `Only admins of ${state.me.account.name} can manage members and webhooks and read the audit log. Ask an admin if you need access.`));
   } else {
     try {
       await spec.render(view, ctx);
     } catch (error) {
-      if (state.rendered === hash) view.replaceChildren(alertBox(error.message));
+      if (state.rendered === hash) view.replaceChildren(loadError(error, () => showPage(hash)));
     }
   }
   if (state.navigated) {
@@ -247,4 +257,5 @@ document.addEventListener('click', (event) => {
 });
 
 window.addEventListener('hashchange', route);
-route();
+// A new tab of a signed-in console takes the session of the others instead of asking again.
+api.adoptSession().finally(route);

@@ -66,6 +66,7 @@ const ICONS = {
   lock: 'M6 11h12v10H6zM8 11V7a4 4 0 0 1 8 0v4',
   refresh: 'M20 11a8 8 0 0 0-14.6-4.5L4 8M4 4v4h4M4 13a8 8 0 0 0 14.6 4.5L20 16M20 20v-4h-4',
   search: 'M11 18a7 7 0 1 0 0-14 7 7 0 0 0 0 14zm5-2l5 5',
+  bolt: 'M13 2L4 14h7l-1 8 9-12h-7l1-8z',
 };
 
 export function icon(name, extraClass) {
@@ -139,14 +140,39 @@ export function alertBox(message, tone = 'error', ...extra) {
     icon(tone === 'info' ? 'shield' : 'warning'), h('div', h('p', message), ...extra));
 }
 
+/**
+ * A section that could not load: the reason and a Retry button that runs `retry` (which
+ * replaces this box with the section, or with a new error).
+ */
+export function loadError(error, retry) {
+  const button = h('button.btn.secondary.small', { type: 'button' }, icon('refresh'), 'Retry');
+  button.addEventListener('click', () => busy(button, 'Retrying…', async () => retry()));
+  return alertBox(error.message, 'error', h('div.alert-actions', button));
+}
+
+/** The state of every control of `form`, to compare later. */
+function formState(form) {
+  return [...form.querySelectorAll('input, select, textarea')]
+    .map((el) => (el.type === 'checkbox' || el.type === 'radio' ? String(el.checked) : el.value))
+    .join('\u0000');
+}
+
+/** For openModal's `isDirty`: true once any control of `form` differs from how it opened. */
+export function unsavedChanges(form) {
+  const opened = formState(form);
+  return () => formState(form) !== opened;
+}
+
 const FOCUSABLE = 'a[href], button:not([disabled]), input:not([disabled]):not([type="hidden"]), select:not([disabled]), textarea:not([disabled]), [tabindex]:not([tabindex="-1"])';
 
 /**
  * Opens a modal dialog. Focus moves into it, Tab is trapped inside, Escape closes it (unless
  * `dismissible` is false) and focus returns to where it was on close.
- * Returns { root, body, close }. `onClose` runs once when it closes.
+ * With `isDirty`, a form whose input would be lost asks first: Escape, a click beside the
+ * dialog, its close button and `dismiss()` (for Cancel) offer "Keep editing" or "Discard".
+ * Returns { root, close, dismiss }. `onClose` runs once when it closes.
  */
-export function openModal({ title, description, content, actions = [], onClose, dismissible = true, size = '', initialFocus }) {
+export function openModal({ title, description, content, actions = [], onClose, dismissible = true, size = '', initialFocus, isDirty }) {
   const opener = document.activeElement;
   const titleId = nextId('modal-title');
   const descId = description ? nextId('modal-desc') : null;
@@ -159,6 +185,7 @@ export function openModal({ title, description, content, actions = [], onClose, 
   h('div.modal-header', h('h2', { id: titleId }, title), closeButton),
   h('div.modal-body', description ? h('p.modal-description', { id: descId }, description) : null, content),
   actions.length ? h('div.modal-actions', actions) : null);
+  const actionBar = dialog.querySelector('.modal-actions');
   const backdrop = h('div.modal-backdrop', dialog);
   const app = document.getElementById('app');
   let closed = false;
@@ -166,7 +193,7 @@ export function openModal({ title, description, content, actions = [], onClose, 
   function onKey(event) {
     if (event.key === 'Escape' && dismissible) {
       event.preventDefault();
-      close();
+      dismiss();
     } else if (event.key === 'Tab') {
       const items = [...dialog.querySelectorAll(FOCUSABLE)].filter((el) => el.offsetParent !== null || el === document.activeElement);
       if (!items.length) {
@@ -196,9 +223,37 @@ export function openModal({ title, description, content, actions = [], onClose, 
     restoreFocus(opener);
   }
 
-  if (closeButton) closeButton.addEventListener('click', close);
+  // Closing would lose what was typed: ask in the dialog's own footer instead.
+  let asking = null;
+  function dismiss() {
+    if (asking) return;
+    if (!isDirty || !isDirty() || !actionBar) {
+      close();
+      return;
+    }
+    const kept = [...actionBar.childNodes];
+    const keep = h('button.btn.secondary', { type: 'button' }, 'Keep editing');
+    const discard = h('button.btn.danger', { type: 'button' }, 'Discard');
+    asking = h('div.discard-ask', { role: 'alert' }, icon('warning'), h('span', 'Discard what you entered? It is not saved.'));
+    actionBar.replaceChildren(asking, keep, discard);
+    actionBar.classList.add('asking');
+    keep.addEventListener('click', () => {
+      actionBar.replaceChildren(...kept);
+      actionBar.classList.remove('asking');
+      asking = null;
+      const first = (initialFocus && initialFocus()) || dialog.querySelector(FOCUSABLE);
+      if (first) first.focus();
+    });
+    discard.addEventListener('click', close);
+    keep.focus();
+  }
+
+  if (closeButton) closeButton.addEventListener('click', dismiss);
   backdrop.addEventListener('mousedown', (event) => {
-    if (event.target === backdrop && dismissible) close();
+    if (event.target === backdrop && dismissible) {
+      event.preventDefault(); // keeps focus where dismiss() puts it
+      dismiss();
+    }
   });
   document.addEventListener('keydown', onKey, true);
   document.body.append(backdrop);
@@ -207,7 +262,7 @@ export function openModal({ title, description, content, actions = [], onClose, 
   const target = (initialFocus && initialFocus()) || dialog.querySelector(FOCUSABLE) || dialog;
   if (target === dialog) dialog.tabIndex = -1;
   target.focus();
-  return { root: dialog, close };
+  return { root: dialog, close, dismiss };
 }
 
 /**
@@ -244,18 +299,38 @@ export function confirmDialog({ title, message, details, confirmLabel, tone = 'd
   });
 }
 
-/** A labelled form field with a hint and an error slot tied to the input for screen readers. */
-export function field({ label, input, hint, name, optional }) {
+/**
+ * A labelled form field with a hint and an error slot tied to the input for screen readers.
+ * With `max`, a counter shows how many characters of the most allowed are used; the input is
+ * never cut short (a pasted label that is too long is shown, and refused with a reason).
+ */
+export function field({ label, input, hint, name, optional, max }) {
   const id = input.id || nextId(name || 'field');
   input.id = id;
   const hintId = hint ? `${id}-hint` : null;
   const errorId = `${id}-error`;
-  input.setAttribute('aria-describedby', [hintId, errorId].filter(Boolean).join(' '));
+  const counter = max ? characterCounter(input, max, `${id}-count`) : null;
+  input.setAttribute('aria-describedby', [hintId, counter && counter.id, errorId].filter(Boolean).join(' '));
   return h('div.field', { dataset: { field: name || '' } },
     h('label', { for: id }, label, optional ? h('span.optional', ' (optional)') : null),
     input,
-    hint ? h('p.hint', { id: hintId }, hint) : null,
+    counter || hint ? h('div.field-notes', hint ? h('p.hint', { id: hintId }, hint) : null, counter) : null,
     h('p.field-error', { id: errorId, hidden: true }));
+}
+
+/** The number of characters (not UTF-16 units) in `text`, as the API counts them. */
+export const characters = (text) => [...text].length;
+
+function characterCounter(input, max, id) {
+  const counter = h('p.counter', { id });
+  const update = () => {
+    const used = characters(input.value);
+    counter.textContent = `${used} / ${max}`;
+    counter.classList.toggle('over', used > max);
+  };
+  input.addEventListener('input', update);
+  update();
+  return counter;
 }
 
 /** Shows an API error next to its field (by `data-field`), or in the form's alert slot. */
@@ -265,15 +340,21 @@ export function showFormError(form, error, fieldAliases = {}) {
   const container = name ? form.querySelector(`[data-field="${CSS.escape(name)}"]`) : null;
   if (container) {
     const slot = container.querySelector('.field-error');
+    // Announced as it appears, and read again with the input it is about when that has focus.
+    slot.setAttribute('role', 'alert');
     slot.textContent = error.message;
     slot.hidden = false;
+    if (!slot.id) slot.id = nextId('error');
     container.classList.add('has-error');
     const input = container.querySelector(`[name="${CSS.escape(name)}"]:not([disabled])`)
       || container.querySelector('input:not([disabled]), select:not([disabled]), textarea:not([disabled])');
     if (input) {
       input.setAttribute('aria-invalid', 'true');
+      const described = (input.getAttribute('aria-describedby') || '').split(' ').filter(Boolean);
+      if (!described.includes(slot.id)) input.setAttribute('aria-describedby', [...described, slot.id].join(' '));
       input.focus();
     }
+    container.scrollIntoView({ block: 'nearest' });
     // The message goes as soon as the user changes what it is about.
     const clear = () => {
       container.classList.remove('has-error');
@@ -289,6 +370,7 @@ export function showFormError(form, error, fieldAliases = {}) {
   if (slot) {
     slot.replaceChildren(alertBox(error.message));
     slot.hidden = false;
+    slot.scrollIntoView({ block: 'nearest' });
   }
 }
 
@@ -326,6 +408,45 @@ export function pageHeader(title, lead, ...actions) {
   return h('header.page-header',
     h('div', h('p.eyebrow', 'Settings'), h('h1', { tabindex: '-1', id: 'page-title' }, title), lead ? h('p.lead', lead) : null),
     actions.length ? h('div.page-actions', actions) : null);
+}
+
+/**
+ * The head of a table whose rows are all on the page, sortable by its columns: a button in each
+ * sortable header (click again to reverse), `aria-sort` on the sorted one. `columns` are
+ * `{ label, sortBy?: (row) => string | number, hidden? }`; `showRows(rows)` redraws the body.
+ */
+export function sortableHead(columns, rows, showRows) {
+  const state = { index: -1, ascending: true };
+  const headers = columns.map((column, index) => {
+    const th = h('th', { scope: 'col' });
+    if (!column.sortBy) {
+      th.append(column.hidden ? h('span.sr-only', column.label) : column.label);
+      return th;
+    }
+    const arrow = h('span.sort-arrow', { 'aria-hidden': 'true' });
+    const button = h('button.sort-button', { type: 'button' }, column.label, arrow);
+    button.addEventListener('click', () => {
+      state.ascending = state.index === index ? !state.ascending : true;
+      state.index = index;
+      const sign = state.ascending ? 1 : -1;
+      const sorted = [...rows].sort((a, b) => {
+        const x = column.sortBy(a);
+        const y = column.sortBy(b);
+        const order = typeof x === 'string' ? x.localeCompare(y) : x - y;
+        return sign * order;
+      });
+      headers.forEach((other, i) => {
+        if (i === index) other.setAttribute('aria-sort', state.ascending ? 'ascending' : 'descending');
+        else other.removeAttribute('aria-sort');
+        const mark = other.querySelector('.sort-arrow');
+        if (mark) mark.textContent = i === index ? (state.ascending ? '↑' : '↓') : '';
+      });
+      showRows(sorted);
+    });
+    th.append(button);
+    return th;
+  });
+  return h('thead', h('tr', headers));
 }
 
 /** A placeholder shown while a section loads. */

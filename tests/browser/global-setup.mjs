@@ -2,11 +2,12 @@
 // 1. a fresh temporary data directory (KEYWARDEN_DATA_DIR);
 // 2. the account "Acme" with its admin, a developer, a member and a developer who will turn on
 //    2FA, all through the operator CLI (`keywarden admin …`, passwords on standard input);
-// 3. `keywarden serve` on a free loopback port, waiting for /readyz.
+// 3. `keywarden serve` on a free loopback port, waiting for /readyz, with a configuration file
+//    that allows webhooks to private targets (the webhook spec's receiver is on 127.0.0.1).
 // The specs read the address and the users from the KW_* environment variables set here.
 import { spawn, spawnSync } from 'node:child_process';
 import { createServer } from 'node:net';
-import { mkdtempSync, rmSync, mkdirSync, openSync, existsSync } from 'node:fs';
+import { mkdtempSync, rmSync, mkdirSync, openSync, existsSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -76,7 +77,9 @@ export default async function globalSetup() {
   const results = join(here, 'test-results');
   mkdirSync(results, { recursive: true });
   const log = openSync(join(results, 'server.log'), 'w');
-  const server = spawn(bin, ['serve', '--listen', listen], { env, stdio: ['ignore', log, log] });
+  const config = join(dataDir, 'keywarden.toml');
+  writeFileSync(config, '[webhooks]\nallow_private_targets = true\n');
+  const server = spawn(bin, ['serve', '--listen', listen, '--config', config], { env, stdio: ['ignore', log, log] });
   const baseURL = `http://${listen}`;
   await waitReady(`${baseURL}/readyz`, server, Date.now() + 30_000);
 

@@ -67,7 +67,9 @@ check("JavaScript example: customers", isinstance(body, dict) and body.get("cust
 # Refusals carry Keywarden's JSON through nginx.
 status, body = request("/v1/customers/")
 check("no header: 401 not provided", status == 401 and body == {"detail": "Authentication credentials were not provided."}, f"{status} {body}")
-status, body = request("/v1/customers/", f"Api-Key {KEY[:-1]}x")
+# The last character changed (to one it is not: a key ending in "x" would stay valid).
+damaged = KEY[:-1] + ("y" if KEY.endswith("x") else "x")
+status, body = request("/v1/customers/", f"Api-Key {damaged}")
 check("bad checksum: 401 invalid_key_format", status == 401 and body.get("code") == "invalid_key_format" and body.get("hint"), f"{status} {body}")
 status, body = request("/v1/customers/", "Api-Key sk_test_" + "A" * 32 + "0z02M7")
 check("unknown key: 401 key_not_found", status == 401 and body == {"detail": "Invalid API Key", "code": "key_not_found"}, f"{status} {body}")

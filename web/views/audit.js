@@ -2,7 +2,7 @@
 // action, key and time, and pages through `next_cursor`.
 
 import * as api from '../api.js';
-import { h, alertBox, pageHeader, loading, badge, timeEl, formatDateTime, relative, emptyState, field, showFormError, clearFormErrors } from '../ui.js';
+import { h, pageHeader, loading, badge, timeEl, formatDateTime, relative, emptyState, field, showFormError, clearFormErrors, loadError } from '../ui.js';
 
 const ACTIONS = [
   ['key.created', 'Key created'],
@@ -14,14 +14,25 @@ const ACTIONS = [
   ['2fa.setup_started', '2FA setup started'],
   ['2fa.enabled', '2FA enabled'],
   ['2fa.recovery_code_used', 'Recovery code used'],
+  ['2fa.recovery_codes_regenerated', 'Recovery codes replaced'],
+  ['2fa.disabled', '2FA disabled'],
   ['user.created', 'Member added'],
   ['user.role_changed', 'Role changed'],
   ['user.removed', 'Member removed'],
   ['account.created', 'Account created'],
   ['account.updated', 'Policy changed'],
+  ['webhook.endpoint_added', 'Webhook added'],
+  ['webhook.endpoint_updated', 'Webhook changed'],
+  ['webhook.endpoint_removed', 'Webhook removed'],
+  ['webhook.secret_rotated', 'Webhook secret rotated'],
+  ['webhook.test_sent', 'Webhook test sent'],
+  ['webhook.delivery_retried', 'Webhook delivery retried'],
 ];
 const ACTION_NAMES = Object.fromEntries(ACTIONS);
-const TONES = { 'key.revoked': 'red', 'auth.sign_in_failed': 'red', 'user.removed': 'red', 'key.rotated': 'amber', 'key.created': 'green', '2fa.enabled': 'green' };
+const TONES = {
+  'key.revoked': 'red', 'auth.sign_in_failed': 'red', 'user.removed': 'red', 'key.rotated': 'amber', 'key.created': 'green', '2fa.enabled': 'green', '2fa.disabled': 'amber',
+  'webhook.endpoint_removed': 'red', 'webhook.secret_rotated': 'amber', 'webhook.endpoint_added': 'green',
+};
 const PAGE_SIZE = 25;
 
 export async function renderAudit(view) {
@@ -67,7 +78,7 @@ export async function renderAudit(view) {
       if (mine !== sequence) return;
       results.removeAttribute('aria-busy');
       if (error.field) showFormError(filters, error);
-      else results.replaceChildren(alertBox(error.message));
+      else results.replaceChildren(loadError(error, load));
       return;
     }
     if (mine !== sequence) return;

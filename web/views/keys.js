@@ -6,7 +6,7 @@ import * as api from '../api.js';
 import {
   h, icon, field, nextId, alertBox, busy, toast, openModal, confirmDialog, showFormError,
   clearFormErrors, statusBadge, badge, timeEl, relative, formatDate, formatDateTime, pageHeader,
-  loading, emptyState, noAccess, restoreFocus,
+  loading, emptyState, noAccess, restoreFocus, loadError, unsavedChanges, characters,
 } from '../ui.js';
 
 const HANDOVER_CHOICES = [
@@ -17,6 +17,7 @@ const HANDOVER_CHOICES = [
 ];
 const HANDOVER_WORDS = { 3600: '1 hour', 86400: '24 hours', 604800: '7 days' };
 const PAGE_SIZE = 10;
+const LABEL_MAX = 100;
 
 export async function renderKeys(view, ctx) {
   if (!ctx.canManageKeys) {
@@ -33,7 +34,6 @@ class KeysPage {
     this.view = view;
     this.ctx = ctx;
     this.products = [];
-    this.people = new Map();
     this.filters = { kind: 'restricted', status: '', type: '', search: '' };
     this.cursors = [null];
     this.pageIndex = 0;
@@ -61,13 +61,7 @@ class KeysPage {
         this.tableSlot,
         this.pager),
       this.usageHelp());
-    const [products] = await Promise.all([
-      api.get('/v1/products/').then((body) => body.products).catch(() => []),
-      this.ctx.isAdmin
-        ? api.get('/v1/users/').then((body) => { for (const u of body.results) this.people.set(u.id, u.email); }).catch(() => {})
-        : null,
-    ]);
-    this.products = products;
+    this.products = await api.get('/v1/products/').then((body) => body.products).catch(() => []);
     await Promise.all([this.loadStandard(), this.loadTable()]);
   }
 
@@ -79,9 +73,9 @@ class KeysPage {
       keys = await api.get('/v1/auth/api-keys/');
     } catch (error) {
       const text = error.status === 404
-        ? 'No standard keys have been initialised for this account yet. Please contact support (the operator runs `keywarden admin init-keys`).'
+        ? 'No standard keys have been set up for this account yet. Ask the team that runs Keywarden for you to initialise them.'
         : error.message;
-      this.standardSlot.replaceChildren(alertBox(text, error.status === 404 ? 'warning' : 'error'));
+      this.standardSlot.replaceChildren(error.status === 404 ? alertBox(text, 'warning') : loadError(error, () => this.loadStandard()));
       return;
     }
     this.standardSlot.replaceChildren(
@@ -160,7 +154,7 @@ class KeysPage {
     try {
       page = await api.get(`/v1/api-keys/${api.query({ ...this.filters, limit: PAGE_SIZE, cursor })}`);
     } catch (error) {
-      if (sequence === this.sequence) this.tableSlot.replaceChildren(alertBox(error.message));
+      if (sequence === this.sequence) this.tableSlot.replaceChildren(loadError(error, () => this.loadTable()));
       return;
     } finally {
       if (sequence === this.sequence) this.tableSlot.removeAttribute('aria-busy');
@@ -191,7 +185,8 @@ class KeysPage {
 
   row(key) {
     const actions = [];
-    if (key.kind === 'restricted' && (key.status === 'active' || key.status === 'expired' || key.status === 'rotated')) {
+    const handingOver = inHandOver(key);
+    if (key.kind === 'restricted' && !handingOver && (key.status === 'active' || key.status === 'expired' || key.status === 'rotated')) {
       if (key.status === 'active') {
         actions.push(h('button.btn.ghost.small', {
           type: 'button', 'aria-label': `Rotate ${key.label}`, dataset: { focusId: `rotate-${key.id}` },
@@ -202,25 +197,39 @@ class KeysPage {
         type: 'button', 'aria-label': `Revoke ${key.label}`, dataset: { focusId: `revoke-${key.id}` }, onclick: () => this.revoke(key),
       }, 'Revoke'));
     }
-    const expires = key.expires_at
-      ? h('span', timeEl(key.expires_at), key.status === 'active' ? h('span.sub', relative(key.expires_at)) : null)
-      : h('span.muted', 'Never');
+    if (handingOver) {
+      actions.push(h('button.btn.ghost-danger.small', {
+        type: 'button', 'aria-label': `End the hand-over of ${key.label}`, dataset: { focusId: `end-${key.id}` }, onclick: () => this.endHandOver(key),
+      }, 'End hand-over now'));
+    }
+    let expires;
+    if (handingOver) {
+      // A rotated key in its hand-over still works: say until when, not its expiry.
+      expires = h('span.handover', h('span.sub-strong', 'Works until'), timeEl(key.grace_until, formatDateTime(key.grace_until)), h('span.sub', relative(key.grace_until)));
+    } else if (key.expires_at) {
+      expires = h('span', timeEl(key.expires_at), key.status === 'active' ? h('span.sub', relative(key.expires_at)) : null);
+    } else {
+      expires = h('span.muted', 'Never');
+    }
     return h('tr', { dataset: { keyId: key.id } },
       h('td', { dataset: { label: 'Name' } },
         h('div.key-name', h('span.key-label', key.label),
           h('span.key-sub', h('code', key.hint), badge(key.type === 'test' ? 'Test' : 'Live', key.type === 'test' ? 'blue' : 'violet')))),
-      h('td', { dataset: { label: 'Status' } }, statusBadge(key.status), key.rotation_due && key.status === 'active' ? badge('Rotation due', 'amber') : null),
+      h('td', { dataset: { label: 'Status' } }, statusBadge(key.status),
+        key.rotation_due && key.status === 'active' ? badge('Rotation due', 'amber') : null,
+        expiresSoon(key) ? h('span.badge.badge-amber', { title: `Stops working ${formatDateTime(key.expires_at)}` }, 'Expires soon') : null,
+        handingOver ? badge('Hand-over', 'blue') : null),
       h('td', { dataset: { label: 'Permissions' } }, this.scopeChips(key)),
       h('td', { dataset: { label: 'Expires' } }, expires),
       h('td', { dataset: { label: 'Last used' } }, key.last_used_at ? timeEl(key.last_used_at, relative(key.last_used_at)) : h('span.muted', 'Never')),
-      h('td', { dataset: { label: 'Created by' } }, h('span.creator', { title: `Created ${formatDateTime(key.created_at)}` }, this.creator(key.created_by)), h('span.sub', formatDate(key.created_at))),
+      h('td', { dataset: { label: 'Created by' } }, h('span.creator', { title: `Created ${formatDateTime(key.created_at)}` }, this.creator(key)), h('span.sub', formatDate(key.created_at))),
       h('td.actions', { dataset: { label: 'Actions' } }, actions.length ? h('div.row-actions', actions) : h('span.muted', '—')));
   }
 
-  creator(id) {
-    if (!id) return 'Operator (CLI)';
-    if (id === this.ctx.me.user.id) return 'You';
-    return this.people.get(id) || `User ${id.slice(0, 8)}`;
+  creator(key) {
+    if (!key.created_by) return 'Operator (CLI)';
+    if (key.created_by === this.ctx.me.user.id) return 'You';
+    return key.created_by_email || 'A former member';
   }
 
   scopeChips(key) {
@@ -263,16 +272,29 @@ class KeysPage {
 
   showActionError(error) {
     if (error.code === 'two_factor_required') {
-      this.alertSlot.replaceChildren(alertBox(error.message, 'error',
-        h('a.btn.small.primary', { href: '#/settings/security' }, 'Enable two-factor authentication')));
+      this.alertSlot.replaceChildren(twoFactorFirst());
     } else {
       this.alertSlot.replaceChildren(alertBox(error.message));
     }
     this.alertSlot.scrollIntoView({ block: 'nearest' });
   }
 
+  /**
+   * True when the account's policy will refuse this user's key change: says so at once, before
+   * a form is filled in or a change confirmed, with the way to enable 2FA.
+   */
+  blockedByPolicy() {
+    const { user, account } = this.ctx.me;
+    if (!account.require_2fa_for_keys || user.two_factor_enabled) return false;
+    this.showActionError({ code: 'two_factor_required' });
+    const link = this.alertSlot.querySelector('a');
+    if (link) link.focus();
+    return true;
+  }
+
   rotate({ what, hint, path, method, body, label }) {
     this.alertSlot.replaceChildren();
+    if (this.blockedByPolicy()) return;
     const handover = h('select', { id: nextId('handover'), name: 'expire_previous_in' },
       HANDOVER_CHOICES.map(([value, text]) => h('option', { value }, text)));
     const consequence = h('p.consequence');
@@ -325,6 +347,7 @@ class KeysPage {
 
   async revoke(key) {
     this.alertSlot.replaceChildren();
+    if (this.blockedByPolicy()) return;
     const yes = await confirmDialog({
       title: `Revoke “${key.label}”?`,
       message: 'Revoking is immediate and cannot be undone: every request that uses this key is refused from now on. The key stays listed as Revoked for the audit trail.',
@@ -343,8 +366,30 @@ class KeysPage {
     }
   }
 
+  async endHandOver(key) {
+    this.alertSlot.replaceChildren();
+    if (this.blockedByPolicy()) return;
+    const yes = await confirmDialog({
+      title: `End the hand-over of “${key.label}”?`,
+      message: `This rotated key works until ${formatDateTime(key.grace_until)} so that integrations can switch to its successor. Ending the hand-over revokes it now: every request that still uses it is refused from then on.`,
+      details: [h('span.muted', 'Old key '), h('code', key.hint)],
+      confirmLabel: 'End hand-over now',
+    });
+    if (!yes) return;
+    const button = document.activeElement;
+    try {
+      await api.del(`/v1/api-keys/${encodeURIComponent(key.id)}/`);
+      toast(`The old “${key.label}” key no longer works`);
+      await this.loadTable();
+      if (!document.contains(button)) restoreFocus(button);
+    } catch (error) {
+      this.showActionError(error);
+    }
+  }
+
   openCreateForm() {
     this.alertSlot.replaceChildren();
+    if (this.blockedByPolicy()) return;
     const form = new KeyForm(this.products, async (issued) => {
       const secret = issued.key;
       issued.key = null;
@@ -361,7 +406,9 @@ class KeysPage {
     return h('section.section.usage', { 'aria-labelledby': 'usage-title' },
       h('h2', { id: 'usage-title' }, 'Using a key'),
       h('p.muted', 'Send the key in the Authorization header of each request. Keep it in a secret store or an environment variable (.env), never in source code.'),
-      h('pre.code-block', h('code', 'curl https://api.example.com/v1/customers/ \\\n  -H "Authorization: Bearer $API_KEY"')),
+      // The page's own origin, rather than a placeholder host: where this deployment answers
+      // (a platform that fronts its API elsewhere says so in its own docs).
+      h('pre.code-block', h('code', `curl ${location.origin}/v1/customers/ \\\n  -H "Authorization: Bearer $API_KEY"`)),
       h('ul.tips',
         h('li', h('strong', '401 Unauthorized: '), 'the key is missing, mistyped, revoked or expired. Check its status here.'),
         h('li', h('strong', '403 Forbidden: '), 'the key works but lacks the permission. Generate a key with the right scope.'),
@@ -377,7 +424,7 @@ class KeyForm {
   }
 
   open() {
-    const label = h('input', { type: 'text', name: 'label', maxlength: '100', required: true, autocomplete: 'off', spellcheck: 'false', placeholder: 'e.g. Zapier-Integration-Payroll' });
+    const label = h('input', { type: 'text', name: 'label', required: true, autocomplete: 'off', spellcheck: 'false', placeholder: 'e.g. Zapier-Integration-Payroll' });
     const modeName = nextId('mode');
     const modeTest = h('input', { type: 'radio', name: modeName, value: 'test', checked: true, id: `${modeName}-test` });
     const modeLive = h('input', { type: 'radio', name: modeName, value: 'live', id: `${modeName}-live` });
@@ -415,7 +462,7 @@ class KeyForm {
     const form = h('form.form.key-form', { id: formId, novalidate: true },
       h('div.form-alert', { hidden: true }),
       field({
-        label: 'Label', input: label, name: 'label',
+        label: 'Label', input: label, name: 'label', max: LABEL_MAX,
         hint: 'Tip: name the key after its purpose and the service that uses it, e.g. Zapier-Integration-Payroll or Internal-App-Health.',
       }),
       h('fieldset.field', { dataset: { field: 'type' } },
@@ -445,9 +492,10 @@ class KeyForm {
       actions: [cancel, h('span.spacer'), submit],
       size: 'wide',
       initialFocus: () => label,
+      isDirty: unsavedChanges(form),
     });
     submit.setAttribute('form', formId);
-    cancel.addEventListener('click', () => modal.close());
+    cancel.addEventListener('click', () => modal.dismiss());
     form.addEventListener('submit', async (event) => {
       event.preventDefault();
       clearFormErrors(form);
@@ -460,8 +508,17 @@ class KeyForm {
         showFormError(form, { field: 'label', message: 'Give the key a label, e.g. Zapier-Integration-Payroll.' });
         return;
       }
+      const length = characters(label.value.trim());
+      if (length > LABEL_MAX) {
+        showFormError(form, { field: 'label', message: `The label has ${length} characters: shorten it to ${LABEL_MAX} or fewer.` });
+        return;
+      }
       if (onDate.checked && !date.value) {
         showFormError(form, { field: 'expires_at', message: 'Pick a date, or choose Never Expire.' });
+        return;
+      }
+      if (onDate.checked && date.value < isoDay(1)) {
+        showFormError(form, { field: 'expires_at', message: 'Pick a date from tomorrow on: a key cannot expire in the past.' });
         return;
       }
       if (!scopes.length) {
@@ -483,9 +540,11 @@ class KeyForm {
           await this.onCreated(issued);
         } catch (error) {
           const aliases = { expires_at: 'expires_at', type: 'type' };
+          if (error.field === 'expires_at') error.message = 'Pick a date from tomorrow on, or choose Never Expire.';
           if (error.code === 'two_factor_required') {
+            // The policy was turned on while the form was open.
             const slot = form.querySelector('.form-alert');
-            slot.replaceChildren(alertBox(error.message, 'error', h('a.btn.small.primary', { href: '#/settings/security', onclick: () => modal.close() }, 'Enable two-factor authentication')));
+            slot.replaceChildren(twoFactorFirst(() => modal.close()));
             slot.hidden = false;
           } else {
             showFormError(form, error, aliases);
@@ -494,6 +553,26 @@ class KeyForm {
       });
     });
   }
+}
+
+/** The account requires 2FA for key changes and this user has none: what to do, in words. */
+function twoFactorFirst(onFollow) {
+  return alertBox('Your account requires two-factor authentication to create, rotate or revoke keys. Turn it on under Security first; it takes a minute.', 'error',
+    h('a.btn.small.primary', { href: '#/settings/security', onclick: onFollow || null }, 'Enable two-factor authentication'));
+}
+
+const EXPIRES_SOON_MS = 7 * 24 * 3600 * 1000;
+
+/** An active key that stops working within 7 days. */
+function expiresSoon(key) {
+  if (key.status !== 'active' || !key.expires_at) return false;
+  const left = new Date(key.expires_at).getTime() - Date.now();
+  return left > 0 && left <= EXPIRES_SOON_MS;
+}
+
+/** A rotated key whose hand-over period has not ended: it still works. */
+function inHandOver(key) {
+  return key.status === 'rotated' && Boolean(key.grace_until) && new Date(key.grace_until).getTime() > Date.now();
 }
 
 function isoDay(daysAhead) {
@@ -506,8 +585,17 @@ function isoDay(daysAhead) {
 /**
  * The modal that shows a secret once. The secret lives only in this function's variable and
  * the read-only input; both are cleared, and the dialog removed from the page, when it closes.
+ * `words` names what the secret is, for secrets other than API keys.
  */
-export function showSecret({ title, secret, summary, mode }) {
+export function showSecret({ title, secret, summary, mode, words = {} }) {
+  const {
+    fieldLabel = 'API Secret Key',
+    copyName = 'Copy the key to the clipboard',
+    warning = 'For security reasons it will never be shown again. If you lose it, generate a new key and update your integrations.',
+    warningLead = 'Copy this key now. ',
+    hint = 'Paste it straight into your password manager, secret vault or the .env file of the integration.',
+    done: doneLabel = 'I have stored the key',
+  } = words;
   const inputId = nextId('secret');
   const input = h('input.secret-input', {
     id: inputId, type: 'text', readOnly: true, value: secret, spellcheck: 'false', autocomplete: 'off',
@@ -516,7 +604,7 @@ export function showSecret({ title, secret, summary, mode }) {
   secret = null;
   input.addEventListener('focus', () => input.select());
   const copyLabel = h('span', 'Copy');
-  const copy = h('button.btn.secondary.copy-button', { type: 'button', 'aria-label': 'Copy the key to the clipboard' }, icon('copy'), copyLabel);
+  const copy = h('button.btn.secondary.copy-button', { type: 'button', 'aria-label': copyName }, icon('copy'), copyLabel);
   const status = h('p.copy-status', { role: 'status' });
   copy.addEventListener('click', async () => {
     const ok = await copyText(input);
@@ -530,21 +618,23 @@ export function showSecret({ title, secret, summary, mode }) {
       }, 2000);
     }
   });
-  const done = h('button.btn.primary', { type: 'button' }, 'I have stored the key');
+  const done = h('button.btn.primary', { type: 'button' }, doneLabel);
   const modal = openModal({
     title,
     description: summary,
     content: [
       h('div.alert.alert-warning', { id: `${inputId}-warning` }, icon('warning'),
-        h('div', h('p', h('strong', 'Copy this key now. '), 'For security reasons it will never be shown again. If you lose it, generate a new key and update your integrations.'))),
+        h('div', h('p', h('strong', warningLead), warning))),
       h('div.field',
-        h('label', { for: inputId }, 'API Secret Key', mode ? h('span.optional', mode === 'live' ? ' (live mode)' : ' (test mode)') : null),
+        h('label', { for: inputId }, fieldLabel, mode ? h('span.optional', mode === 'live' ? ' (live mode)' : ' (test mode)') : null),
         h('div.secret-row', input, copy),
         status),
-      h('p.hint', 'Paste it straight into your password manager, secret vault or the .env file of the integration.'),
+      h('p.hint', hint),
     ],
     actions: [done],
     size: 'wide',
+    // Shown once: a stray click beside the dialog or Escape must not lose it for good.
+    dismissible: false,
     initialFocus: () => copy,
     onClose: () => {
       input.value = '';

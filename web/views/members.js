@@ -3,7 +3,7 @@
 import * as api from '../api.js';
 import {
   h, icon, field, alertBox, busy, toast, showFormError, clearFormErrors, pageHeader, loading,
-  badge, confirmDialog, timeEl, openModal,
+  badge, confirmDialog, timeEl, openModal, loadError, unsavedChanges, sortableHead,
 } from '../ui.js';
 
 const ROLES = [
@@ -30,14 +30,20 @@ export async function renderMembers(view, ctx) {
     try {
       users = (await api.get('/v1/users/')).results;
     } catch (error) {
-      list.replaceChildren(alertBox(error.message));
+      list.replaceChildren(loadError(error, load));
       return;
     }
+    const body = h('tbody', users.map((user) => row(user)));
+    const head = sortableHead([
+      { label: 'Email', sortBy: (u) => u.email },
+      { label: 'Role', sortBy: (u) => ROLES.findIndex(([id]) => id === u.role) },
+      { label: '2FA', sortBy: (u) => (u.two_factor_enabled ? 0 : 1) },
+      { label: 'Added', sortBy: (u) => new Date(u.created_at).getTime() },
+      { label: 'Actions', hidden: true },
+    ], users, (sorted) => body.replaceChildren(...sorted.map((user) => row(user))));
     list.replaceChildren(
       h('h2.sr-only', { id: 'members-title' }, 'Members'),
-      h('div.table-wrap', h('table.data-table.members-table',
-        h('thead', h('tr', ['Email', 'Role', '2FA', 'Added', 'Actions'].map((t) => h('th', { scope: 'col' }, t === 'Actions' ? h('span.sr-only', t) : t)))),
-        h('tbody', users.map((user) => row(user))))));
+      h('div.table-wrap', h('table.data-table.members-table', head, body)));
   };
 
   const row = (user) => {
@@ -48,6 +54,18 @@ export async function renderMembers(view, ctx) {
     role.addEventListener('change', async () => {
       alertSlot.replaceChildren();
       const previous = user.role;
+      const next = role.value;
+      // A role is access: the change is confirmed, with what it gives or takes away.
+      const yes = await confirmDialog({
+        title: `Make ${user.email} ${ROLE_NAMES[next] || next}?`,
+        message: `${ROLE_NAMES[next] || next}: ${ROLES.find(([id]) => id === next)?.[2] || ''} Their console sessions end now, so they sign in again with the new role.`,
+        confirmLabel: 'Change role',
+        tone: 'primary',
+      });
+      if (!yes) {
+        role.value = previous;
+        return;
+      }
       role.disabled = true;
       try {
         const updated = await api.patch(`/v1/users/${encodeURIComponent(user.id)}/`, { role: role.value });
@@ -97,7 +115,7 @@ export async function renderMembers(view, ctx) {
 
 function openAddMember(onAdded) {
   const email = h('input', { type: 'email', name: 'email', autocomplete: 'off', required: true, spellcheck: 'false', placeholder: 'name@company.com' });
-  const role = h('select', { name: 'role' }, ROLES.map(([id, name, text]) => h('option', { value: id, selected: id === 'developer' }, `${name} — ${text}`)));
+  const role = h('select', { name: 'role' }, ROLES.map(([id, name, text]) => h('option', { value: id, selected: id === 'member' }, `${name} — ${text}`)));
   const password = h('input', { type: 'password', name: 'password', autocomplete: 'new-password', required: true, minlength: '12' });
   const submit = h('button.btn.primary', { type: 'submit', form: 'add-member-form' }, 'Add member');
   const cancel = h('button.btn.secondary', { type: 'button' }, 'Cancel');
@@ -106,8 +124,10 @@ function openAddMember(onAdded) {
     field({ label: 'Email', input: email, name: 'email' }),
     field({ label: 'Role', input: role, name: 'role' }),
     field({ label: 'Initial password', input: password, name: 'password', hint: 'At least 12 characters. Share it privately; the member signs in with it.' }));
-  const modal = openModal({ title: 'Add a member', content: form, actions: [cancel, submit], initialFocus: () => email });
-  cancel.addEventListener('click', () => modal.close());
+  const modal = openModal({
+    title: 'Add a member', content: form, actions: [cancel, submit], initialFocus: () => email, isDirty: unsavedChanges(form),
+  });
+  cancel.addEventListener('click', () => modal.dismiss());
   form.addEventListener('submit', async (event) => {
     event.preventDefault();
     clearFormErrors(form);

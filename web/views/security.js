@@ -1,8 +1,12 @@
 // Settings → Security: turn on two-factor authentication (QR code or typed secret, then a
-// code), recovery codes shown once, and, for admins, the account's key policy.
+// code), recovery codes shown once (copy or download), new recovery codes and turning 2FA off
+// (each with the password and a code), and, for admins, the account's key policy.
 
 import * as api from '../api.js';
-import { h, icon, field, alertBox, busy, toast, showFormError, clearFormErrors, pageHeader, loading, badge, openModal, fill } from '../ui.js';
+import {
+  h, icon, field, alertBox, busy, toast, showFormError, clearFormErrors, pageHeader, loading, badge, openModal, fill, loadError,
+  unsavedChanges,
+} from '../ui.js';
 
 export async function renderSecurity(view, ctx) {
   const twoFactor = h('section.section.card', { 'aria-labelledby': 'twofa-title' });
@@ -32,8 +36,34 @@ function renderTwoFactor(section, ctx) {
       h('p.muted', 'Ask for a code from an authenticator app (such as 1Password, Google Authenticator or Aegis) at every sign-in.')),
     user.two_factor_enabled ? badge('On', 'green') : badge('Off', 'gray'));
   if (user.two_factor_enabled) {
+    const renew = h('button.btn.secondary', { type: 'button', dataset: { focusId: 'new-codes' } }, icon('refresh'), 'New recovery codes');
+    const off = h('button.btn.ghost-danger', { type: 'button', dataset: { focusId: 'twofa-off' } }, 'Turn off two-factor authentication');
+    renew.addEventListener('click', () => askPasswordAndCode({
+      title: 'New recovery codes',
+      description: 'Your current recovery codes stop working, and ten new ones are shown once. Confirm it is you.',
+      confirmLabel: 'Make new codes',
+      tone: 'primary',
+      send: (body) => api.post('/v1/auth/2fa/recovery-codes/', body),
+      done: (answer) => {
+        toast('New recovery codes made; the old ones no longer work');
+        showRecoveryCodes(answer.recovery_codes, () => renderTwoFactor(section, ctx));
+      },
+    }));
+    off.addEventListener('click', () => askPasswordAndCode({
+      title: 'Turn off two-factor authentication?',
+      description: 'Signing in will need only your password, your recovery codes stop working, and every session of yours ends, this one too. Confirm it is you.',
+      warning: ctx.me.account.require_2fa_for_keys && ctx.canManageKeys
+        ? 'Your account requires two-factor authentication for key changes: without it you cannot create, rotate or revoke keys.'
+        : null,
+      confirmLabel: 'Turn off',
+      tone: 'danger',
+      send: (body) => api.post('/v1/auth/2fa/disable/', body),
+      // Every session of the user ended with it: sign in again, with the password alone.
+      done: () => ctx.endSession('Two-factor authentication is off, and your sessions have ended. Sign in again with your password.'),
+    }));
     section.replaceChildren(heading,
-      h('div.status-line.ok', icon('check'), h('p', 'Two-factor authentication is on for ', h('strong', user.email), '. Keep your recovery codes somewhere safe: each signs you in once if you lose your phone.')));
+      h('div.status-line.ok', icon('check'), h('p', 'Two-factor authentication is on for ', h('strong', user.email), '. Keep your recovery codes somewhere safe: each signs you in once if you lose your phone.')),
+      h('div.form-buttons.start', renew, off));
     return;
   }
   const start = h('button.btn.primary', { type: 'button' }, icon('shield'), 'Enable two-factor authentication');
@@ -103,6 +133,53 @@ function renderSetup(section, heading, setup, ctx) {
   code.focus();
 }
 
+/**
+ * A dialog that asks for the password and a code (from the app, or a recovery code) before a
+ * change to two-factor authentication; `send(body)` makes it, `done(answer)` follows.
+ */
+function askPasswordAndCode({ title, description, warning, confirmLabel, tone, send, done }) {
+  const password = h('input', { type: 'password', name: 'password', autocomplete: 'current-password', required: true });
+  const code = h('input.code-input', { type: 'text', name: 'otp', autocomplete: 'one-time-code', spellcheck: 'false', required: true });
+  const submit = h(`button.btn.${tone}`, { type: 'submit', form: 'twofa-change-form' }, confirmLabel);
+  const cancel = h('button.btn.secondary', { type: 'button' }, 'Cancel');
+  const form = h('form.form', { id: 'twofa-change-form', novalidate: true },
+    h('div.form-alert', { hidden: true }),
+    warning ? alertBox(warning, 'warning') : null,
+    field({ label: 'Password', input: password, name: 'password' }),
+    field({ label: 'Code', input: code, name: 'otp', hint: 'The 6-digit code your authenticator app shows now, or one of your recovery codes.' }));
+  const modal = openModal({ title, description, content: form, actions: [cancel, submit], initialFocus: () => password, isDirty: unsavedChanges(form) });
+  cancel.addEventListener('click', () => modal.dismiss());
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    clearFormErrors(form);
+    if (!password.value) {
+      showFormError(form, { field: 'password', message: 'Enter your password.' });
+      return;
+    }
+    const otp = code.value.replace(/\s+/g, '');
+    if (!otp) {
+      showFormError(form, { field: 'otp', message: 'Enter the code your authenticator app shows, or a recovery code.' });
+      return;
+    }
+    await busy(submit, 'Checking…', async () => {
+      try {
+        const answer = await send({ password: password.value, otp });
+        password.value = '';
+        modal.close();
+        await done(answer);
+      } catch (error) {
+        if (error.code === 'password_invalid') {
+          showFormError(form, { field: 'password', message: 'That password is not right.' });
+        } else if (error.code === 'otp_invalid') {
+          showFormError(form, { field: 'otp', message: 'That code is not right, or was already used. Enter the code the app shows now.' });
+        } else {
+          showFormError(form, error);
+        }
+      }
+    });
+  });
+}
+
 function showRecoveryCodes(codes, onDone) {
   const list = h('ol.recovery-codes', { 'aria-label': 'Recovery codes' }, codes.map((c) => h('li', h('code', c))));
   const copy = h('button.btn.secondary', { type: 'button' }, icon('copy'), 'Copy all');
@@ -120,15 +197,25 @@ function showRecoveryCodes(codes, onDone) {
       status.textContent = document.execCommand('copy') ? 'Copied to the clipboard.' : 'Selected: press Ctrl+C to copy.';
     }
   });
+  // A text file the person keeps: made in the page, never sent anywhere.
+  const download = h('a.btn.secondary', { download: 'keywarden-recovery-codes.txt' }, 'Download');
+  const file = URL.createObjectURL(new Blob([
+    `Keywarden recovery codes\nEach signs you in once if you lose your authenticator app.\n\n${codes.join('\n')}\n`,
+  ], { type: 'text/plain' }));
+  download.href = file;
   const done = h('button.btn.primary', { type: 'button' }, 'I have saved my recovery codes');
   const modal = openModal({
     title: 'Save your recovery codes',
     description: 'Each code signs you in once if you lose access to your authenticator app. They are shown only now.',
-    content: [alertBox('Store them in your password manager. Keywarden will never show these codes again.', 'warning'), list, h('div.copy-row', copy, status)],
+    content: [alertBox('Store them in your password manager. Keywarden will never show these codes again.', 'warning'), list, h('div.copy-row', copy, download, status)],
+    // Shown once: neither Escape nor a stray click beside the dialog may lose them.
+    dismissible: false,
     actions: [done],
     onClose: () => {
       list.replaceChildren();
       codes.length = 0;
+      URL.revokeObjectURL(file);
+      download.removeAttribute('href');
       onDone();
     },
     initialFocus: () => copy,
@@ -141,7 +228,7 @@ async function renderPolicy(section, ctx) {
   try {
     account = await api.get('/v1/account/');
   } catch (error) {
-    section.replaceChildren(h('h2', { id: 'policy-title' }, 'Account policy'), alertBox(error.message));
+    section.replaceChildren(h('h2', { id: 'policy-title' }, 'Account policy'), loadError(error, () => renderPolicy(section, ctx)));
     return;
   }
   const require2fa = h('input.switch', { type: 'checkbox', role: 'switch', id: 'require-2fa', checked: account.require_2fa_for_keys });

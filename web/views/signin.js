@@ -3,13 +3,14 @@
 
 import * as api from '../api.js';
 import { h, icon, field, alertBox, busy, showFormError, clearFormErrors, fill } from '../ui.js';
+import { themePicker } from '../theme.js';
 
 export function renderSignIn({ notice, onSignedIn }) {
   const card = h('div.auth-card');
   const page = h('main.auth-page', { id: 'main', tabindex: '-1' },
     h('div.auth-brand', h('span.brand-mark.large', icon('key')), h('span.brand-name', 'Keywarden')),
     card,
-    h('p.auth-footer', 'API keys for your platform, self-hosted.'));
+    h('div.auth-footer', h('p', 'API keys for your platform, self-hosted.'), themePicker()));
   showCredentials(card, { notice, onSignedIn });
   return page;
 }

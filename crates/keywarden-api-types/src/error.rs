@@ -8,6 +8,9 @@ use serde::{Deserialize, Serialize};
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
+    /// No credentials in the request (the seeds' body for this case carries no code; the
+    /// verdict of `POST /v1/verify/` and the metrics name it).
+    NotProvided,
     /// The key text is not a key (shape, length, characters, checksum, header syntax).
     InvalidKeyFormat,
     /// Well-formed, but no such key.
@@ -30,8 +33,13 @@ pub enum ErrorCode {
     OtpRequired,
     /// The 2FA code is wrong or was used already.
     OtpInvalid,
+    /// The password that confirms a change to two-factor authentication is wrong (the
+    /// session stands).
+    PasswordInvalid,
     /// The account requires 2FA for key changes and the user has none.
     TwoFactorRequired,
+    /// The user has no two-factor authentication to turn off or change.
+    TwoFactorNotEnabled,
     /// The role may not do this.
     PermissionDenied,
     /// A field of the body breaks a rule.
@@ -40,6 +48,10 @@ pub enum ErrorCode {
     MalformedBody,
     /// The body is larger than allowed.
     PayloadTooLarge,
+    /// Too many header fields, or too many bytes of them.
+    HeadersTooLarge,
+    /// The path and query are longer than allowed.
+    UriTooLong,
     /// No such resource (in the caller's account).
     NotFound,
     /// The method is not allowed on this path.
@@ -50,6 +62,8 @@ pub enum ErrorCode {
     VerifierSecretRequired,
     /// Storage is unreachable; retry after the given time.
     Unavailable,
+    /// Every password check is taken (many sign-ins at once); retry after the given time.
+    Busy,
     /// An unexpected failure; details are in the server log, not here.
     Internal,
 }
@@ -83,7 +97,8 @@ pub struct ErrorBody {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", schema(example = "payroll:write"))]
     pub required_scope: Option<String>,
-    /// For `invalid`: the field that breaks a rule.
+    /// For `invalid`: the field that breaks a rule; for `password_invalid` and `otp_invalid`
+    /// when a change is confirmed: the field that is wrong.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", schema(example = "label"))]
     pub field: Option<String>,

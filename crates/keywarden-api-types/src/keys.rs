@@ -39,6 +39,10 @@ pub struct KeyMetadata {
     /// Creator's user id, or null for the operator CLI.
     #[cfg_attr(feature = "openapi", schema(required))]
     pub created_by: Option<String>,
+    /// Creator's email while they are a member of the account; null for the operator CLI or a
+    /// member since removed.
+    #[cfg_attr(feature = "openapi", schema(required, example = "ada@example.com"))]
+    pub created_by_email: Option<String>,
     /// Expiry, or null for never.
     #[serde(with = "time::serde::rfc3339::option")]
     #[cfg_attr(feature = "openapi", schema(required, value_type = Option<String>, format = DateTime, example = "2026-11-02T09:30:00Z"))]
@@ -107,7 +111,7 @@ pub struct RotatedKeyBody {
 pub struct RotateStandardKeyRequest {
     /// Which standard key: `test` or `live`.
     #[serde(rename = "type")]
-    #[cfg_attr(feature = "openapi", schema(example = "live"))]
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::names::ModeName, example = "live"))]
     pub mode: String,
     /// Seconds the previous key keeps working (0 to 7 days); absent or null: it stops at once.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -145,14 +149,14 @@ pub struct CreateKeyRequest {
     pub label: String,
     /// Mode: `test` or `live`.
     #[serde(rename = "type")]
-    #[cfg_attr(feature = "openapi", schema(example = "live"))]
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::names::ModeName, example = "live"))]
     pub mode: String,
-    /// Scopes, e.g. `["payroll:read"]`.
-    #[cfg_attr(feature = "openapi", schema(example = json!(["payroll:read"])))]
+    /// Scopes, e.g. `["payroll:read"]`: at least one.
+    #[cfg_attr(feature = "openapi", schema(min_items = 1, example = json!(["payroll:read"])))]
     pub scopes: Vec<String>,
-    /// Optional expiry (RFC 3339); null or absent for never.
+    /// Optional expiry (RFC 3339, in the future); null or absent for never.
     #[serde(default, with = "time::serde::rfc3339::option")]
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime, example = "2026-11-02T09:30:00Z"))]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime, example = "2030-01-31T00:00:00Z"))]
     pub expires_at: Option<OffsetDateTime>,
 }
 
@@ -160,14 +164,16 @@ pub struct CreateKeyRequest {
 /// expiry.
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(min_properties = 1))]
 #[serde(deny_unknown_fields)]
 pub struct UpdateKeyRequest {
     /// New label.
     #[serde(default)]
     #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 100))]
     pub label: Option<String>,
-    /// New scopes.
+    /// New scopes: at least one.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(min_items = 1))]
     pub scopes: Option<Vec<String>>,
     /// New expiry, or null for never.
     #[serde(

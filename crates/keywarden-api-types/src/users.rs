@@ -13,7 +13,7 @@ pub struct UserBody {
     #[cfg_attr(feature = "openapi", schema(example = "grace@example.com"))]
     pub email: String,
     /// `admin`, `developer` or `member`.
-    #[cfg_attr(feature = "openapi", schema(example = "developer"))]
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::names::RoleName, example = "developer"))]
     pub role: String,
     /// Whether TOTP is on.
     pub two_factor_enabled: bool,
@@ -40,7 +40,7 @@ pub struct CreateUserRequest {
     #[cfg_attr(feature = "openapi", schema(example = "grace@example.com"))]
     pub email: String,
     /// `admin`, `developer` or `member`.
-    #[cfg_attr(feature = "openapi", schema(example = "developer"))]
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::names::RoleName, example = "developer"))]
     pub role: String,
     /// Initial password (12 characters or more).
     #[cfg_attr(
@@ -56,7 +56,7 @@ pub struct CreateUserRequest {
 #[serde(deny_unknown_fields)]
 pub struct UpdateUserRequest {
     /// The new role.
-    #[cfg_attr(feature = "openapi", schema(example = "member"))]
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::names::RoleName, example = "member"))]
     pub role: String,
 }
 
@@ -121,6 +121,41 @@ pub struct TwoFactorEnabled {
     /// Always true.
     pub two_factor_enabled: bool,
     /// One-time recovery codes, shown once: each signs in once in place of a code.
+    pub recovery_codes: Vec<String>,
+}
+
+/// `POST /v1/auth/2fa/disable/` and `POST /v1/auth/2fa/recovery-codes/`: the password and a
+/// second factor, sent again to confirm a change to two-factor authentication.
+#[derive(Clone, Deserialize, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct TwoFactorConfirmation {
+    /// The password the user signs in with.
+    #[cfg_attr(feature = "openapi", schema(example = "correct horse battery staple"))]
+    pub password: String,
+    /// A current 6-digit code from the authenticator app, or an unused recovery code (which
+    /// is then used up).
+    #[cfg_attr(feature = "openapi", schema(example = "123456"))]
+    pub otp: String,
+}
+
+impl std::fmt::Debug for TwoFactorConfirmation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TwoFactorConfirmation")
+            .finish_non_exhaustive()
+    }
+}
+
+/// `POST /v1/auth/2fa/recovery-codes/`: the new recovery codes.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RecoveryCodes {
+    /// One-time recovery codes, shown once: each signs in once in place of a code. The codes
+    /// given before stop working.
+    #[cfg_attr(feature = "openapi", schema(example = json!([
+        "k7dq-2mxv-p9fa", "w3hn-8cte-r5jb", "m2zs-6ykw-d4qg", "t9bv-3pfr-h7nc", "c5xm-7gjd-w2ke",
+        "r8fh-4nvq-z6mt", "d3kw-9tbs-p5xa", "h6qc-2rmz-v8dj", "p4ng-5wxk-b7sf", "z9tj-3hcq-m2ve"
+    ])))]
     pub recovery_codes: Vec<String>,
 }
 

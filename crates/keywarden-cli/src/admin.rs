@@ -7,12 +7,12 @@ use keywarden_core::account::Role;
 use keywarden_core::audit::Actor;
 use keywarden_core::ids::AccountId;
 use keywarden_core::password;
-use keywarden_core::service::{IssuedKey, Keywarden, NewAccount};
+use keywarden_core::service::{AccountService, IssuedKey, NewAccount};
 use serde_json::{Value, json};
 use std::io::{Read, Write};
 
 /// Runs one admin command.
-pub async fn run(command: AdminCommand, service: &Keywarden) -> anyhow::Result<()> {
+pub async fn run(command: AdminCommand, service: &AccountService) -> anyhow::Result<()> {
     let actor = Actor::cli();
     let output = match command {
         AdminCommand::CreateAccount {

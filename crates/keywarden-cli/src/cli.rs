@@ -11,6 +11,10 @@ pub struct Cli {
     /// TOML configuration file; KEYWARDEN_* environment variables override it.
     #[arg(long, global = true, env = "KEYWARDEN_CONFIG")]
     pub config: Option<PathBuf>,
+    /// Database URL: sqlite://PATH or postgres://USER@HOST/DB (default: a SQLite file in
+    /// ./keywarden-data/). Overrides KEYWARDEN_DATABASE_URL; serve and admin take it alike.
+    #[arg(long = "database-url", alias = "db", global = true)]
+    pub database_url: Option<String>,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -29,12 +33,16 @@ pub enum Command {
 /// `keywarden serve`
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// Listen address (default 127.0.0.1:8080).
-    #[arg(long)]
+    /// Listen address: an IP address and a port, e.g. 127.0.0.1:8080 (the default) or
+    /// 0.0.0.0:8080.
+    #[arg(long, value_parser = listen_address)]
     pub listen: Option<SocketAddr>,
-    /// Database URL: sqlite://PATH or postgres://… (default: a SQLite file in ./keywarden-data/).
-    #[arg(long = "database-url", alias = "db")]
-    pub database_url: Option<String>,
+}
+
+/// `--listen`, with an example of the right form when it is wrong.
+fn listen_address(text: &str) -> Result<SocketAddr, String> {
+    text.parse()
+        .map_err(|e| format!("{e}; {}", keywarden_server::config::LISTEN_EXAMPLE))
 }
 
 /// `keywarden admin …`
@@ -48,7 +56,7 @@ pub enum AdminCommand {
         /// Email of the first admin.
         #[arg(long)]
         email: String,
-        /// Read the admin's password from standard input.
+        /// Read the admin's password (at least 12 characters) from standard input.
         #[arg(long, required = true)]
         password_stdin: bool,
         /// Do not issue the standard keys now (issue them later with init-keys).
@@ -72,7 +80,7 @@ pub enum AdminCommand {
         /// Role in the account.
         #[arg(long, value_enum)]
         role: RoleArg,
-        /// Read the password from standard input.
+        /// Read the password (at least 12 characters) from standard input.
         #[arg(long, required = true)]
         password_stdin: bool,
     },

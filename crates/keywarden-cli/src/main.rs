@@ -49,7 +49,13 @@ fn main() -> std::process::ExitCode {
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let mut config = Config::load(cli.config.as_deref(), |name| std::env::var(name).ok())?;
-    init_logging(&config);
+    if let Some(url) = cli.database_url {
+        config.database_url = Some(url);
+    }
+    // An admin command's output is for a person or a pipe: only warnings and errors are logged
+    // (on standard error) unless a level was asked for.
+    let quiet = matches!(cli.command, Command::Admin(_)) && config.log_level == "info";
+    init_logging(&config, quiet);
     let clock = Arc::new(SystemClock);
     let random = Arc::new(OsRandom);
     match cli.command {
@@ -57,11 +63,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             if let Some(listen) = args.listen {
                 config.listen = listen;
             }
-            if let Some(url) = args.database_url {
-                config.database_url = Some(url);
-            }
             let (service, secret) =
                 keywarden_server::startup::open_service(&config, clock, random).await?;
+            if service.store().account_count().await? == 0 {
+                tracing::info!(
+                    "no account yet: create one with `keywarden admin create-account --name NAME --email EMAIL --password-stdin`"
+                );
+            }
             let listen = config.listen;
             let state = keywarden_server::startup::build_state(config, service, &secret).await?;
             let listener = tokio::net::TcpListener::bind(listen)
@@ -80,8 +88,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-fn init_logging(config: &Config) {
-    let filter = tracing_subscriber::EnvFilter::try_new(&config.log_level)
+fn init_logging(config: &Config, quiet: bool) {
+    let level = if quiet {
+        "warn"
+    } else {
+        config.log_level.as_str()
+    };
+    let filter = tracing_subscriber::EnvFilter::try_new(level)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let builder = tracing_subscriber::fmt()

@@ -8,8 +8,16 @@
     clippy::panic,
     clippy::indexing_slicing
 )] // a test: failing loudly is the point
+#[path = "cli/backend_termination.rs"]
+mod backend_termination;
+#[path = "cli/crash_consistency.rs"]
+mod crash_consistency;
 #[path = "cli/multi_instance.rs"]
 mod multi_instance;
+#[path = "cli/sign_in_flood.rs"]
+mod sign_in_flood;
+#[path = "cli/webhooks.rs"]
+mod webhooks;
 
 use base64::Engine;
 use serde_json::Value;
@@ -63,6 +71,30 @@ fn create_account(dir: &Path, email: &str, extra: &[&str]) -> Value {
     ];
     args.extend_from_slice(extra);
     json_out(&keywarden(dir, &args, &format!("{PASSWORD}\n"), &[]))
+}
+
+/// `admin create-account` for Acme with ada@example.com, in `dir` with `env`; its JSON.
+fn create_acme(dir: &Path, env: &[(&str, &str)], extra: &[&str]) -> Value {
+    let mut args = vec![
+        "admin",
+        "create-account",
+        "--name",
+        "Acme",
+        "--email",
+        "ada@example.com",
+        "--password-stdin",
+    ];
+    args.extend_from_slice(extra);
+    json_out(&keywarden(dir, &args, &format!("{PASSWORD}\n"), env))
+}
+
+/// `POST /v1/verify/` of `key` on the server at `base`; the verdict.
+async fn verdict(http: &reqwest::Client, base: &str, key: &str) -> Value {
+    json_of(
+        http.post(format!("{base}/v1/verify/"))
+            .json(&serde_json::json!({ "key": key })),
+    )
+    .await
 }
 
 /// Sends `request` and reads its answer as JSON.
@@ -576,4 +608,103 @@ fn a_env_file_configures_and_the_environment_wins() {
             .join("keywarden.db")
             .exists()
     );
+}
+
+/// SPEC §5: a key the CLI creates while a server runs works there on the very next request,
+/// though that server reads the change feed only every 30 s here: an unknown well-formed key
+/// makes it catch up first.
+#[tokio::test]
+async fn a_key_the_cli_creates_works_on_the_running_server_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    create_account(dir.path(), "ada@example.com", &[]);
+    let env = [
+        ("KEYWARDEN_CACHE_REFRESH_INTERVAL_MS", "30000"),
+        ("KEYWARDEN_CACHE_MAX_AGE_SECS", "60"),
+    ];
+    let server = serve(dir.path(), &env).await;
+    let created = json_out(&keywarden(
+        dir.path(),
+        &[
+            "admin",
+            "create-account",
+            "--name",
+            "Globex",
+            "--email",
+            "grace@example.com",
+            "--password-stdin",
+        ],
+        &format!("{PASSWORD}\n"),
+        &env,
+    ));
+    let http = reqwest::Client::new();
+    for mode in ["live", "test"] {
+        let key = created["keys"][mode].as_str().unwrap();
+        let reply = http
+            .get(format!("{}/v1/forward-auth/", server.base))
+            .header("Authorization", format!("Api-Key {key}"))
+            .header("X-Original-URI", "/v1/customers/")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            reply.status(),
+            200,
+            "{mode}: {}",
+            reply.text().await.unwrap()
+        );
+    }
+    let (status, _) = server.terminate().await;
+    assert!(status.success());
+}
+
+/// What a newcomer meets at the command line: admin output without log lines, the same
+/// `--database-url` for admin as for serve, and a wrong listen address answered with an example.
+#[test]
+fn admin_commands_take_the_database_url_and_print_no_log_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}/elsewhere/kw.db", dir.path().display());
+    let output = keywarden(
+        dir.path(),
+        &[
+            "admin",
+            "--database-url",
+            &db,
+            "create-account",
+            "--name",
+            "Acme",
+            "--email",
+            "ada@example.com",
+            "--password-stdin",
+        ],
+        &format!("{PASSWORD}\n"),
+        &[],
+    );
+    let created = json_out(&output);
+    assert!(created["account_id"].is_string());
+    assert!(dir.path().join("elsewhere/kw.db").exists());
+    assert!(
+        !dir.path().join("keywarden-data/keywarden.db").exists(),
+        "the default database was used instead of --database-url"
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        !stderr.contains(" INFO "),
+        "admin output carries log lines: {stderr}"
+    );
+    assert!(stderr.contains("shown once"), "{stderr}");
+
+    let help = keywarden(dir.path(), &["admin", "add-user", "--help"], "", &[]);
+    let help = String::from_utf8_lossy(&help.stdout);
+    assert!(help.contains("at least 12 characters"), "{help}");
+    assert!(!help.contains('`'), "Markdown in help: {help}");
+
+    let wrong = keywarden(
+        dir.path(),
+        &["serve", "--listen", "localhost:8080"],
+        "",
+        &[],
+    );
+    assert!(!wrong.status.success());
+    let text = String::from_utf8_lossy(&wrong.stderr);
+    assert!(text.contains("e.g. 127.0.0.1:8080"), "{text}");
 }

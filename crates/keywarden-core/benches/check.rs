@@ -25,14 +25,16 @@
 #![allow(missing_docs)]
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use keywarden_core::check::{Context, check_text};
 use keywarden_core::digest::KeyHasher;
 use keywarden_core::ids::{AccountId, KeyId};
 use keywarden_core::key_format::{self, KeyKind, Mode};
 use keywarden_core::key_record::{KeyRecord, Lifecycle};
-use keywarden_core::key_table::{KeyTable, Rejection, TableEntry};
+use keywarden_core::key_table::{KeyTable, TableEntry};
 use keywarden_core::random::{RandomError, RandomSource};
 use keywarden_core::scope::Catalog;
 use keywarden_core::secret::ServerSecret;
+use keywarden_core::verdict::{FormatProblem, Needs, Refusal};
 use std::hint::black_box;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -165,24 +167,21 @@ fn bench_check(c: &mut Criterion) {
     let catalog = Catalog::default();
     // What a GET through forward-auth to a path of no product needs: read on every product
     // (standard keys have it). Restricted keys in the table hold payroll:read + asset:write.
-    let read_payroll = catalog.parse_set(["payroll:read"]).unwrap();
+    let read_payroll = catalog.parse_scope("payroll:read").unwrap();
+    let context = Context {
+        needs: Needs::Scope(read_payroll),
+        required: Needs::Scope(read_payroll).scopes(&catalog),
+        now_ms: NOW_MS,
+    };
     for stored in sizes() {
         let f = fixture(stored);
         let mut group = c.benchmark_group(format!("check/{stored}"));
         group.throughput(Throughput::Elements(1));
 
         let same = f.valid[1].clone();
-        assert!(
-            f.table
-                .check(&f.hasher, &same, read_payroll, NOW_MS)
-                .is_ok()
-        );
+        assert!(check_text(&f.table, &f.hasher, &same, &context).is_ok());
         group.bench_function("valid_same_key", |b| {
-            b.iter(|| {
-                f.table
-                    .check(&f.hasher, black_box(&same), read_payroll, NOW_MS)
-                    .is_ok()
-            });
+            b.iter(|| check_text(&f.table, &f.hasher, black_box(&same), &context).is_ok());
         });
 
         let keys: Vec<&str> = f.valid.iter().map(String::as_str).collect();
@@ -190,10 +189,7 @@ fn bench_check(c: &mut Criterion) {
             let mut i = 0;
             b.iter(|| {
                 i = (i + 1) % keys.len();
-                let ok = f
-                    .table
-                    .check(&f.hasher, black_box(keys[i]), read_payroll, NOW_MS)
-                    .is_ok();
+                let ok = check_text(&f.table, &f.hasher, black_box(keys[i]), &context).is_ok();
                 debug_assert!(ok);
                 ok
             });
@@ -201,55 +197,41 @@ fn bench_check(c: &mut Criterion) {
 
         let unknown: Vec<&str> = f.unknown.iter().map(String::as_str).collect();
         assert_eq!(
-            f.table
-                .check(&f.hasher, unknown[0], read_payroll, NOW_MS)
-                .unwrap_err(),
-            Rejection::NotFound
+            check_text(&f.table, &f.hasher, unknown[0], &context).unwrap_err(),
+            Refusal::NotFound
         );
         group.bench_function("unknown_16384_keys", |b| {
             let mut i = 0;
             b.iter(|| {
                 i = (i + 1) % unknown.len();
-                f.table
-                    .check(&f.hasher, black_box(unknown[i]), read_payroll, NOW_MS)
-                    .is_err()
+                check_text(&f.table, &f.hasher, black_box(unknown[i]), &context).is_err()
             });
         });
 
         assert!(matches!(
-            f.table.check(&f.hasher, &f.revoked, read_payroll, NOW_MS),
-            Err(Rejection::Refused(_))
+            check_text(&f.table, &f.hasher, &f.revoked, &context),
+            Err(Refusal::Stopped(_))
         ));
         group.bench_function("revoked_same_key", |b| {
-            b.iter(|| {
-                f.table
-                    .check(&f.hasher, black_box(&f.revoked), read_payroll, NOW_MS)
-                    .is_err()
-            });
+            b.iter(|| check_text(&f.table, &f.hasher, black_box(&f.revoked), &context).is_err());
         });
 
         let mut bad_sum = same.clone();
         let last = if bad_sum.ends_with('0') { "1" } else { "0" };
         bad_sum.replace_range(45.., last);
         assert!(matches!(
-            f.table.check(&f.hasher, &bad_sum, read_payroll, NOW_MS),
-            Err(Rejection::Format(key_format::KeyFormatError::BadChecksum))
+            check_text(&f.table, &f.hasher, &bad_sum, &context),
+            Err(Refusal::Format(FormatProblem::Key(
+                key_format::KeyFormatError::BadChecksum
+            )))
         ));
         group.bench_function("malformed_checksum", |b| {
-            b.iter(|| {
-                f.table
-                    .check(&f.hasher, black_box(&bad_sum), read_payroll, NOW_MS)
-                    .is_err()
-            });
+            b.iter(|| check_text(&f.table, &f.hasher, black_box(&bad_sum), &context).is_err());
         });
 
         let short = &same[..45];
         group.bench_function("malformed_length", |b| {
-            b.iter(|| {
-                f.table
-                    .check(&f.hasher, black_box(short), read_payroll, NOW_MS)
-                    .is_err()
-            });
+            b.iter(|| check_text(&f.table, &f.hasher, black_box(short), &context).is_err());
         });
 
         let digests: Vec<_> = keys.iter().map(|k| f.hasher.digest(k)).collect();

@@ -47,9 +47,42 @@ pub enum Action {
     /// A one-time recovery code was used to sign in.
     #[serde(rename = "2fa.recovery_code_used")]
     RecoveryCodeUsed,
+    /// A user turned two-factor authentication off (their console sessions end).
+    #[serde(rename = "2fa.disabled")]
+    TwoFactorDisabled,
+    /// A user replaced their recovery codes with a new set (the old ones stop working).
+    #[serde(rename = "2fa.recovery_codes_regenerated")]
+    RecoveryCodesRegenerated,
     /// The account's policy changed.
     #[serde(rename = "account.updated")]
     AccountUpdated,
+    /// A key will expire in 7 days or in 1 day (a scheduled event; the actor is the system).
+    #[serde(rename = "key.expiring")]
+    KeyExpiring,
+    /// A key expired (a scheduled event).
+    #[serde(rename = "key.expired")]
+    KeyExpired,
+    /// A key became older than the account's rotation period (a scheduled event).
+    #[serde(rename = "key.rotation_due")]
+    KeyRotationDue,
+    /// A webhook endpoint was added.
+    #[serde(rename = "webhook.endpoint_added")]
+    WebhookEndpointAdded,
+    /// A webhook endpoint's URL, events, description or state changed.
+    #[serde(rename = "webhook.endpoint_updated")]
+    WebhookEndpointUpdated,
+    /// A webhook endpoint was removed.
+    #[serde(rename = "webhook.endpoint_removed")]
+    WebhookEndpointRemoved,
+    /// A webhook endpoint's signing secret was rotated.
+    #[serde(rename = "webhook.secret_rotated")]
+    WebhookSecretRotated,
+    /// A test event was sent to a webhook endpoint.
+    #[serde(rename = "webhook.test_sent")]
+    WebhookTestSent,
+    /// An admin asked for a failed or pending webhook delivery to be tried again now.
+    #[serde(rename = "webhook.delivery_retried")]
+    WebhookDeliveryRetried,
 }
 
 impl Action {
@@ -69,12 +102,23 @@ impl Action {
             Self::TwoFactorSetupStarted => "2fa.setup_started",
             Self::TwoFactorEnabled => "2fa.enabled",
             Self::RecoveryCodeUsed => "2fa.recovery_code_used",
+            Self::TwoFactorDisabled => "2fa.disabled",
+            Self::RecoveryCodesRegenerated => "2fa.recovery_codes_regenerated",
             Self::AccountUpdated => "account.updated",
+            Self::KeyExpiring => "key.expiring",
+            Self::KeyExpired => "key.expired",
+            Self::KeyRotationDue => "key.rotation_due",
+            Self::WebhookEndpointAdded => "webhook.endpoint_added",
+            Self::WebhookEndpointUpdated => "webhook.endpoint_updated",
+            Self::WebhookEndpointRemoved => "webhook.endpoint_removed",
+            Self::WebhookSecretRotated => "webhook.secret_rotated",
+            Self::WebhookTestSent => "webhook.test_sent",
+            Self::WebhookDeliveryRetried => "webhook.delivery_retried",
         }
     }
 
     /// Every action, for parsing and documentation.
-    pub const ALL: [Action; 14] = [
+    pub const ALL: [Action; 25] = [
         Self::AccountCreated,
         Self::UserCreated,
         Self::KeyCreated,
@@ -88,7 +132,18 @@ impl Action {
         Self::TwoFactorSetupStarted,
         Self::TwoFactorEnabled,
         Self::RecoveryCodeUsed,
+        Self::TwoFactorDisabled,
+        Self::RecoveryCodesRegenerated,
         Self::AccountUpdated,
+        Self::KeyExpiring,
+        Self::KeyExpired,
+        Self::KeyRotationDue,
+        Self::WebhookEndpointAdded,
+        Self::WebhookEndpointUpdated,
+        Self::WebhookEndpointRemoved,
+        Self::WebhookSecretRotated,
+        Self::WebhookTestSent,
+        Self::WebhookDeliveryRetried,
     ];
 
     /// Parses the storage and wire spelling.
@@ -118,7 +173,27 @@ impl Actor {
             ..Self::default()
         }
     }
+
+    /// Keywarden itself (scheduled events).
+    pub fn system() -> Self {
+        Self {
+            label: SYSTEM_LABEL.into(),
+            ..Self::default()
+        }
+    }
+
+    /// Who this is, as a webhook's `data.actor.type` says it: `user`, `cli` or `system`.
+    pub fn kind(&self) -> &'static str {
+        match (self.user_id, self.label.as_str()) {
+            (Some(_), _) => "user",
+            (None, SYSTEM_LABEL) => "system",
+            _ => "cli",
+        }
+    }
 }
+
+/// The label of [`Actor::system`].
+const SYSTEM_LABEL: &str = "keywarden (system)";
 
 /// One audit row.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -33,9 +33,38 @@ pub enum DomainError {
         "enable two-factor authentication first: this account requires it to create, rotate or revoke keys"
     )]
     TwoFactorRequired,
+    /// The email is unknown or the password wrong (the same answer for both).
+    #[error("no account with these credentials")]
+    InvalidCredentials,
+    /// The user has two-factor authentication and sent no code: the first of two steps.
+    #[error("a two-factor code is required")]
+    OtpRequired,
+    /// Too many failed attempts from this client; retry after `retry_after` seconds.
+    #[error("too many failed attempts: retry in {retry_after} s")]
+    RateLimited {
+        /// Seconds until another attempt is counted.
+        retry_after: u64,
+    },
+    /// Every password worker and its queue are taken; retry after `retry_after` seconds.
+    #[error("too many password checks at once: retry in {retry_after} s")]
+    Busy {
+        /// Seconds after which a retry is likely to get a worker.
+        retry_after: u64,
+    },
     /// A second-factor code is wrong, expired or used already.
     #[error("the two-factor code is wrong, expired or already used")]
     OtpInvalid,
+    /// A signed-in user confirming a change to their second factor sent a wrong password.
+    /// Not a sign-in: their session stands.
+    #[error("the password is wrong")]
+    PasswordInvalid,
+    /// A signed-in user confirming a change to their second factor sent a code that is wrong,
+    /// expired or used already. Not a sign-in: their session stands.
+    #[error("the two-factor code that confirms the change is wrong, expired or already used")]
+    ConfirmationOtpInvalid,
+    /// The user has no two-factor authentication to turn off or change.
+    #[error("two-factor authentication is not on")]
+    TwoFactorNotEnabled,
     /// Storage failed.
     #[error(transparent)]
     Store(#[from] StoreError),

@@ -48,8 +48,16 @@ id_type!(
     KeyId
 );
 id_type!(
-    /// An audit event.
+    /// An audit event (and, for the events that leave the system, its webhook id).
     EventId
+);
+id_type!(
+    /// A webhook endpoint.
+    EndpointId
+);
+id_type!(
+    /// One event's delivery to one webhook endpoint.
+    DeliveryId
 );
 
 /// One counter for the process, so ids made within the same millisecond still sort in the

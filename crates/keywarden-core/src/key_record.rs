@@ -65,9 +65,9 @@ impl KeyStatus {
     }
 }
 
-/// Why a well-formed, known key is refused (SPEC §3).
+/// Why a stored key no longer works (SPEC §3): revoked, rotated past its grace, or expired.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Refusal {
+pub enum Stopped {
     /// `key_revoked`
     Revoked {
         /// When it was revoked.
@@ -146,26 +146,26 @@ impl KeyRecord {
 
     /// Whether the key is refused at `now`, and why. Revocation wins over rotation, which wins
     /// over expiry.
-    pub fn refusal_at(&self, now: OffsetDateTime) -> Option<Refusal> {
+    pub fn stopped_by(&self, now: OffsetDateTime) -> Option<Stopped> {
         match (self.lifecycle, self.stopped_at()) {
-            (Lifecycle::Revoked, Some(at)) => return Some(Refusal::Revoked { at }),
+            (Lifecycle::Revoked, Some(at)) => return Some(Stopped::Revoked { at }),
             (Lifecycle::Rotated, Some(until)) if now >= until => {
-                return Some(Refusal::Rotated { at: until });
+                return Some(Stopped::Rotated { at: until });
             }
             _ => {}
         }
         match self.expires_at {
-            Some(at) if now >= at => Some(Refusal::Expired { at }),
+            Some(at) if now >= at => Some(Stopped::Expired { at }),
             _ => None,
         }
     }
 
     /// The status shown in metadata at `now`.
     pub fn status_at(&self, now: OffsetDateTime) -> KeyStatus {
-        match (self.lifecycle, self.refusal_at(now)) {
+        match (self.lifecycle, self.stopped_by(now)) {
             (Lifecycle::Revoked, _) => KeyStatus::Revoked,
             (Lifecycle::Rotated, _) => KeyStatus::Rotated,
-            (Lifecycle::Active, Some(Refusal::Expired { .. })) => KeyStatus::Expired,
+            (Lifecycle::Active, Some(Stopped::Expired { .. })) => KeyStatus::Expired,
             (Lifecycle::Active, _) => KeyStatus::Active,
         }
     }
@@ -215,8 +215,8 @@ mod tests {
             expires_at: Some(at),
             ..record()
         };
-        assert_eq!(r.refusal_at(at - Duration::nanoseconds(1)), None);
-        assert_eq!(r.refusal_at(at), Some(Refusal::Expired { at }));
+        assert_eq!(r.stopped_by(at - Duration::nanoseconds(1)), None);
+        assert_eq!(r.stopped_by(at), Some(Stopped::Expired { at }));
         assert_eq!(r.status_at(at), KeyStatus::Expired);
     }
 
@@ -230,12 +230,12 @@ mod tests {
             grace_until: Some(until),
             ..record()
         };
-        assert_eq!(r.refusal_at(until - Duration::seconds(1)), None);
+        assert_eq!(r.stopped_by(until - Duration::seconds(1)), None);
         assert_eq!(
             r.status_at(until - Duration::seconds(1)),
             KeyStatus::Rotated
         );
-        assert_eq!(r.refusal_at(until), Some(Refusal::Rotated { at: until }));
+        assert_eq!(r.stopped_by(until), Some(Stopped::Rotated { at: until }));
     }
 
     #[test]
@@ -247,7 +247,7 @@ mod tests {
             expires_at: Some(at - Duration::days(1)),
             ..record()
         };
-        assert_eq!(r.refusal_at(at), Some(Refusal::Revoked { at }));
+        assert_eq!(r.stopped_by(at), Some(Stopped::Revoked { at }));
         assert_eq!(r.status_at(at), KeyStatus::Revoked);
     }
 

@@ -8,8 +8,8 @@
 
 use crate::digest::{KeyDigest, KeyHasher};
 use crate::ids::{AccountId, KeyId};
-use crate::key_format::{self, KeyFormatError, KeyKind, Mode};
-use crate::key_record::{KeyRecord, Lifecycle, Refusal};
+use crate::key_format::{KeyKind, Mode, ParsedKey};
+use crate::key_record::{KeyRecord, Lifecycle, Stopped};
 use crate::scope::{Catalog, ScopeSet};
 use crate::store::KeyTableRow;
 use hashbrown::HashTable;
@@ -80,24 +80,25 @@ impl TableEntry {
         }
     }
 
-    /// Whether the key is refused at `now_ms`; the same rules as [`KeyRecord::refusal_at`].
+    /// Whether the key has stopped working by `now_ms`; the same rules as
+    /// [`KeyRecord::stopped_by`].
     #[inline]
-    pub fn refusal_at(&self, now_ms: i64) -> Option<Refusal> {
+    pub fn stopped_by(&self, now_ms: i64) -> Option<Stopped> {
         match self.lifecycle {
             Lifecycle::Active => {}
             Lifecycle::Revoked => {
-                return Some(Refusal::Revoked {
+                return Some(Stopped::Revoked {
                     at: from_millis(self.stopped_at),
                 });
             }
             Lifecycle::Rotated if now_ms >= self.stopped_at => {
-                return Some(Refusal::Rotated {
+                return Some(Stopped::Rotated {
                     at: from_millis(self.stopped_at),
                 });
             }
             Lifecycle::Rotated => {}
         }
-        (now_ms >= self.expires_at).then(|| Refusal::Expired {
+        (now_ms >= self.expires_at).then(|| Stopped::Expired {
             at: from_millis(self.expires_at),
         })
     }
@@ -111,19 +112,6 @@ impl TableEntry {
             self.last_used.store(now_ms, Ordering::Relaxed);
         }
     }
-}
-
-/// Why a presented key was not accepted.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Rejection {
-    /// Not a key's shape or checksum (no lookup was made).
-    Format(KeyFormatError),
-    /// Well-formed, but no such key.
-    NotFound,
-    /// Known, but revoked, rotated past its grace, or expired.
-    Refused(Refusal),
-    /// Valid, but without the scopes the request needs.
-    InsufficientScope,
 }
 
 /// Digest → entry. Buckets hash on the digest's first 8 bytes (see [`KeyDigest::bucket`]);
@@ -216,26 +204,10 @@ impl KeyTable {
         entries.get(at as usize)
     }
 
-    /// The whole check of a presented key text, as one pure function of the table and `now_ms`.
+    /// The entry of a presented key (the keyed hash of its text), if it is in the table.
     #[inline]
-    pub fn check(
-        &self,
-        hasher: &KeyHasher,
-        presented: &str,
-        required: ScopeSet,
-        now_ms: i64,
-    ) -> Result<&TableEntry, Rejection> {
-        key_format::parse(presented).map_err(Rejection::Format)?;
-        let digest = hasher.digest(presented);
-        let entry = self.get(&digest).ok_or(Rejection::NotFound)?;
-        if let Some(refusal) = entry.refusal_at(now_ms) {
-            return Err(Rejection::Refused(refusal));
-        }
-        if !entry.scopes.contains(required) {
-            return Err(Rejection::InsufficientScope);
-        }
-        entry.mark_used(now_ms);
-        Ok(entry)
+    pub fn find(&self, hasher: &KeyHasher, key: ParsedKey<'_>) -> Option<&TableEntry> {
+        self.get(&hasher.digest(key.text))
     }
 
     /// Takes the uses noted since the last call, for one batched write.
@@ -271,9 +243,12 @@ fn same_digest(entries: &[TableEntry], at: u32, digest: &KeyDigest) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::check::{Context, check_text};
     use crate::ids::UserId;
+    use crate::key_format::{self, KeyFormatError};
     use crate::random::OsRandom;
     use crate::secret::ServerSecret;
+    use crate::verdict::{FormatProblem, Needs, Refusal};
     use time::macros::datetime;
 
     struct Fixture {
@@ -320,16 +295,23 @@ mod tests {
 
     const NOW: i64 = 1_800_000_000_000;
 
+    /// The whole check of `key` for a request that needs `needs`, at `NOW`.
+    fn check<'t>(f: &'t Fixture, key: &str, needs: Needs) -> Result<&'t TableEntry, Refusal> {
+        let context = Context {
+            needs,
+            required: needs.scopes(&f.catalog),
+            now_ms: NOW,
+        };
+        check_text(&f.table, &f.hasher, key, &context)
+    }
+
     #[test]
     fn a_stored_key_is_found_and_its_use_noted() {
         let mut f = fixture();
         let (key, rec) = record(&f, KeyKind::Standard, &[]);
         f.table.upsert(TableEntry::from_record(&rec, &f.catalog));
         let payroll = f.catalog.parse_scope("payroll:write").unwrap();
-        let entry = f
-            .table
-            .check(&f.hasher, &key, ScopeSet::only(payroll), NOW)
-            .unwrap();
+        let entry = check(&f, &key, Needs::Scope(payroll)).unwrap();
         assert_eq!(entry.key_id, rec.id);
         let uses = f.table.take_uses();
         assert_eq!(uses, vec![(rec.id, from_millis(NOW))]);
@@ -343,33 +325,26 @@ mod tests {
         let (other, _) = record(&f, KeyKind::Restricted, &[]);
         f.table.upsert(TableEntry::from_record(&rec, &f.catalog));
         assert_eq!(
-            f.table
-                .check(&f.hasher, &other, ScopeSet::default(), NOW)
-                .unwrap_err(),
-            Rejection::NotFound
+            check(&f, &other, Needs::Nothing).unwrap_err(),
+            Refusal::NotFound
         );
         assert!(matches!(
-            f.table
-                .check(&f.hasher, "sk_live_short", ScopeSet::default(), NOW),
-            Err(Rejection::Format(KeyFormatError::WrongLength { .. }))
+            check(&f, "sk_live_short", Needs::Nothing),
+            Err(Refusal::Format(FormatProblem::Key(
+                KeyFormatError::WrongLength { .. }
+            )))
         ));
         let write = f.catalog.parse_scope("payroll:write").unwrap();
         let read = f.catalog.parse_scope("payroll:read").unwrap();
         assert_eq!(
-            f.table
-                .check(&f.hasher, &key, ScopeSet::only(write), NOW)
-                .unwrap_err(),
-            Rejection::InsufficientScope
+            check(&f, &key, Needs::Scope(write)).unwrap_err(),
+            Refusal::InsufficientScope(Needs::Scope(write))
         );
-        assert!(
-            f.table
-                .check(&f.hasher, &key, ScopeSet::only(read), NOW)
-                .is_ok()
-        );
-        let every_read = f.catalog.every(crate::scope::Access::Read);
+        assert!(check(&f, &key, Needs::Scope(read)).is_ok());
+        let every_read = Needs::Every(crate::scope::Access::Read);
         assert_eq!(
-            f.table.check(&f.hasher, &key, every_read, NOW).unwrap_err(),
-            Rejection::InsufficientScope
+            check(&f, &key, every_read).unwrap_err(),
+            Refusal::InsufficientScope(every_read)
         );
     }
 
@@ -383,10 +358,8 @@ mod tests {
         f.table.upsert(TableEntry::from_record(&rec, &f.catalog));
         assert_eq!(f.table.len(), 1);
         assert_eq!(
-            f.table
-                .check(&f.hasher, &key, ScopeSet::default(), NOW)
-                .unwrap_err(),
-            Rejection::Refused(Refusal::Revoked {
+            check(&f, &key, Needs::Nothing).unwrap_err(),
+            Refusal::Stopped(Stopped::Revoked {
                 at: from_millis(NOW - 5)
             })
         );
@@ -408,8 +381,8 @@ mod tests {
             rec.revoked_at = Some(from_millis(NOW - 1));
             f.table.upsert(TableEntry::from_record(rec, &f.catalog));
             assert!(matches!(
-                f.table.check(&f.hasher, key, ScopeSet::default(), NOW),
-                Err(Rejection::Refused(Refusal::Revoked { .. }))
+                check(&f, key, Needs::Nothing),
+                Err(Refusal::Stopped(Stopped::Revoked { .. }))
             ));
         }
         assert_eq!(f.table.len(), 3_000);
@@ -439,8 +412,8 @@ mod tests {
             for offset in [-7200, -1, 0, 1, 7200] {
                 let now = base + time::Duration::seconds(offset);
                 assert_eq!(
-                    entry.refusal_at(millis(now)),
-                    rec.refusal_at(now),
+                    entry.stopped_by(millis(now)),
+                    rec.stopped_by(now),
                     "{lifecycle:?} {offset}"
                 );
             }

@@ -8,6 +8,8 @@
 //! - [`scope`]: the product catalog and read/write scopes.
 //! - [`key_record`]: a stored key and the rules for revoked, rotated and expired.
 //! - [`key_table`]: the in-memory table the verify path reads; no database on the hot path.
+//! - [`verdict`]: every answer a key check can give (one `Refusal` type for "no", each with its
+//!   wire code, metrics label and status); [`check`]: the ordered steps that reach it.
 //! - [`account`], [`audit`]: tenants, users, roles, audit events.
 //! - [`store`]: the storage trait that `keywarden-store` implements per backend.
 //! - [`service`]: the operations (create account, issue, rotate, revoke) shared by HTTP and CLI.
@@ -17,9 +19,11 @@
 pub mod account;
 pub mod audit;
 pub mod base62;
+pub mod check;
 pub mod clock;
 pub mod digest;
 pub mod error;
+pub mod failure_limit;
 pub mod ids;
 pub mod key_format;
 pub mod key_record;
@@ -31,6 +35,8 @@ pub mod secret;
 pub mod service;
 pub mod store;
 pub mod two_factor;
+pub mod verdict;
+pub mod webhook;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::DomainError;

@@ -1,7 +1,7 @@
 //! The server secret and what is derived from it.
 //!
 //! One secret per deployment (instances sharing a database share it). Each use gets its own
-//! derived sub-key — HMAC(secret, "keywarden/<purpose>") — so that, say, the JWT signing key
+//! derived sub-key — HMAC(secret, `"keywarden/<purpose>"`) — so that, say, the JWT signing key
 //! and the key-digest key are never the same bytes.
 
 use hmac::{Hmac, KeyInit, Mac};

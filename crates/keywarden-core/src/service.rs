@@ -15,16 +15,20 @@ use crate::scope::Catalog;
 use crate::secret::ServerSecret;
 use crate::store::{KeyFilter, Rotation, Store, StoreError};
 use crate::two_factor::SecondFactor;
+use crate::webhook::signing::SecretSeal;
 use std::sync::Arc;
 use time::{Duration, OffsetDateTime};
 
 mod account_policy;
 mod restricted_keys;
 mod second_factor;
+pub mod sign_in;
 mod users;
+mod webhooks;
 
 pub use restricted_keys::{KeyChanges, NewKey};
 pub use second_factor::TotpSetup;
+pub use webhooks::{AddedEndpoint, EndpointChanges, NewEndpoint, RotatedEndpointSecret};
 
 /// Longest grace a rotated key may keep working (SPEC §4: at most 7 days).
 pub const MAX_ROTATION_GRACE: Duration = Duration::days(7);
@@ -73,19 +77,29 @@ pub struct CreatedAccount {
     pub keys: Vec<IssuedKey>,
 }
 
+/// Where a committed key change goes before the operation returns: the serving instance's
+/// in-memory key table, so that the instance that made a change answers the very next request
+/// by it (SPEC §5). The operator CLI has none; servers catch up from the change feed.
+pub trait KeyTableUpdates: Send + Sync + std::fmt::Debug {
+    /// Applies records as they now stand.
+    fn apply(&self, records: &[KeyRecord]);
+}
+
 /// The services, over one store.
 #[derive(Debug, Clone)]
-pub struct Keywarden {
+pub struct AccountService {
     store: Arc<dyn Store>,
+    key_table: Option<Arc<dyn KeyTableUpdates>>,
     hasher: KeyHasher,
     second_factor: SecondFactor,
+    webhook_seal: SecretSeal,
     catalog: Arc<Catalog>,
     clock: Arc<dyn Clock>,
     random: Arc<dyn RandomSource>,
     rotation_period_days: u32,
 }
 
-impl Keywarden {
+impl AccountService {
     /// Services over `store`, with keys derived from the server `secret`.
     pub fn new(
         store: Arc<dyn Store>,
@@ -96,12 +110,27 @@ impl Keywarden {
     ) -> Self {
         Self {
             store,
+            key_table: None,
             hasher: KeyHasher::new(secret),
             second_factor: SecondFactor::new(secret),
+            webhook_seal: SecretSeal::new(secret),
             catalog,
             clock,
             random,
             rotation_period_days: DEFAULT_ROTATION_PERIOD_DAYS,
+        }
+    }
+
+    /// Key changes are applied to `table` before each operation returns.
+    pub fn with_key_table(mut self, table: Arc<dyn KeyTableUpdates>) -> Self {
+        self.key_table = Some(table);
+        self
+    }
+
+    /// Tells the key table of committed key changes.
+    fn committed(&self, records: &[KeyRecord]) {
+        if let Some(table) = &self.key_table {
+            table.apply(records);
         }
     }
 
@@ -279,6 +308,7 @@ impl Keywarden {
             .create_account(&account, &admin, &records, &events)
             .await
             .map_err(|e| conflict_as(e, "that email address is already in use"))?;
+        self.committed(&records);
         Ok(CreatedAccount {
             account,
             admin,
@@ -313,6 +343,7 @@ impl Keywarden {
                     "this account's standard keys were initialised concurrently",
                 )
             })?;
+        self.committed(&records);
         Ok(keys)
     }
 
@@ -379,6 +410,7 @@ impl Keywarden {
         grace: Option<Duration>,
         actor: &Actor,
     ) -> Result<RotatedKey, DomainError> {
+        self.ensure_actor_may_change_keys(account_id, actor).await?;
         let current = self
             .standard_keys(account_id)
             .await?
@@ -396,6 +428,7 @@ impl Keywarden {
         grace: Option<Duration>,
         actor: &Actor,
     ) -> Result<RotatedKey, DomainError> {
+        self.ensure_actor_may_change_keys(account_id, actor).await?;
         let current = self
             .store
             .key(account_id, key_id)
@@ -453,10 +486,10 @@ impl Keywarden {
             )
         } else {
             format!(
-                "rotated {} to {}; the old key works for {} more seconds",
+                "rotated {} to {}; the old key keeps working for {}",
                 current.hint,
                 new.record.hint,
-                grace.whole_seconds()
+                duration_in_words(grace)
             )
         };
         let event = self.event(
@@ -488,6 +521,7 @@ impl Keywarden {
             replaced_by: Some(new.record.id),
             ..current
         };
+        self.committed(&[previous.clone(), new.record.clone()]);
         Ok(RotatedKey {
             issued: new,
             previous,
@@ -502,6 +536,7 @@ impl Keywarden {
         key_id: KeyId,
         actor: &Actor,
     ) -> Result<KeyRecord, DomainError> {
+        self.ensure_actor_may_change_keys(account_id, actor).await?;
         let key = self
             .store
             .key(account_id, key_id)
@@ -526,12 +561,31 @@ impl Keywarden {
                 StoreError::NotFound => DomainError::NotFound("key"),
                 other => conflict_as(other, "this key was revoked by another request just now"),
             })?;
-        Ok(KeyRecord {
+        let revoked = KeyRecord {
             lifecycle: Lifecycle::Revoked,
             revoked_at: Some(now),
             ..key
-        })
+        };
+        // Out of the table before the answer: the very next request with this key is refused.
+        self.committed(std::slice::from_ref(&revoked));
+        Ok(revoked)
     }
+}
+
+/// A duration as a person reads it in the audit log: "1 hour", "24 hours", "7 days",
+/// "90 minutes"; whole seconds only when nothing larger divides it.
+fn duration_in_words(duration: time::Duration) -> String {
+    let seconds = duration.whole_seconds();
+    let (count, unit) = if seconds >= 2 * 86_400 && seconds % 86_400 == 0 {
+        (seconds / 86_400, "day")
+    } else if seconds >= 3_600 && seconds % 3_600 == 0 {
+        (seconds / 3_600, "hour")
+    } else if seconds >= 60 && seconds % 60 == 0 {
+        (seconds / 60, "minute")
+    } else {
+        (seconds, "second")
+    };
+    format!("{count} {unit}{}", if count == 1 { "" } else { "s" })
 }
 
 fn valid_email(email: &str) -> Result<String, DomainError> {
@@ -546,5 +600,28 @@ fn conflict_as(error: StoreError, message: &str) -> DomainError {
     match error {
         StoreError::Conflict(_) => DomainError::Conflict(message.to_owned()),
         other => DomainError::Store(other),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::duration_in_words;
+    use time::Duration;
+
+    #[test]
+    fn hand_over_periods_read_in_human_units() {
+        let cases = [
+            (Duration::hours(1), "1 hour"),
+            (Duration::hours(24), "24 hours"),
+            (Duration::days(7), "7 days"),
+            (Duration::days(2), "2 days"),
+            (Duration::minutes(90), "90 minutes"),
+            (Duration::minutes(1), "1 minute"),
+            (Duration::seconds(61), "61 seconds"),
+            (Duration::seconds(1), "1 second"),
+        ];
+        for (duration, words) in cases {
+            assert_eq!(duration_in_words(duration), words);
+        }
     }
 }

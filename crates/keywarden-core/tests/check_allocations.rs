@@ -1,11 +1,12 @@
 //! Pins "the key check allocates nothing": a counting global allocator (a wrapper around the
-//! system allocator) counts every allocation while `KeyTable::check` runs on a valid, a
+//! system allocator) counts every allocation while `the key check (keywarden_core::check)` runs on a valid, a
 //! malformed, an unknown, a revoked and an unscoped key, and on a digest alone.
 //!
 //! Its own test binary, with a single test, so no other test's allocations are counted.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
+use keywarden_core::check::{Context, check_text};
 use keywarden_core::digest::KeyHasher;
 use keywarden_core::ids::{AccountId, KeyId};
 use keywarden_core::key_format::{self, KeyKind, Mode};
@@ -14,6 +15,7 @@ use keywarden_core::key_table::{KeyTable, TableEntry};
 use keywarden_core::random::OsRandom;
 use keywarden_core::scope::Catalog;
 use keywarden_core::secret::ServerSecret;
+use keywarden_core::verdict::Needs;
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
 use std::alloc::System;
 use std::hint::black_box;
@@ -86,7 +88,12 @@ fn the_key_check_allocates_nothing() {
     let too_short = valid[..30].to_owned();
     let with_space = format!(" {valid}");
     let accented = format!("{}é{}", &valid[..20], &valid[22..]);
-    let payroll_read = catalog.parse_set(["payroll:read"]).unwrap();
+    let payroll_read = Needs::Scope(catalog.parse_scope("payroll:read").unwrap());
+    let context = Context {
+        needs: payroll_read,
+        required: payroll_read.scopes(&catalog),
+        now_ms: NOW_MS,
+    };
 
     let cases: [(&str, &str, bool); 8] = [
         ("valid", &valid, true),
@@ -100,13 +107,13 @@ fn the_key_check_allocates_nothing() {
     ];
     // Warm up: first calls may set up lazily detected CPU features.
     for (_, text, _) in cases {
-        let _ = black_box(table.check(&hasher, text, payroll_read, NOW_MS));
+        let _ = black_box(check_text(&table, &hasher, text, &context));
     }
 
     for (name, text, accepted) in cases {
         let region = Region::new(GLOBAL);
         for _ in 0..1_000 {
-            let verdict = table.check(&hasher, black_box(text), payroll_read, NOW_MS);
+            let verdict = check_text(&table, &hasher, black_box(text), &context);
             assert_eq!(verdict.is_ok(), accepted, "{name}");
             black_box(verdict.ok().map(|e| e.key_id));
         }

@@ -4,9 +4,9 @@
 //!   and the CLI call it: one key and its audit event in one SQLite transaction, at the
 //!   production durability setting (a database file in WAL mode with `synchronous = FULL`,
 //!   so every commit waits for the disk).
-//! - `create_key/10000_per_transaction`: `Store::insert_keys` with 10,000 keys per transaction
+//! - `create_key/10000_per_transaction`: `KeyStore::insert_keys` with 10,000 keys per transaction
 //!   (what `examples/seed_keys.rs` does): throughput is keys per second.
-//! - `verify/1_thread` and `verify/2_threads`: `KeyCache::verify` (clock, freshness, read
+//! - `verify/1_thread` and `verify/2_threads`: `SyncedKeyTable::check` (clock, freshness, read
 //!   lock, the whole check) with a valid key, from one thread and from two at once; if the
 //!   read lock's shared counter made the two cores fight over its cache line, the time per
 //!   check would rise with two threads.
@@ -18,18 +18,18 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use keywarden_core::ids::KeyId;
 use keywarden_core::key_format::{self, KeyKind, Mode};
 use keywarden_core::key_record::{KeyRecord, Lifecycle};
-use keywarden_core::scope::ScopeSet;
-use keywarden_core::service::{Keywarden, NewAccount, NewKey};
+use keywarden_core::service::{AccountService, NewAccount, NewKey};
+use keywarden_core::verdict::Needs;
 use keywarden_core::{Clock, OsRandom, SystemClock, audit::Actor};
 use keywarden_server::config::Config;
-use keywarden_server::key_cache::KeyCache;
+use keywarden_server::verify::synced_table::SyncedKeyTable;
 use std::hint::black_box;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 struct Fixture {
     runtime: tokio::runtime::Runtime,
-    service: Keywarden,
+    service: AccountService,
     account: keywarden_core::ids::AccountId,
     valid: String,
     _dir: tempfile::TempDir,
@@ -158,7 +158,7 @@ fn bench_verify_threads(c: &mut Criterion) {
     f.runtime
         .block_on(f.service.store().insert_keys(&batch, &[]))
         .unwrap();
-    let cache = Arc::new(KeyCache::new(
+    let cache = Arc::new(SyncedKeyTable::new(
         f.service.hasher().clone(),
         f.service.catalog().clone(),
         f.service.store().clone(),
@@ -166,7 +166,8 @@ fn bench_verify_threads(c: &mut Criterion) {
         Duration::from_secs(60),
     ));
     f.runtime.block_on(cache.catch_up()).unwrap();
-    assert!(cache.verify(&f.valid, ScopeSet::default(), |_| ()).is_ok());
+    let parsed = key_format::parse(&f.valid).unwrap();
+    assert!(cache.check(parsed, Needs::Nothing, |_| ()).is_ok());
 
     let mut group = c.benchmark_group("verify");
     group.throughput(Throughput::Elements(1));
@@ -182,12 +183,10 @@ fn bench_verify_threads(c: &mut Criterion) {
                             let key = f.valid.as_str();
                             scope.spawn(move || {
                                 for _ in 0..iters {
+                                    // The key is parsed where it is read, as the handlers do.
+                                    let parsed = key_format::parse(black_box(key)).unwrap();
                                     black_box(
-                                        cache
-                                            .verify(black_box(key), ScopeSet::default(), |e| {
-                                                e.key_id
-                                            })
-                                            .is_ok(),
+                                        cache.check(parsed, Needs::Nothing, |e| e.key_id).is_ok(),
                                     );
                                 }
                             });

@@ -9,7 +9,7 @@
 //! secret must be used to serve), then, through the domain services and the `Store` trait:
 //! - one account with its two standard keys (`sk_live_…` is the load test's valid key);
 //! - one restricted key, then revokes it (the revoked key);
-//! - N − 3 restricted filler keys, inserted with `Store::insert_keys` in transactions of
+//! - N − 3 restricted filler keys, inserted with `KeyStore::insert_keys` in transactions of
 //!   10,000 (one transaction per batch, at the store's production durability; filler keys get
 //!   no audit events, since no one ever presents them).
 //!

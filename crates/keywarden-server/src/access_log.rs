@@ -1,6 +1,6 @@
 //! Request log: method, path, status and duration at debug level. Never headers (they carry
 //! keys and tokens), never the query string (people paste keys into URLs), never bodies, and
-//! nothing of a path that looks like a key ([`loggable_path`]).
+//! nothing of a path that looks like a key (`loggable_path`).
 //!
 //! A tower layer rather than `axum::middleware::from_fn`: `from_fn` boxes the inner service
 //! and the response future on every request, two allocations the verify path would pay even

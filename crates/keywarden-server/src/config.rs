@@ -71,6 +71,15 @@ pub struct LimitsConfig {
     pub sign_in_window_secs: u64,
     /// Largest request body, in bytes.
     pub max_body_bytes: usize,
+    /// Most connections open at once; past it a new connection is closed at once. Kept below
+    /// the open-file limit, so that the database and the data files always get descriptors.
+    pub max_connections: usize,
+    /// How long a connection may take to send a request's headers, and may stay idle between
+    /// requests, in seconds.
+    pub header_read_timeout_secs: u64,
+    /// After SIGTERM, how long requests in flight may take before the process exits anyway,
+    /// in seconds.
+    pub shutdown_grace_secs: u64,
 }
 
 impl Default for LimitsConfig {
@@ -81,6 +90,9 @@ impl Default for LimitsConfig {
             failed_sign_ins_per_user: 5,
             sign_in_window_secs: 15 * 60,
             max_body_bytes: 64 * 1024,
+            max_connections: 8192,
+            header_read_timeout_secs: 10,
+            shutdown_grace_secs: 10,
         }
     }
 }
@@ -104,6 +116,38 @@ impl Default for TokenConfig {
     }
 }
 
+/// Webhook delivery (SPEC §7).
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebhooksConfig {
+    /// Allow endpoints whose host is (or resolves to) a loopback, private or link-local
+    /// address. Off by default: a delivery is a request made on an admin's behalf, and must
+    /// not reach the operator's own network unless the operator says so.
+    pub allow_private_targets: bool,
+    /// How often new events are fanned out and due deliveries claimed, in milliseconds.
+    pub poll_interval_ms: u64,
+    /// How often keys are checked for scheduled reminders (`key.expiring`, `key.expired`,
+    /// `key.rotation_due`), in seconds.
+    pub reminder_interval_secs: u64,
+    /// How long a claimed delivery belongs to this instance before another may take it over,
+    /// in seconds (longer than a request may take).
+    pub lease_secs: u64,
+    /// Most deliveries sent at once by this instance.
+    pub max_concurrent_deliveries: usize,
+}
+
+impl Default for WebhooksConfig {
+    fn default() -> Self {
+        Self {
+            allow_private_targets: false,
+            poll_interval_ms: 250,
+            reminder_interval_secs: 60,
+            lease_secs: 60,
+            max_concurrent_deliveries: 16,
+        }
+    }
+}
+
 /// Log output.
 #[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq, Default)]
 #[serde(rename_all = "lowercase")]
@@ -114,6 +158,9 @@ pub enum LogFormat {
     /// One JSON object per line.
     Json,
 }
+
+/// How a listen address is written, for error messages.
+pub const LISTEN_EXAMPLE: &str = "give an IP address and a port, e.g. 127.0.0.1:8080, 0.0.0.0:8080 or [::]:8080 (not a host name)";
 
 /// Everything `keywarden serve` and `keywarden admin` read.
 #[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
@@ -145,6 +192,8 @@ pub struct Config {
     pub limits: LimitsConfig,
     /// Console tokens.
     pub tokens: TokenConfig,
+    /// Webhook delivery.
+    pub webhooks: WebhooksConfig,
     /// Log format.
     pub log_format: LogFormat,
     /// Log filter (`info`, `keywarden=debug`, …).
@@ -170,9 +219,46 @@ impl Default for Config {
             cache: CacheConfig::default(),
             limits: LimitsConfig::default(),
             tokens: TokenConfig::default(),
+            webhooks: WebhooksConfig::default(),
             log_format: LogFormat::Text,
             log_level: "info".into(),
         }
+    }
+}
+
+impl WebhooksConfig {
+    /// The longest a delivery request may take, in seconds (SPEC §7: a 2xx answer within 10 s).
+    pub const REQUEST_TIMEOUT_SECS: u64 = 10;
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        if !(10..=60_000).contains(&self.poll_interval_ms) {
+            return Err(ConfigError(format!(
+                "webhooks.poll_interval_ms is {}; it must be between 10 and 60000",
+                self.poll_interval_ms
+            )));
+        }
+        if !(1..=86_400).contains(&self.reminder_interval_secs) {
+            return Err(ConfigError(format!(
+                "webhooks.reminder_interval_secs is {}; it must be between 1 and 86400",
+                self.reminder_interval_secs
+            )));
+        }
+        let shortest_lease = 2 * Self::REQUEST_TIMEOUT_SECS;
+        if !(shortest_lease..=3_600).contains(&self.lease_secs) {
+            return Err(ConfigError(format!(
+                "webhooks.lease_secs is {}; it must be between {shortest_lease} (twice the \
+                 {} s request timeout) and 3600",
+                self.lease_secs,
+                Self::REQUEST_TIMEOUT_SECS
+            )));
+        }
+        if !(1..=1_024).contains(&self.max_concurrent_deliveries) {
+            return Err(ConfigError(format!(
+                "webhooks.max_concurrent_deliveries is {}; it must be between 1 and 1024",
+                self.max_concurrent_deliveries
+            )));
+        }
+        Ok(())
     }
 }
 
@@ -199,6 +285,7 @@ pub const VARIABLES: &[&str] = &[
     "KEYWARDEN_CACHE_LISTEN",
     "KEYWARDEN_CACHE_REFRESH_INTERVAL_MS",
     "KEYWARDEN_CACHE_MAX_AGE_SECS",
+    "KEYWARDEN_WEBHOOKS_ALLOW_PRIVATE_TARGETS",
     "KEYWARDEN_LOG_FORMAT",
     "KEYWARDEN_LOG_LEVEL",
 ];
@@ -249,6 +336,17 @@ impl Config {
         Ok(config)
     }
 
+    /// How a listen address is written, for error messages.
+    pub const LISTEN_EXAMPLE: &str = "give an IP address and a port, e.g. 127.0.0.1:8080, 0.0.0.0:8080 or [::]:8080 (not a host name)";
+
+    /// The configuration a TOML text describes, checked as [`Config::load`] checks it (no
+    /// environment). What the fuzzer drives.
+    pub fn from_toml(text: &str) -> Result<Self, ConfigError> {
+        let config: Config = toml::from_str(text).map_err(|e| ConfigError(e.to_string()))?;
+        config.validate()?;
+        Ok(config)
+    }
+
     fn apply_env(&mut self, env: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
         fn parsed<T: std::str::FromStr>(name: &str, value: &str) -> Result<T, ConfigError>
         where
@@ -260,7 +358,8 @@ impl Config {
                 .map_err(|e| ConfigError(format!("{name}={value:?}: {e}")))
         }
         if let Some(v) = env("KEYWARDEN_LISTEN") {
-            self.listen = parsed("KEYWARDEN_LISTEN", &v)?;
+            self.listen = parsed::<SocketAddr>("KEYWARDEN_LISTEN", &v)
+                .map_err(|e| ConfigError(format!("{}; {}", e.0, LISTEN_EXAMPLE)))?;
         }
         if let Some(v) = env("KEYWARDEN_DATABASE_URL") {
             self.database_url = Some(v);
@@ -321,6 +420,10 @@ impl Config {
         if let Some(v) = env("KEYWARDEN_CACHE_MAX_AGE_SECS") {
             self.cache.max_age_secs = parsed("KEYWARDEN_CACHE_MAX_AGE_SECS", &v)?;
         }
+        if let Some(v) = env("KEYWARDEN_WEBHOOKS_ALLOW_PRIVATE_TARGETS") {
+            self.webhooks.allow_private_targets =
+                parsed("KEYWARDEN_WEBHOOKS_ALLOW_PRIVATE_TARGETS", &v)?;
+        }
         if let Some(v) = env("KEYWARDEN_LOG_FORMAT") {
             self.log_format = match v.trim() {
                 "text" => LogFormat::Text,
@@ -357,6 +460,7 @@ impl Config {
                 "rotation_period_days must be at least 1".into(),
             ));
         }
+        self.webhooks.validate()?;
         let catalog = self.catalog()?;
         for route in &self.routes {
             if !route.prefix.starts_with('/') {
@@ -493,6 +597,48 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("nope"), "{err}");
+    }
+
+    #[test]
+    fn webhook_settings_read_from_file_and_environment_and_are_checked() {
+        let c = Config::load(None, env(&[])).unwrap();
+        assert!(!c.webhooks.allow_private_targets);
+        assert_eq!(c.webhooks.poll_interval_ms, 250);
+        let c = Config::load(
+            None,
+            env(&[("KEYWARDEN_WEBHOOKS_ALLOW_PRIVATE_TARGETS", "true")]),
+        )
+        .unwrap();
+        assert!(c.webhooks.allow_private_targets);
+        let c = Config::from_toml(
+            "[webhooks]\nallow_private_targets = true\npoll_interval_ms = 50\nmax_concurrent_deliveries = 4\n",
+        )
+        .unwrap();
+        assert!(c.webhooks.allow_private_targets);
+        assert_eq!(c.webhooks.max_concurrent_deliveries, 4);
+        for bad in [
+            "[webhooks]\nlease_secs = 5\n",
+            "[webhooks]\nmax_concurrent_deliveries = 0\n",
+            "[webhooks]\npoll_interval_ms = 0\n",
+            "[webhooks]\nreminder_interval_secs = 0\n",
+            "[webhooks]\nallow_private = true\n",
+        ] {
+            let err = Config::from_toml(bad).unwrap_err().to_string();
+            assert!(
+                err.contains("webhooks") || err.contains("allow_private"),
+                "{err}"
+            );
+        }
+        let err = Config::load(
+            None,
+            env(&[("KEYWARDEN_WEBHOOKS_ALLOW_PRIVATE_TARGETS", "sure")]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("KEYWARDEN_WEBHOOKS_ALLOW_PRIVATE_TARGETS"),
+            "{err}"
+        );
     }
 
     #[test]

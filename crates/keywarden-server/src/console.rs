@@ -65,7 +65,7 @@ impl Asset {
     }
 }
 
-static ASSETS: [Asset; 12] = [
+static ASSETS: [Asset; 14] = [
     Asset::new("/", HTML, include_bytes!("../../../web/index.html")),
     Asset::new(
         "/index.html",
@@ -80,6 +80,7 @@ static ASSETS: [Asset; 12] = [
     Asset::new("/console.js", JS, include_bytes!("../../../web/console.js")),
     Asset::new("/api.js", JS, include_bytes!("../../../web/api.js")),
     Asset::new("/ui.js", JS, include_bytes!("../../../web/ui.js")),
+    Asset::new("/theme.js", JS, include_bytes!("../../../web/theme.js")),
     Asset::new(
         "/views/signin.js",
         JS,
@@ -104,6 +105,11 @@ static ASSETS: [Asset; 12] = [
         "/views/audit.js",
         JS,
         include_bytes!("../../../web/views/audit.js"),
+    ),
+    Asset::new(
+        "/views/webhooks.js",
+        JS,
+        include_bytes!("../../../web/views/webhooks.js"),
     ),
     Asset::new(
         "/favicon.svg",
@@ -235,8 +241,10 @@ mod tests {
                 "{}: build DOM nodes, never HTML strings",
                 asset.path
             );
+            // Tokens never go to localStorage; only the colour theme a person picked is kept
+            // there (theme.js), a display preference shared by the tabs.
             assert!(
-                !js.contains("localStorage"),
+                !js.contains("localStorage") || asset.path == "/theme.js",
                 "{}: tokens never go to localStorage",
                 asset.path
             );

@@ -3,7 +3,7 @@
 //! and [`ClientMeta`] (address and user agent, for limits and the audit trail).
 
 use crate::client_addr::client_ip;
-use crate::error::{ApiError, Realm};
+use crate::error::ApiError;
 use crate::state::AppState;
 use crate::tokens::TokenType;
 use axum::extract::rejection::{BytesRejection, JsonRejection};
@@ -11,6 +11,7 @@ use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
 use axum::http::StatusCode;
 use axum::http::header::{AUTHORIZATION, USER_AGENT};
 use axum::http::request::Parts;
+use bytes::Bytes;
 use keywarden_core::account::{Account, User};
 use keywarden_core::audit::Actor;
 use serde::de::DeserializeOwned;
@@ -24,11 +25,41 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Json::<T>::from_request(req, state).await {
+        if !json_content_type(req.headers()) {
+            return Err(ApiError::MalformedBody(
+                "send the header `Content-Type: application/json`".into(),
+            ));
+        }
+        let body = Bytes::from_request(req, state)
+            .await
+            .map_err(bytes_rejection)?;
+        // Every body of this API is a JSON object; serde would also take an array for a struct.
+        if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+            return Err(ApiError::MalformedBody(
+                "send a JSON object, `{…}`, with the fields this endpoint documents".into(),
+            ));
+        }
+        match axum::Json::<T>::from_bytes(&body) {
             Ok(axum::Json(value)) => Ok(Self(value)),
             Err(rejection) => Err(json_rejection(rejection)),
         }
     }
+}
+
+/// `Content-Type: application/json`, or another JSON type (`application/…+json`).
+fn json_content_type(headers: &axum::http::HeaderMap) -> bool {
+    let Some(value) = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let essence = value.split(';').next().unwrap_or("").trim();
+    essence.eq_ignore_ascii_case("application/json")
+        || essence
+            .get(..12)
+            .is_some_and(|p| p.eq_ignore_ascii_case("application/"))
+            && essence.to_ascii_lowercase().ends_with("+json")
 }
 
 /// Maps axum's JSON rejections to our errors. A body of the wrong shape names the field
@@ -46,7 +77,7 @@ pub fn json_rejection(rejection: JsonRejection) -> ApiError {
     }
 }
 
-/// "Failed to deserialize … target type: scopes[0]: invalid type: …" → field `scopes`.
+/// "Failed to deserialize … target type: scopes\[0\]: invalid type: …" → field `scopes`.
 fn data_error(text: &str) -> ApiError {
     let detail = text
         .split_once("target type: ")
@@ -86,7 +117,9 @@ fn data_error(text: &str) -> ApiError {
 
 /// Parses an optional JSON body: empty means the type's default.
 pub fn optional_json<T: DeserializeOwned + Default>(body: &[u8]) -> Result<T, ApiError> {
-    if body.iter().all(u8::is_ascii_whitespace) {
+    // No body, or `null`: nothing asked for.
+    let trimmed = body.trim_ascii();
+    if trimmed.is_empty() || trimmed == b"null" {
         return Ok(T::default());
     }
     let mut deserializer = serde_json::Deserializer::from_slice(body);
@@ -109,6 +142,12 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
         let query = parts.uri.query().unwrap_or("");
+        // An empty parameter (`?status=`, as a form sends an empty field) is an absent one.
+        let query = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(
+                form_urlencoded::parse(query.as_bytes()).filter(|(_, value)| !value.is_empty()),
+            )
+            .finish();
         let deserializer =
             serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
         serde_path_to_error::deserialize(deserializer)
@@ -245,7 +284,7 @@ impl FromRequestParts<AppState> for Console {
         let header = parts
             .headers
             .get(AUTHORIZATION)
-            .ok_or(ApiError::NotProvided(Realm::Console))?;
+            .ok_or(ApiError::NotProvided)?;
         let token = header
             .to_str()
             .ok()

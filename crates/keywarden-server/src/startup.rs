@@ -2,13 +2,17 @@
 //! start with a secret that would silently invalidate every stored key), build the services,
 //! fill the key table.
 
+use crate::background::OnRuntime;
 use crate::config::Config;
-use crate::key_cache::KeyCache;
-use crate::routes::forward_auth::RouteTable;
+use crate::password_pool::PasswordPool;
 use crate::state::{AppState, Limiters, Shared};
 use crate::tokens::TokenIssuer;
+use crate::verify::route_table::RouteTable;
+use crate::verify::synced_table::SyncedKeyTable;
+use crate::webhooks::WebhookWorker;
 use keywarden_core::secret::ServerSecret;
-use keywarden_core::service::Keywarden;
+use keywarden_core::service::AccountService;
+use keywarden_core::service::sign_in::{SignInLimits, SignIns};
 use keywarden_core::store::{Store, StoreError};
 use keywarden_core::{Clock, RandomSource};
 use std::io::Write;
@@ -28,6 +32,15 @@ pub enum StartupError {
     /// The server secret is missing, unreadable, weak or different.
     #[error("server secret: {0}")]
     Secret(String),
+    /// The OpenAPI document could not be built.
+    #[error("cannot build the OpenAPI document: {0}")]
+    Document(String),
+    /// A thread could not be started.
+    #[error("cannot start the password workers: {0}")]
+    Threads(#[from] std::io::Error),
+    /// The webhook delivery client could not be built.
+    #[error("cannot build the webhook delivery client: {0}")]
+    Webhooks(String),
 }
 
 /// Opens the store and the services over it (what both `serve` and `admin` need).
@@ -35,11 +48,11 @@ pub async fn open_service(
     config: &Config,
     clock: Arc<dyn Clock>,
     random: Arc<dyn RandomSource>,
-) -> Result<(Keywarden, ServerSecret), StartupError> {
+) -> Result<(AccountService, ServerSecret), StartupError> {
     let store = keywarden_store::open(&config.database_url()).await?;
     let secret = resolve_secret(config, store.as_ref(), random.as_ref()).await?;
     let catalog = Arc::new(config.catalog()?);
-    let service = Keywarden::new(store, &secret, catalog, clock, random)
+    let service = AccountService::new(store, &secret, catalog, clock, random)
         .with_rotation_period(config.rotation_period_days);
     Ok((service, secret))
 }
@@ -47,17 +60,19 @@ pub async fn open_service(
 /// Builds the HTTP state and fills the key table from the store.
 pub async fn build_state(
     config: Config,
-    service: Keywarden,
+    service: AccountService,
     secret: &ServerSecret,
 ) -> Result<AppState, StartupError> {
-    let cache = Arc::new(KeyCache::new(
+    let keys = Arc::new(SyncedKeyTable::new(
         service.hasher().clone(),
         service.catalog().clone(),
         service.store().clone(),
         service.clock().clone(),
         Duration::from_secs(config.cache.max_age_secs),
     ));
-    let loaded = cache.catch_up().await?;
+    let loaded = keys.catch_up().await?;
+    // The service applies every key change it commits to this table before it returns.
+    let service = service.with_key_table(keys.clone());
     tracing::info!(keys = loaded, "key table loaded");
     let tokens = Arc::new(TokenIssuer::new(
         secret,
@@ -66,14 +81,39 @@ pub async fn build_state(
         config.tokens.refresh_ttl_secs,
     ));
     let routes = Arc::new(RouteTable::new(&config.routes, service.catalog())?);
+    let passwords = Arc::new(PasswordPool::for_this_machine()?);
+    let webhooks = Arc::new(
+        WebhookWorker::new(
+            &config.webhooks,
+            service.store().clone(),
+            service.clock().clone(),
+            service.catalog().clone(),
+            service.webhook_seal().clone(),
+        )
+        .map_err(|e| StartupError::Webhooks(e.to_string()))?,
+    );
     Ok(AppState::new(Shared {
         limiters: Arc::new(Limiters::new(&config)),
         metrics: Arc::default(),
+        connections: Arc::default(),
+        openapi: crate::routes::document(service.catalog())
+            .map_err(|e| StartupError::Document(format!("{e:?}")))?,
+        sign_ins: SignIns::new(
+            SignInLimits::new(
+                config.limits.failed_sign_ins_per_client,
+                config.limits.failed_sign_ins_per_user,
+                config.limits.sign_in_window_secs,
+            ),
+            passwords.clone(),
+            Arc::new(OnRuntime),
+        ),
+        passwords,
         config: Arc::new(config),
         service,
-        cache,
+        keys,
         tokens,
         routes,
+        webhooks,
     }))
 }
 

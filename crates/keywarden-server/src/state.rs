@@ -1,24 +1,30 @@
 //! What every handler can reach.
 
 use crate::config::Config;
-use crate::key_cache::KeyCache;
 use crate::metrics::Metrics;
-use crate::rate_limit::FailureLimiter;
-use crate::routes::forward_auth::RouteTable;
+use crate::password_pool::PasswordPool;
 use crate::tokens::TokenIssuer;
-use keywarden_core::service::Keywarden;
+use crate::verify::route_table::RouteTable;
+use crate::verify::synced_table::SyncedKeyTable;
+use keywarden_core::failure_limit::FailureLimiter;
+use keywarden_core::service::AccountService;
+use keywarden_core::service::sign_in::SignIns;
 use std::net::IpAddr;
 use std::sync::Arc;
 
-/// The failure limiters of SPEC §3.
+/// Users added with an email in use, per account and hour, before 429.
+pub const EMAIL_CONFLICTS_PER_HOUR: u32 = 10;
+
+/// The failure limiters of SPEC §3 that the HTTP layer applies (sign-in's are in
+/// [`SignIns`]).
 #[derive(Debug)]
 pub struct Limiters {
     /// Failed key presentations per client address.
     pub keys_per_client: FailureLimiter<IpAddr>,
-    /// Failed sign-ins per client address.
-    pub sign_ins_per_client: FailureLimiter<IpAddr>,
-    /// Failed sign-ins per email.
-    pub sign_ins_per_user: FailureLimiter<String>,
+    /// Users added with an email already in use, per account: an email is one identity on the
+    /// whole service (decision 0006), so a 409 says the address is in use somewhere; this
+    /// limit keeps an admin from probing many addresses that way.
+    pub email_conflicts_per_account: FailureLimiter<keywarden_core::ids::AccountId>,
 }
 
 impl Limiters {
@@ -27,14 +33,7 @@ impl Limiters {
         let l = &config.limits;
         Self {
             keys_per_client: FailureLimiter::new(l.failed_keys_per_minute, 60),
-            sign_ins_per_client: FailureLimiter::new(
-                l.failed_sign_ins_per_client,
-                l.sign_in_window_secs,
-            ),
-            sign_ins_per_user: FailureLimiter::new(
-                l.failed_sign_ins_per_user,
-                l.sign_in_window_secs,
-            ),
+            email_conflicts_per_account: FailureLimiter::new(EMAIL_CONFLICTS_PER_HOUR, 3600),
         }
     }
 }
@@ -63,17 +62,27 @@ impl std::ops::Deref for AppState {
 #[derive(Debug)]
 pub struct Shared {
     /// Domain services (store, hasher, catalog, clock).
-    pub service: Keywarden,
-    /// The in-memory key table.
-    pub cache: Arc<KeyCache>,
+    pub service: AccountService,
+    /// The in-memory key table, kept in sync with the store.
+    pub keys: Arc<SyncedKeyTable>,
     /// Console tokens.
     pub tokens: Arc<TokenIssuer>,
-    /// Failure limits.
+    /// Failure limits of the key checks and user changes.
     pub limiters: Arc<Limiters>,
+    /// Sign-in's limits, password checks and failure records (the rules are in core).
+    pub sign_ins: SignIns,
     /// Forward-auth routes.
     pub routes: Arc<RouteTable>,
     /// The configuration.
     pub config: Arc<Config>,
     /// Counters for `/metrics`.
     pub metrics: Arc<Metrics>,
+    /// The bounded password-hashing workers.
+    pub passwords: Arc<PasswordPool>,
+    /// The connection loop's counters.
+    pub connections: Arc<crate::connections::ConnectionStats>,
+    /// The OpenAPI document as served (with this catalog's scope names).
+    pub openapi: String,
+    /// Webhook delivery: its client, the seal of endpoint secrets, its figures.
+    pub webhooks: Arc<crate::webhooks::WebhookWorker>,
 }

@@ -1,6 +1,6 @@
 //! HTTP integration tests of the Keywarden server: the real router on a loopback port over a
 //! temporary SQLite file, with a manual clock (see `keywarden-testkit`). Each module covers one
-//! part of SPEC §3–§4 and asserts what a client would notice: status, exact bodies, headers,
+//! part of SPEC §3–§4 or §7 and asserts what a client would notice: status, exact bodies, headers,
 //! and what is stored afterwards.
 //!
 //! The modules are `#[cfg(test)]` so that clippy treats their helpers as test code too (the
@@ -20,6 +20,9 @@ mod authorization_matrix;
 #[path = "api/catalog_and_limits.rs"]
 mod catalog_and_limits;
 #[cfg(test)]
+#[path = "api/database_outage.rs"]
+mod database_outage;
+#[cfg(test)]
 #[path = "api/forward_auth.rs"]
 mod forward_auth;
 #[cfg(test)]
@@ -31,6 +34,9 @@ mod key_table_load;
 #[cfg(test)]
 #[path = "api/mass_assignment.rs"]
 mod mass_assignment;
+#[cfg(test)]
+#[path = "api/new_keys_everywhere.rs"]
+mod new_keys_everywhere;
 #[cfg(test)]
 #[path = "api/openapi.rs"]
 mod openapi;
@@ -44,14 +50,23 @@ mod routing;
 #[path = "api/sign_in.rs"]
 mod sign_in;
 #[cfg(test)]
+#[path = "api/slow_clients.rs"]
+mod slow_clients;
+#[cfg(test)]
 #[path = "api/standard_keys.rs"]
 mod standard_keys;
 #[cfg(test)]
 #[path = "api/two_factor.rs"]
 mod two_factor;
 #[cfg(test)]
+#[path = "api/two_factor_changes.rs"]
+mod two_factor_changes;
+#[cfg(test)]
 #[path = "api/users.rs"]
 mod users;
 #[cfg(test)]
 #[path = "api/verify.rs"]
 mod verify;
+#[cfg(test)]
+#[path = "api/webhooks.rs"]
+mod webhooks;

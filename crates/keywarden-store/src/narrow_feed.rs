@@ -1,4 +1,4 @@
-//! What both backends share of the narrow key feed (`Store::key_table_since`): its columns,
+//! What both backends share of the narrow key feed (`KeyFeed::key_table_since`): its columns,
 //! in the order the decoders read them by position, and the strict reading of a closed set.
 
 /// The columns of `api_keys` the key table needs, by position: `change_seq, digest, id,

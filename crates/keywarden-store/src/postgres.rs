@@ -8,7 +8,7 @@
 //!   `WHERE` against the committed row, so of two overlapping rotations exactly one matches.
 //! - Rules that span rows are decided inside the transaction under a lock that every
 //!   competing transaction also takes: the change counter for keys (below), the account's row
-//!   for the last-admin rule (see `postgres/console.rs`), unique indexes for the rest.
+//!   for the last-admin rule (see `postgres/users.rs`), unique indexes for the rest.
 //! - A transaction that PostgreSQL aborts only to resolve a clash with a concurrent one
 //!   (deadlock `40P01`, serialization failure `40001`) is run again, a few times, before the
 //!   caller gets `Unavailable`.
@@ -32,6 +32,26 @@
 //! Durability. PostgreSQL flushes a commit before answering unless `synchronous_commit` is
 //! `off`; [`PostgresStore::connect`] refuses to run with it off (SPEC §5: a key a client was
 //! given is never lost), like the SQLite backend refuses anything below `synchronous = FULL`.
+//!
+//! Layout. This file holds what the concerns share: [`PostgresStore`] and connecting to the
+//! database, `in_transaction!` with its retry, the change counter (`take_change_seqs`), the
+//! audit insert every write ends with (`insert_events`, which also writes the webhook outbox),
+//! the user and key row inserts that several concerns use, and the page size bound of the
+//! console's listings. Each store trait is implemented in a file of its own, which also holds
+//! the rule it keeps:
+//! - `postgres/accounts.rs`: `AccountStore` (an account with its first admin, its policy).
+//! - `postgres/users.rs`: `UserStore`, with the last-admin rule and the account-row lock.
+//! - `postgres/second_factor.rs`: `SecondFactorStore` (TOTP, recovery codes used once).
+//! - `postgres/keys.rs`: `KeyStore` (key lifecycle, updates, the key pages, last use).
+//! - `postgres/key_feed.rs`: `KeyFeed`, the gap-free change feed.
+//! - `postgres/audit.rs`: `AuditStore`, with the audit pages.
+//! - `postgres/installation.rs`: `InstallationStore` (the secret's fingerprint, readiness).
+//! - `postgres/webhooks.rs`: `WebhookStore` (endpoints; dispatching the outbox and claiming
+//!   deliveries with `FOR UPDATE SKIP LOCKED`, so instances never take the same row; the
+//!   reminders sent). The outbox itself is written by `insert_events`.
+//! - `postgres/codec.rs`: how domain values map to columns and back, strictly.
+//! - `postgres/errors.rs`: the one mapping from sqlx/PostgreSQL errors to `StoreError`.
+//! - `postgres/listener.rs`: [`KeyChangeListener`], the commit-time wake-ups.
 
 /// Runs `$body` in one READ COMMITTED transaction on `$store`'s pool and commits it; the
 /// value of the block is `$body`'s (a `Result<T, Failure>`). Inside, `$tx` is the
@@ -73,35 +93,36 @@ macro_rules! in_transaction {
     }};
 }
 
+mod accounts;
+mod audit;
 mod codec;
-mod console;
 mod errors;
+mod installation;
+mod key_feed;
+mod keys;
 mod listener;
+mod second_factor;
+mod users;
+mod webhooks;
 
 pub use listener::{KEY_CHANGES_CHANNEL, KeyChangeListener, KeyChangeNotice};
 
-use crate::narrow_feed::table_columns;
-use async_trait::async_trait;
-use codec::{event_columns, key_columns, opt_pg_time, pg_time, user_columns};
+use codec::{key_columns, opt_pg_time, pg_time};
 use errors::{Failure, map_migrate, map_sqlx};
-use keywarden_core::account::{Account, Role, User};
+use keywarden_core::account::User;
 use keywarden_core::audit::AuditEvent;
-use keywarden_core::ids::{AccountId, KeyId, UserId};
+use keywarden_core::ids::EndpointId;
 use keywarden_core::key_record::KeyRecord;
-use keywarden_core::store::{
-    AuditQuery, KeyFilter, KeyQuery, KeyTableRow, KeyUpdate, Rotation, Store, StoreError,
-    TotpEnrolment,
-};
+use keywarden_core::store::StoreError;
+use keywarden_core::webhook::EventType;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
-use std::collections::BTreeMap;
 use std::str::FromStr;
 use std::time::Duration;
-use time::OffsetDateTime;
-use uuid::Uuid;
 
 /// The schema, embedded in the binary and brought up to date at every connect. sqlx holds a
 /// PostgreSQL advisory lock while migrating, so instances starting together take turns.
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
+static MIGRATOR: std::sync::LazyLock<sqlx::migrate::Migrator> =
+    std::sync::LazyLock::new(|| crate::migrations::migrator(crate::migrations::POSTGRES));
 
 /// Connections per instance. Reads run in parallel; key-changing writes queue on the change
 /// counter anyway, so more connections would mostly wait.
@@ -115,10 +136,17 @@ const MAX_ATTEMPTS: u32 = 4;
 const RETRY_PAUSE: Duration = Duration::from_millis(15);
 /// Every write transaction starts so, whatever `default_transaction_isolation` says.
 const BEGIN: &str = "BEGIN ISOLATION LEVEL READ COMMITTED";
-/// The `meta` row holding the server secret's fingerprint.
-const SECRET_FINGERPRINT: &str = "secret_fingerprint";
 /// What the server reports for this pool's connections, for `pg_stat_activity`.
 const APPLICATION_NAME: &str = "keywarden";
+/// The most rows one page of a console listing (keys, audit events) holds, whatever the
+/// caller asks for. Callers cap their own limits; this only bounds the damage of one that
+/// forgets.
+const MAX_PAGE: u32 = 1000;
+
+/// `LIMIT` of a page: the caller's limit, at most [`MAX_PAGE`]. 0 stays 0 (an empty page).
+fn page_limit(limit: u32) -> i64 {
+    i64::from(limit.min(MAX_PAGE))
+}
 
 /// The PostgreSQL store. Cheap to clone (it is a connection pool). Its `Debug` shows the
 /// pool's sizes, never the connection options (which hold the password).
@@ -267,21 +295,7 @@ async fn take_change_seqs(conn: &mut PgConnection, count: usize) -> Result<i64, 
     Ok(last - count + 1)
 }
 
-async fn insert_account(conn: &mut PgConnection, a: &Account) -> Result<(), Failure> {
-    sqlx::query(
-        "INSERT INTO accounts (id, name, created_at, require_2fa_for_keys, rotation_period_days) \
-         VALUES ($1, $2, $3, $4, $5)",
-    )
-    .bind(a.id.0)
-    .bind(&a.name)
-    .bind(pg_time(a.created_at))
-    .bind(a.require_2fa_for_keys)
-    .bind(codec::days(a.rotation_period_days))
-    .execute(conn)
-    .await?;
-    Ok(())
-}
-
+/// Inserts a user (an account's first admin, or one added later).
 async fn insert_user_row(conn: &mut PgConnection, u: &User) -> Result<(), Failure> {
     sqlx::query(
         "INSERT INTO users (id, account_id, email, password_hash, role, two_factor_enabled, \
@@ -332,16 +346,9 @@ async fn insert_key(conn: &mut PgConnection, k: &KeyRecord, seq: i64) -> Result<
     Ok(())
 }
 
-/// Inserts keys with consecutive change sequence numbers (taking them first).
-async fn insert_keys_with_seqs(conn: &mut PgConnection, keys: &[KeyRecord]) -> Result<(), Failure> {
-    let mut seq = take_change_seqs(&mut *conn, keys.len()).await?;
-    for key in keys {
-        insert_key(&mut *conn, key, seq).await?;
-        seq += 1;
-    }
-    Ok(())
-}
-
+/// Inserts a write's audit events, inside the write's own transaction, and the outbox row of
+/// each one that leaves the system as a webhook ([`EventType::of_action`]): no event (or no
+/// outbox row), no change.
 async fn insert_events(conn: &mut PgConnection, events: &[AuditEvent]) -> Result<(), Failure> {
     for e in events {
         sqlx::query(
@@ -360,501 +367,47 @@ async fn insert_events(conn: &mut PgConnection, events: &[AuditEvent]) -> Result
         .bind(pg_time(e.at))
         .execute(&mut *conn)
         .await?;
+        if let Some(event_type) = EventType::of_action(e.action) {
+            insert_outbox_row(&mut *conn, e, event_type, None).await?;
+        }
     }
     Ok(())
 }
 
-/// Why a guarded UPDATE of a key changed no row: it is not in the account (`NotFound`), or
-/// its lifecycle no longer allows the change (`Conflict`).
-async fn explain_unchanged_key(
+/// Queues an audit event (already inserted) for the webhook dispatcher, in the transaction of
+/// its change. `endpoint` is set for a test event only, which goes to that endpoint alone.
+async fn insert_outbox_row(
     conn: &mut PgConnection,
-    account_id: AccountId,
-    key_id: KeyId,
-    rule: &str,
-) -> Failure {
-    let found: Result<Option<String>, _> =
-        sqlx::query_scalar("SELECT lifecycle FROM api_keys WHERE id = $1 AND account_id = $2")
-            .bind(key_id.0)
-            .bind(account_id.0)
-            .fetch_optional(conn)
-            .await;
-    match found {
-        Ok(None) => StoreError::NotFound.into(),
-        Ok(Some(lifecycle)) => {
-            StoreError::Conflict(format!("{rule} (the key is {lifecycle})")).into()
-        }
-        Err(e) => e.into(),
-    }
-}
-
-#[async_trait]
-impl Store for PostgresStore {
-    async fn create_account(
-        &self,
-        account: &Account,
-        admin: &User,
-        keys: &[KeyRecord],
-        events: &[AuditEvent],
-    ) -> Result<(), StoreError> {
-        in_transaction!(self, |tx| {
-            // The counter first (see take_change_seqs), then the account the keys refer to.
-            let mut seq = if keys.is_empty() {
-                0
-            } else {
-                take_change_seqs(tx, keys.len()).await?
-            };
-            insert_account(tx, account).await?;
-            insert_user_row(tx, admin).await?;
-            for key in keys {
-                insert_key(tx, key, seq).await?;
-                seq += 1;
-            }
-            insert_events(tx, events).await
-        })
-    }
-
-    async fn insert_user(&self, user: &User, event: &AuditEvent) -> Result<(), StoreError> {
-        in_transaction!(self, |tx| {
-            insert_user_row(tx, user).await?;
-            insert_events(tx, std::slice::from_ref(event)).await
-        })
-    }
-
-    async fn insert_keys(
-        &self,
-        keys: &[KeyRecord],
-        events: &[AuditEvent],
-    ) -> Result<(), StoreError> {
-        in_transaction!(self, |tx| {
-            if !keys.is_empty() {
-                insert_keys_with_seqs(tx, keys).await?;
-            }
-            insert_events(tx, events).await
-        })
-    }
-
-    async fn rotate_key(
-        &self,
-        rotation: &Rotation<'_>,
-        event: &AuditEvent,
-    ) -> Result<(), StoreError> {
-        if rotation.new_key.account_id != rotation.account_id {
-            return Err(StoreError::Other(
-                "a rotation's new key must belong to the old key's account".into(),
-            ));
-        }
-        in_transaction!(self, |tx| {
-            // Two numbers: the old key's change, then the successor's insert.
-            let seq = take_change_seqs(tx, 2).await?;
-            let changed = sqlx::query(
-                "UPDATE api_keys SET lifecycle = 'rotated', rotated_at = $1, grace_until = $2, \
-                 replaced_by = $3, change_seq = $4 \
-                 WHERE id = $5 AND account_id = $6 AND lifecycle = 'active'",
-            )
-            .bind(pg_time(rotation.at))
-            .bind(pg_time(rotation.old_grace_until))
-            .bind(rotation.new_key.id.0)
-            .bind(seq)
-            .bind(rotation.old_key.0)
-            .bind(rotation.account_id.0)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            if changed == 0 {
-                // Returning an error rolls back, change_seq included.
-                return Err(explain_unchanged_key(
-                    tx,
-                    rotation.account_id,
-                    rotation.old_key,
-                    "only an active key can be rotated",
-                )
-                .await);
-            }
-            insert_key(tx, rotation.new_key, seq + 1).await?;
-            insert_events(tx, std::slice::from_ref(event)).await
-        })
-    }
-
-    async fn revoke_key(
-        &self,
-        account_id: AccountId,
-        key_id: KeyId,
-        at: OffsetDateTime,
-        event: &AuditEvent,
-    ) -> Result<(), StoreError> {
-        in_transaction!(self, |tx| {
-            let seq = take_change_seqs(tx, 1).await?;
-            let changed = sqlx::query(
-                "UPDATE api_keys SET lifecycle = 'revoked', revoked_at = $1, change_seq = $2 \
-                 WHERE id = $3 AND account_id = $4 AND lifecycle <> 'revoked'",
-            )
-            .bind(pg_time(at))
-            .bind(seq)
-            .bind(key_id.0)
-            .bind(account_id.0)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            if changed == 0 {
-                return Err(explain_unchanged_key(
-                    tx,
-                    account_id,
-                    key_id,
-                    "the key is already revoked",
-                )
-                .await);
-            }
-            insert_events(tx, std::slice::from_ref(event)).await
-        })
-    }
-
-    async fn account(&self, id: AccountId) -> Result<Option<Account>, StoreError> {
-        let row = sqlx::query(
-            "SELECT id, name, created_at, require_2fa_for_keys, rotation_period_days \
-             FROM accounts WHERE id = $1",
-        )
-        .bind(id.0)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(map_sqlx)?;
-        row.as_ref().map(codec::account_from_row).transpose()
-    }
-
-    async fn user(&self, id: UserId) -> Result<Option<User>, StoreError> {
-        let row = sqlx::query(concat!(
-            "SELECT ",
-            user_columns!(),
-            " FROM users WHERE id = $1"
-        ))
-        .bind(id.0)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(map_sqlx)?;
-        row.as_ref().map(codec::user_from_row).transpose()
-    }
-
-    async fn user_by_email(&self, email: &str) -> Result<Option<User>, StoreError> {
-        let row = sqlx::query(concat!(
-            "SELECT ",
-            user_columns!(),
-            " FROM users WHERE email = $1"
-        ))
-        .bind(email)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(map_sqlx)?;
-        row.as_ref().map(codec::user_from_row).transpose()
-    }
-
-    async fn key(
-        &self,
-        account_id: AccountId,
-        key_id: KeyId,
-    ) -> Result<Option<KeyRecord>, StoreError> {
-        let row = sqlx::query(concat!(
-            "SELECT ",
-            key_columns!(),
-            " FROM api_keys WHERE id = $1 AND account_id = $2"
-        ))
-        .bind(key_id.0)
-        .bind(account_id.0)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(map_sqlx)?;
-        row.as_ref().map(codec::key_from_row).transpose()
-    }
-
-    async fn keys_of_account(
-        &self,
-        account_id: AccountId,
-        filter: &KeyFilter,
-    ) -> Result<Vec<KeyRecord>, StoreError> {
-        // One fixed statement: a NULL filter parameter matches everything.
-        let rows = sqlx::query(concat!(
-            "SELECT ",
-            key_columns!(),
-            " FROM api_keys WHERE account_id = $1 \
-              AND ($2::text IS NULL OR kind = $2) \
-              AND ($3::text IS NULL OR mode = $3) \
-              AND (NOT $4 OR lifecycle = 'active') \
-             ORDER BY created_at DESC, id DESC"
-        ))
-        .bind(account_id.0)
-        .bind(filter.kind.map(|k| k.as_str()))
-        .bind(filter.mode.map(|m| m.as_str()))
-        .bind(filter.only_active)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(map_sqlx)?;
-        rows.iter().map(codec::key_from_row).collect()
-    }
-
-    async fn keys_changed_since(
-        &self,
-        after: i64,
-        limit: u32,
-    ) -> Result<Vec<KeyRecord>, StoreError> {
-        // Numbers are assigned in commit order (see the module documentation), so whatever
-        // this statement's snapshot holds above `after` is a gap-free run: nothing with a
-        // smaller number can commit later.
-        const FEED: &str = concat!(
-            "SELECT ",
-            key_columns!(),
-            " FROM api_keys WHERE change_seq > $1 AND change_seq <= $2 ORDER BY change_seq ASC LIMIT $3"
-        );
-        feed_page(
-            &self.pool,
-            FEED,
-            (after, i64::MAX),
-            limit,
-            codec::key_from_row,
-        )
-        .await
-    }
-
-    async fn key_table_since(
-        &self,
-        after: i64,
-        until: i64,
-        limit: u32,
-    ) -> Result<Vec<KeyTableRow>, StoreError> {
-        // The same gap-free run as `keys_changed_since`.
-        const FEED: &str = concat!(
-            "SELECT ",
-            table_columns!(),
-            " FROM api_keys WHERE change_seq > $1 AND change_seq <= $2 ORDER BY change_seq ASC LIMIT $3"
-        );
-        feed_page(
-            &self.pool,
-            FEED,
-            (after, until),
-            limit,
-            codec::table_row_from_row,
-        )
-        .await
-    }
-
-    async fn feed_end(&self) -> Result<i64, StoreError> {
-        // Numbers commit in order, so everything up to the highest one visible is visible.
-        sqlx::query_scalar("SELECT coalesce(max(change_seq), 0) FROM api_keys")
-            .fetch_one(&self.pool)
-            .await
-            .map_err(map_sqlx)
-    }
-
-    async fn record_last_used(&self, uses: &[(KeyId, OffsetDateTime)]) -> Result<(), StoreError> {
-        // The latest time per key, in id order: two instances flushing overlapping batches
-        // lock the rows in the same order, so they queue instead of deadlocking.
-        let mut latest: BTreeMap<Uuid, OffsetDateTime> = BTreeMap::new();
-        for (key_id, at) in uses {
-            let at = pg_time(*at);
-            latest
-                .entry(key_id.0)
-                .and_modify(|t| *t = (*t).max(at))
-                .or_insert(at);
-        }
-        if latest.is_empty() {
-            return Ok(());
-        }
-        let (ids, times): (Vec<Uuid>, Vec<OffsetDateTime>) = latest.into_iter().unzip();
-        in_transaction!(self, |tx| {
-            sqlx::query("SELECT id FROM api_keys WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE")
-                .bind(&ids)
-                .execute(&mut *tx)
-                .await?;
-            // Only forwards, and change_seq untouched: usage is not a change of the key.
-            sqlx::query(
-                "UPDATE api_keys AS k SET last_used_at = u.at \
-                 FROM unnest($1::uuid[], $2::timestamptz[]) AS u (id, at) \
-                 WHERE k.id = u.id AND (k.last_used_at IS NULL OR k.last_used_at < u.at)",
-            )
-            .bind(&ids)
-            .bind(&times)
-            .execute(&mut *tx)
-            .await?;
-            Ok(())
-        })
-    }
-
-    async fn audit_events(
-        &self,
-        account_id: AccountId,
-        limit: u32,
-    ) -> Result<Vec<AuditEvent>, StoreError> {
-        let rows = sqlx::query(concat!(
-            "SELECT ",
-            event_columns!(),
-            " FROM audit_events WHERE account_id = $1 ORDER BY at DESC, id DESC LIMIT $2"
-        ))
-        .bind(account_id.0)
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(map_sqlx)?;
-        rows.iter().map(codec::event_from_row).collect()
-    }
-
-    async fn insert_event(&self, event: &AuditEvent) -> Result<(), StoreError> {
-        in_transaction!(self, |tx| insert_events(tx, std::slice::from_ref(event))
-            .await)
-    }
-
-    async fn key_count(&self) -> Result<i64, StoreError> {
-        sqlx::query_scalar("SELECT COUNT(*) FROM api_keys")
-            .fetch_one(&self.pool)
-            .await
-            .map_err(map_sqlx)
-    }
-
-    async fn secret_fingerprint(&self) -> Result<Option<String>, StoreError> {
-        sqlx::query_scalar("SELECT value FROM meta WHERE key = $1")
-            .bind(SECRET_FINGERPRINT)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(map_sqlx)
-    }
-
-    async fn set_secret_fingerprint(&self, fingerprint: &str) -> Result<(), StoreError> {
-        in_transaction!(self, |tx| {
-            sqlx::query(
-                "INSERT INTO meta (key, value) VALUES ($1, $2) \
-                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            )
-            .bind(SECRET_FINGERPRINT)
-            .bind(fingerprint)
-            .execute(&mut *tx)
-            .await?;
-            Ok(())
-        })
-    }
-
-    async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1")
-            .execute(&self.pool)
-            .await
-            .map_err(map_sqlx)?;
-        Ok(())
-    }
-
-    // --- Console API: see postgres/console.rs.
-
-    async fn list_keys(
-        &self,
-        account_id: AccountId,
-        query: &KeyQuery,
-        now: OffsetDateTime,
-    ) -> Result<Vec<KeyRecord>, StoreError> {
-        console::list_keys(self, account_id, query, now).await
-    }
-
-    async fn update_key(
-        &self,
-        account_id: AccountId,
-        key_id: KeyId,
-        update: &KeyUpdate,
-        event: &AuditEvent,
-    ) -> Result<KeyRecord, StoreError> {
-        console::update_key(self, account_id, key_id, update, event).await
-    }
-
-    async fn users_of_account(&self, account_id: AccountId) -> Result<Vec<User>, StoreError> {
-        console::users_of_account(self, account_id).await
-    }
-
-    async fn update_user_role(
-        &self,
-        account_id: AccountId,
-        user_id: UserId,
-        role: Role,
-        event: &AuditEvent,
-    ) -> Result<User, StoreError> {
-        console::update_user_role(self, account_id, user_id, role, event).await
-    }
-
-    async fn delete_user(
-        &self,
-        account_id: AccountId,
-        user_id: UserId,
-        event: &AuditEvent,
-    ) -> Result<(), StoreError> {
-        console::delete_user(self, account_id, user_id, event).await
-    }
-
-    async fn update_account(
-        &self,
-        account: &Account,
-        event: &AuditEvent,
-    ) -> Result<(), StoreError> {
-        console::update_account(self, account, event).await
-    }
-
-    async fn totp(&self, user_id: UserId) -> Result<Option<TotpEnrolment>, StoreError> {
-        console::totp(self, user_id).await
-    }
-
-    async fn begin_totp(
-        &self,
-        user_id: UserId,
-        encrypted_seed: &[u8],
-        event: &AuditEvent,
-    ) -> Result<(), StoreError> {
-        console::begin_totp(self, user_id, encrypted_seed, event).await
-    }
-
-    async fn confirm_totp(
-        &self,
-        user_id: UserId,
-        step: i64,
-        recovery_code_hashes: &[String],
-        event: &AuditEvent,
-    ) -> Result<(), StoreError> {
-        console::confirm_totp(self, user_id, step, recovery_code_hashes, event).await
-    }
-
-    async fn claim_totp_step(&self, user_id: UserId, step: i64) -> Result<bool, StoreError> {
-        console::claim_totp_step(self, user_id, step).await
-    }
-
-    async fn consume_recovery_code(
-        &self,
-        user_id: UserId,
-        code_hash: &str,
-        event: &AuditEvent,
-    ) -> Result<bool, StoreError> {
-        console::consume_recovery_code(self, user_id, code_hash, event).await
-    }
-
-    async fn query_audit_events(
-        &self,
-        account_id: AccountId,
-        query: &AuditQuery,
-    ) -> Result<Vec<AuditEvent>, StoreError> {
-        console::query_audit_events(self, account_id, query).await
-    }
-}
-
-/// One page of a change feed: the rows of `query` (which binds `after` and `limit`, in that
-/// order) decoded by `decode`.
-async fn feed_page<T>(
-    pool: &PgPool,
-    query: &'static str,
-    (after, until): (i64, i64),
-    limit: u32,
-    decode: fn(&sqlx::postgres::PgRow) -> Result<T, StoreError>,
-) -> Result<Vec<T>, StoreError> {
-    let rows = sqlx::query(query)
-        .bind(after)
-        .bind(until)
-        .bind(i64::from(limit))
-        .fetch_all(pool)
-        .await
-        .map_err(map_sqlx)?;
-    rows.iter().map(decode).collect()
+    event: &AuditEvent,
+    event_type: EventType,
+    endpoint: Option<EndpointId>,
+) -> Result<(), Failure> {
+    sqlx::query(
+        "INSERT INTO webhook_outbox (event_id, account_id, type, endpoint_id, created_at) \
+         VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(event.id.0)
+    .bind(event.account_id.0)
+    .bind(event_type.as_str())
+    .bind(endpoint.map(|id| id.0))
+    .bind(pg_time(event.at))
+    .execute(conn)
+    .await?;
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use super::{APPLICATION_NAME, connect_options, page_limit};
+    use keywarden_core::store::StoreError;
+
+    #[test]
+    fn pages_hold_at_most_a_thousand() {
+        assert_eq!(page_limit(0), 0);
+        assert_eq!(page_limit(25), 25);
+        assert_eq!(page_limit(1000), 1000);
+        assert_eq!(page_limit(u32::MAX), 1000);
+    }
 
     #[test]
     fn urls_are_checked_without_repeating_them() {

@@ -11,26 +11,61 @@
 //! write lock up front, so concurrent writers queue on the busy timeout instead of failing
 //! when a read lock cannot be upgraded, and `change_seq` values are handed out in commit
 //! order. The audit events describing a change are inserted in the same transaction.
+//!
+//! This file holds what every concern shares: [`SqliteStore`], connecting and its settings,
+//! the write transaction (`begin_write`, `commit`), `next_change_seq`, the row inserts more
+//! than one concern writes (users, keys, audit events with their webhook outbox rows) and the
+//! page size limit. Each store trait is implemented, with the queries it runs, in a module of
+//! its own:
+//! - `sqlite/accounts.rs`: [`AccountStore`], accounts and their policy.
+//! - `sqlite/users.rs`: [`UserStore`], the people of an account and the last-admin rule.
+//! - `sqlite/second_factor.rs`: [`SecondFactorStore`], TOTP enrolments, used steps and
+//!   recovery codes.
+//! - `sqlite/keys.rs`: [`KeyStore`], issuing, rotating, revoking and changing keys, and the
+//!   key page.
+//! - `sqlite/key_feed.rs`: [`KeyFeed`], the change feed; `sqlite/feed_reader.rs` reads its
+//!   narrow form from a database file with rusqlite.
+//! - `sqlite/audit.rs`: [`AuditStore`], the audit trail and the audit page.
+//! - `sqlite/installation.rs`: [`InstallationStore`], the secret's fingerprint and `ping`.
+//! - `sqlite/webhooks.rs`: [`WebhookStore`], endpoints, dispatching the outbox into
+//!   deliveries, claiming and finishing them, and the reminders sent. The outbox itself is
+//!   written by `insert_events`, in the transaction of every change.
+//!
+//! Beside them, `sqlite/codec.rs` maps domain values to columns and back, `sqlite/errors.rs`
+//! maps sqlx errors to [`StoreError`], and `sqlite/migration_tests.rs` upgrades databases
+//! written under earlier schemas.
+//!
+//! [`AccountStore`]: keywarden_core::store::AccountStore
+//! [`UserStore`]: keywarden_core::store::UserStore
+//! [`SecondFactorStore`]: keywarden_core::store::SecondFactorStore
+//! [`KeyStore`]: keywarden_core::store::KeyStore
+//! [`KeyFeed`]: keywarden_core::store::KeyFeed
+//! [`AuditStore`]: keywarden_core::store::AuditStore
+//! [`InstallationStore`]: keywarden_core::store::InstallationStore
+//! [`WebhookStore`]: keywarden_core::store::WebhookStore
 
+mod accounts;
+mod audit;
 mod codec;
-mod console;
 mod errors;
 mod feed_reader;
+mod installation;
+mod key_feed;
+mod keys;
 #[cfg(test)]
 mod migration_tests;
+mod second_factor;
+mod users;
+mod webhooks;
 
-use crate::narrow_feed::table_columns;
-use async_trait::async_trait;
-use codec::{event_columns, id_text, key_columns, micros, opt_micros, scopes_json, user_columns};
+use codec::{id_text, key_columns, micros, opt_micros, scopes_json};
 use errors::{map_migrate, map_sqlx};
-use keywarden_core::account::{Account, Role, User};
+use keywarden_core::account::User;
 use keywarden_core::audit::AuditEvent;
-use keywarden_core::ids::{AccountId, KeyId, UserId};
+use keywarden_core::ids::EndpointId;
 use keywarden_core::key_record::KeyRecord;
-use keywarden_core::store::{
-    AuditQuery, KeyFilter, KeyQuery, KeyTableRow, KeyUpdate, Rotation, Store, StoreError,
-    TotpEnrolment,
-};
+use keywarden_core::store::StoreError;
+use keywarden_core::webhook::EventType;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
     SqliteSynchronous,
@@ -39,10 +74,10 @@ use sqlx::{Sqlite, Transaction};
 use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
-use time::OffsetDateTime;
 
 /// The schema, embedded in the binary and brought up to date at every connect.
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
+static MIGRATOR: std::sync::LazyLock<sqlx::migrate::Migrator> =
+    std::sync::LazyLock::new(|| crate::migrations::migrator(crate::migrations::SQLITE));
 
 /// How long a writer waits for another writer's lock before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -52,8 +87,15 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 const FILE_POOL_SIZE: u32 = 8;
 /// `PRAGMA synchronous` reads back as a number; 2 is FULL.
 const SYNCHRONOUS_FULL: i64 = 2;
-/// The `meta` row holding the server secret's fingerprint.
-const SECRET_FINGERPRINT: &str = "secret_fingerprint";
+
+/// The most rows one page holds, whatever the caller asks for. Callers cap their own limits;
+/// this only bounds the damage of one that forgets.
+const MAX_PAGE: u32 = 1000;
+
+/// `LIMIT` of a page: the caller's limit, at most [`MAX_PAGE`]. 0 stays 0 (an empty page).
+fn page_limit(limit: u32) -> i64 {
+    i64::from(limit.min(MAX_PAGE))
+}
 
 /// The SQLite store. Cheap to clone (it is a connection pool).
 #[derive(Clone, Debug)]
@@ -267,22 +309,7 @@ async fn next_change_seq(conn: &mut SqliteConnection) -> Result<i64, StoreError>
     .map_err(map_sqlx)
 }
 
-async fn insert_account(conn: &mut SqliteConnection, a: &Account) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO accounts (id, name, created_at, require_2fa_for_keys, rotation_period_days) \
-         VALUES (?, ?, ?, ?, ?)",
-    )
-    .bind(id_text(a.id.0))
-    .bind(&a.name)
-    .bind(micros(a.created_at)?)
-    .bind(i64::from(a.require_2fa_for_keys))
-    .bind(i64::from(a.rotation_period_days))
-    .execute(conn)
-    .await
-    .map_err(map_sqlx)?;
-    Ok(())
-}
-
+/// Inserts a user (an account's first admin, or one added later).
 async fn insert_user_row(conn: &mut SqliteConnection, u: &User) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO users (id, account_id, email, password_hash, role, two_factor_enabled, \
@@ -335,6 +362,9 @@ async fn insert_key(conn: &mut SqliteConnection, k: &KeyRecord) -> Result<i64, S
     Ok(seq)
 }
 
+/// Inserts the audit events of a change, in the change's transaction, and the outbox row of
+/// each one that leaves the system as a webhook ([`EventType::of_action`]): a change whose
+/// events or outbox rows cannot be written does not happen.
 async fn insert_events(
     conn: &mut SqliteConnection,
     events: &[AuditEvent],
@@ -357,483 +387,56 @@ async fn insert_events(
         .execute(&mut *conn)
         .await
         .map_err(map_sqlx)?;
+        if let Some(event_type) = EventType::of_action(e.action) {
+            insert_outbox_row(&mut *conn, e, event_type, None).await?;
+        }
     }
     Ok(())
 }
 
-/// Why a guarded UPDATE of a key changed no row: it is not in the account (`NotFound`), or
-/// its lifecycle no longer allows the change (`Conflict`).
-async fn explain_unchanged_key(
+/// Queues an audit event (already inserted) for the webhook dispatcher, in the transaction of
+/// its change. `endpoint` is set for a test event only, which goes to that endpoint alone.
+async fn insert_outbox_row(
     conn: &mut SqliteConnection,
-    account_id: AccountId,
-    key_id: KeyId,
-    rule: &str,
-) -> StoreError {
-    let found: Result<Option<String>, _> =
-        sqlx::query_scalar("SELECT lifecycle FROM api_keys WHERE id = ? AND account_id = ?")
-            .bind(id_text(key_id.0))
-            .bind(id_text(account_id.0))
-            .fetch_optional(conn)
-            .await;
-    match found {
-        Ok(None) => StoreError::NotFound,
-        Ok(Some(lifecycle)) => StoreError::Conflict(format!("{rule} (the key is {lifecycle})")),
-        Err(e) => map_sqlx(e),
-    }
+    event: &AuditEvent,
+    event_type: EventType,
+    endpoint: Option<EndpointId>,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO webhook_outbox (event_id, account_id, type, endpoint_id, created_at) \
+         VALUES (?, ?, ?, ?, ?)",
+    )
+    .bind(id_text(event.id.0))
+    .bind(id_text(event.account_id.0))
+    .bind(event_type.as_str())
+    .bind(endpoint.map(|id| id_text(id.0)))
+    .bind(micros(event.at)?)
+    .execute(conn)
+    .await
+    .map_err(map_sqlx)?;
+    Ok(())
 }
 
+/// Commits a write transaction.
 async fn commit(tx: Transaction<'static, Sqlite>) -> Result<(), StoreError> {
     tx.commit().await.map_err(map_sqlx)
 }
 
-#[async_trait]
-impl Store for SqliteStore {
-    async fn create_account(
-        &self,
-        account: &Account,
-        admin: &User,
-        keys: &[KeyRecord],
-        events: &[AuditEvent],
-    ) -> Result<(), StoreError> {
-        let mut tx = self.begin_write().await?;
-        insert_account(&mut tx, account).await?;
-        insert_user_row(&mut tx, admin).await?;
-        for key in keys {
-            insert_key(&mut tx, key).await?;
-        }
-        insert_events(&mut tx, events).await?;
-        commit(tx).await
-    }
-
-    async fn insert_user(&self, user: &User, event: &AuditEvent) -> Result<(), StoreError> {
-        let mut tx = self.begin_write().await?;
-        insert_user_row(&mut tx, user).await?;
-        insert_events(&mut tx, std::slice::from_ref(event)).await?;
-        commit(tx).await
-    }
-
-    async fn insert_keys(
-        &self,
-        keys: &[KeyRecord],
-        events: &[AuditEvent],
-    ) -> Result<(), StoreError> {
-        let mut tx = self.begin_write().await?;
-        for key in keys {
-            insert_key(&mut tx, key).await?;
-        }
-        insert_events(&mut tx, events).await?;
-        commit(tx).await
-    }
-
-    async fn rotate_key(
-        &self,
-        rotation: &Rotation<'_>,
-        event: &AuditEvent,
-    ) -> Result<(), StoreError> {
-        if rotation.new_key.account_id != rotation.account_id {
-            return Err(StoreError::Other(
-                "a rotation's new key must belong to the old key's account".into(),
-            ));
-        }
-        let mut tx = self.begin_write().await?;
-        let seq = next_change_seq(&mut tx).await?;
-        let changed = sqlx::query(
-            "UPDATE api_keys SET lifecycle = 'rotated', rotated_at = ?, grace_until = ?, \
-             replaced_by = ?, change_seq = ? \
-             WHERE id = ? AND account_id = ? AND lifecycle = 'active'",
-        )
-        .bind(micros(rotation.at)?)
-        .bind(micros(rotation.old_grace_until)?)
-        .bind(id_text(rotation.new_key.id.0))
-        .bind(seq)
-        .bind(id_text(rotation.old_key.0))
-        .bind(id_text(rotation.account_id.0))
-        .execute(&mut *tx)
-        .await
-        .map_err(map_sqlx)?
-        .rows_affected();
-        if changed == 0 {
-            let why = explain_unchanged_key(
-                &mut tx,
-                rotation.account_id,
-                rotation.old_key,
-                "only an active key can be rotated",
-            )
-            .await;
-            // Dropping the transaction rolls it back, change_seq included.
-            return Err(why);
-        }
-        insert_key(&mut tx, rotation.new_key).await?;
-        insert_events(&mut tx, std::slice::from_ref(event)).await?;
-        commit(tx).await
-    }
-
-    async fn revoke_key(
-        &self,
-        account_id: AccountId,
-        key_id: KeyId,
-        at: OffsetDateTime,
-        event: &AuditEvent,
-    ) -> Result<(), StoreError> {
-        let mut tx = self.begin_write().await?;
-        let seq = next_change_seq(&mut tx).await?;
-        let changed = sqlx::query(
-            "UPDATE api_keys SET lifecycle = 'revoked', revoked_at = ?, change_seq = ? \
-             WHERE id = ? AND account_id = ? AND lifecycle <> 'revoked'",
-        )
-        .bind(micros(at)?)
-        .bind(seq)
-        .bind(id_text(key_id.0))
-        .bind(id_text(account_id.0))
-        .execute(&mut *tx)
-        .await
-        .map_err(map_sqlx)?
-        .rows_affected();
-        if changed == 0 {
-            return Err(explain_unchanged_key(
-                &mut tx,
-                account_id,
-                key_id,
-                "the key is already revoked",
-            )
-            .await);
-        }
-        insert_events(&mut tx, std::slice::from_ref(event)).await?;
-        commit(tx).await
-    }
-
-    async fn account(&self, id: AccountId) -> Result<Option<Account>, StoreError> {
-        let row = sqlx::query(
-            "SELECT id, name, created_at, require_2fa_for_keys, rotation_period_days \
-             FROM accounts WHERE id = ?",
-        )
-        .bind(id_text(id.0))
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(map_sqlx)?;
-        row.as_ref().map(codec::account_from_row).transpose()
-    }
-
-    async fn user(&self, id: UserId) -> Result<Option<User>, StoreError> {
-        let row = sqlx::query(concat!(
-            "SELECT ",
-            user_columns!(),
-            " FROM users WHERE id = ?"
-        ))
-        .bind(id_text(id.0))
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(map_sqlx)?;
-        row.as_ref().map(codec::user_from_row).transpose()
-    }
-
-    async fn user_by_email(&self, email: &str) -> Result<Option<User>, StoreError> {
-        let row = sqlx::query(concat!(
-            "SELECT ",
-            user_columns!(),
-            " FROM users WHERE email = ?"
-        ))
-        .bind(email)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(map_sqlx)?;
-        row.as_ref().map(codec::user_from_row).transpose()
-    }
-
-    async fn key(
-        &self,
-        account_id: AccountId,
-        key_id: KeyId,
-    ) -> Result<Option<KeyRecord>, StoreError> {
-        let row = sqlx::query(concat!(
-            "SELECT ",
-            key_columns!(),
-            " FROM api_keys WHERE id = ? AND account_id = ?"
-        ))
-        .bind(id_text(key_id.0))
-        .bind(id_text(account_id.0))
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(map_sqlx)?;
-        row.as_ref().map(codec::key_from_row).transpose()
-    }
-
-    async fn keys_of_account(
-        &self,
-        account_id: AccountId,
-        filter: &KeyFilter,
-    ) -> Result<Vec<KeyRecord>, StoreError> {
-        // One fixed statement: a NULL filter parameter matches everything.
-        let rows = sqlx::query(concat!(
-            "SELECT ",
-            key_columns!(),
-            " FROM api_keys WHERE account_id = ?1 \
-              AND (?2 IS NULL OR kind = ?2) \
-              AND (?3 IS NULL OR mode = ?3) \
-              AND (?4 = 0 OR lifecycle = 'active') \
-             ORDER BY created_at DESC, id DESC"
-        ))
-        .bind(id_text(account_id.0))
-        .bind(filter.kind.map(|k| k.as_str()))
-        .bind(filter.mode.map(|m| m.as_str()))
-        .bind(i64::from(filter.only_active))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(map_sqlx)?;
-        rows.iter().map(codec::key_from_row).collect()
-    }
-
-    async fn keys_changed_since(
-        &self,
-        after: i64,
-        limit: u32,
-    ) -> Result<Vec<KeyRecord>, StoreError> {
-        const FEED: &str = concat!(
-            "SELECT ",
-            key_columns!(),
-            " FROM api_keys WHERE change_seq > ? AND change_seq <= ? ORDER BY change_seq ASC LIMIT ?"
-        );
-        feed_page(
-            &self.pool,
-            FEED,
-            (after, i64::MAX),
-            limit,
-            codec::key_from_row,
-        )
-        .await
-    }
-
-    async fn key_table_since(
-        &self,
-        after: i64,
-        until: i64,
-        limit: u32,
-    ) -> Result<Vec<KeyTableRow>, StoreError> {
-        if let Some(feed) = &self.feed {
-            return feed.read(after, until, limit).await;
-        }
-        const FEED: &str = concat!(
-            "SELECT ",
-            table_columns!(),
-            " FROM api_keys WHERE change_seq > ? AND change_seq <= ? ORDER BY change_seq ASC LIMIT ?"
-        );
-        feed_page(
-            &self.pool,
-            FEED,
-            (after, until),
-            limit,
-            codec::table_row_from,
-        )
-        .await
-    }
-
-    async fn feed_end(&self) -> Result<i64, StoreError> {
-        sqlx::query_scalar("SELECT coalesce(max(change_seq), 0) FROM api_keys")
-            .fetch_one(&self.pool)
-            .await
-            .map_err(map_sqlx)
-    }
-
-    async fn record_last_used(&self, uses: &[(KeyId, OffsetDateTime)]) -> Result<(), StoreError> {
-        if uses.is_empty() {
-            return Ok(());
-        }
-        let mut tx = self.begin_write().await?;
-        for (key_id, at) in uses {
-            // Only forwards, and change_seq untouched: usage is not a change of the key.
-            sqlx::query(
-                "UPDATE api_keys SET last_used_at = ?1 \
-                 WHERE id = ?2 AND (last_used_at IS NULL OR last_used_at < ?1)",
-            )
-            .bind(micros(*at)?)
-            .bind(id_text(key_id.0))
-            .execute(&mut *tx)
-            .await
-            .map_err(map_sqlx)?;
-        }
-        commit(tx).await
-    }
-
-    async fn audit_events(
-        &self,
-        account_id: AccountId,
-        limit: u32,
-    ) -> Result<Vec<AuditEvent>, StoreError> {
-        let rows = sqlx::query(concat!(
-            "SELECT ",
-            event_columns!(),
-            " FROM audit_events WHERE account_id = ? ORDER BY at DESC, id DESC LIMIT ?"
-        ))
-        .bind(id_text(account_id.0))
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(map_sqlx)?;
-        rows.iter().map(codec::event_from_row).collect()
-    }
-
-    async fn insert_event(&self, event: &AuditEvent) -> Result<(), StoreError> {
-        let mut tx = self.begin_write().await?;
-        insert_events(&mut tx, std::slice::from_ref(event)).await?;
-        commit(tx).await
-    }
-
-    async fn key_count(&self) -> Result<i64, StoreError> {
-        sqlx::query_scalar("SELECT COUNT(*) FROM api_keys")
-            .fetch_one(&self.pool)
-            .await
-            .map_err(map_sqlx)
-    }
-
-    async fn secret_fingerprint(&self) -> Result<Option<String>, StoreError> {
-        sqlx::query_scalar("SELECT value FROM meta WHERE key = ?")
-            .bind(SECRET_FINGERPRINT)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(map_sqlx)
-    }
-
-    async fn set_secret_fingerprint(&self, fingerprint: &str) -> Result<(), StoreError> {
-        let mut tx = self.begin_write().await?;
-        sqlx::query(
-            "INSERT INTO meta (key, value) VALUES (?, ?) \
-             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-        )
-        .bind(SECRET_FINGERPRINT)
-        .bind(fingerprint)
-        .execute(&mut *tx)
-        .await
-        .map_err(map_sqlx)?;
-        commit(tx).await
-    }
-
-    async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1")
-            .execute(&self.pool)
-            .await
-            .map_err(map_sqlx)?;
-        Ok(())
-    }
-
-    // --- Console API: see sqlite/console.rs.
-
-    async fn list_keys(
-        &self,
-        account_id: AccountId,
-        query: &KeyQuery,
-        now: OffsetDateTime,
-    ) -> Result<Vec<KeyRecord>, StoreError> {
-        console::list_keys(self, account_id, query, now).await
-    }
-
-    async fn update_key(
-        &self,
-        account_id: AccountId,
-        key_id: KeyId,
-        update: &KeyUpdate,
-        event: &AuditEvent,
-    ) -> Result<KeyRecord, StoreError> {
-        console::update_key(self, account_id, key_id, update, event).await
-    }
-
-    async fn users_of_account(&self, account_id: AccountId) -> Result<Vec<User>, StoreError> {
-        console::users_of_account(self, account_id).await
-    }
-
-    async fn update_user_role(
-        &self,
-        account_id: AccountId,
-        user_id: UserId,
-        role: Role,
-        event: &AuditEvent,
-    ) -> Result<User, StoreError> {
-        console::update_user_role(self, account_id, user_id, role, event).await
-    }
-
-    async fn delete_user(
-        &self,
-        account_id: AccountId,
-        user_id: UserId,
-        event: &AuditEvent,
-    ) -> Result<(), StoreError> {
-        console::delete_user(self, account_id, user_id, event).await
-    }
-
-    async fn update_account(
-        &self,
-        account: &Account,
-        event: &AuditEvent,
-    ) -> Result<(), StoreError> {
-        console::update_account(self, account, event).await
-    }
-
-    async fn totp(&self, user_id: UserId) -> Result<Option<TotpEnrolment>, StoreError> {
-        console::totp(self, user_id).await
-    }
-
-    async fn begin_totp(
-        &self,
-        user_id: UserId,
-        encrypted_seed: &[u8],
-        event: &AuditEvent,
-    ) -> Result<(), StoreError> {
-        console::begin_totp(self, user_id, encrypted_seed, event).await
-    }
-
-    async fn confirm_totp(
-        &self,
-        user_id: UserId,
-        step: i64,
-        recovery_code_hashes: &[String],
-        event: &AuditEvent,
-    ) -> Result<(), StoreError> {
-        console::confirm_totp(self, user_id, step, recovery_code_hashes, event).await
-    }
-
-    async fn claim_totp_step(&self, user_id: UserId, step: i64) -> Result<bool, StoreError> {
-        console::claim_totp_step(self, user_id, step).await
-    }
-
-    async fn consume_recovery_code(
-        &self,
-        user_id: UserId,
-        code_hash: &str,
-        event: &AuditEvent,
-    ) -> Result<bool, StoreError> {
-        console::consume_recovery_code(self, user_id, code_hash, event).await
-    }
-
-    async fn query_audit_events(
-        &self,
-        account_id: AccountId,
-        query: &AuditQuery,
-    ) -> Result<Vec<AuditEvent>, StoreError> {
-        console::query_audit_events(self, account_id, query).await
-    }
-}
-
-/// One page of a change feed: the rows of `query` (which binds `after` and `limit`, in that
-/// order) decoded by `decode`.
-async fn feed_page<T>(
-    pool: &SqlitePool,
-    query: &'static str,
-    (after, until): (i64, i64),
-    limit: u32,
-    decode: fn(&sqlx::sqlite::SqliteRow) -> Result<T, StoreError>,
-) -> Result<Vec<T>, StoreError> {
-    let rows = sqlx::query(query)
-        .bind(after)
-        .bind(until)
-        .bind(i64::from(limit))
-        .fetch_all(pool)
-        .await
-        .map_err(map_sqlx)?;
-    rows.iter().map(decode).collect()
+/// SQLite's plan for a statement, one line per step (the tests of the key and audit pages put
+/// `EXPLAIN QUERY PLAN` in front of the page's statement).
+#[cfg(test)]
+async fn query_plan(store: &SqliteStore, mut sql: sqlx::QueryBuilder<Sqlite>) -> String {
+    use sqlx::Row;
+    let rows = sql.build().fetch_all(&store.pool).await.unwrap();
+    rows.iter()
+        .map(|r| r.get::<String, _>("detail"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use super::{is_in_memory, page_limit};
 
     #[test]
     fn memory_urls_are_recognised() {
@@ -843,5 +446,13 @@ mod tests {
         assert!(is_in_memory("sqlite://x.db?mode=memory&cache=private"));
         assert!(!is_in_memory("sqlite://keywarden-data/keywarden.db"));
         assert!(!is_in_memory("sqlite:memory.db"));
+    }
+
+    #[test]
+    fn pages_hold_at_most_a_thousand() {
+        assert_eq!(page_limit(0), 0);
+        assert_eq!(page_limit(25), 25);
+        assert_eq!(page_limit(1000), 1000);
+        assert_eq!(page_limit(u32::MAX), 1000);
     }
 }

@@ -17,7 +17,10 @@ use keywarden_core::ids::{AccountId, EventId, KeyId, UserId};
 use keywarden_core::key_format::{self, KeyKind, Mode};
 use keywarden_core::key_record::{KeyRecord, Lifecycle};
 use keywarden_core::secret::ServerSecret;
-use keywarden_core::store::{KeyFilter, KeyTableRow, Rotation, Store, StoreError};
+use keywarden_core::store::{
+    AuditStore, InstallationStore, KeyFeed, KeyFilter, KeyStore, KeyTableRow, Rotation, Store,
+    StoreError, UserStore,
+};
 use keywarden_store::SqliteStore;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -411,8 +414,8 @@ async fn check_rotate(store: &dyn Store) {
     assert!(new_now.change_seq > old_now.change_seq);
 
     // The old key still works during its grace, and stops at its deadline.
-    assert_eq!(old_now.refusal_at(grace - Duration::seconds(1)), None);
-    assert!(old_now.refusal_at(grace).is_some());
+    assert_eq!(old_now.stopped_by(grace - Duration::seconds(1)), None);
+    assert!(old_now.stopped_by(grace).is_some());
 
     assert_eq!(
         store.keys_changed_since(before, 100).await.unwrap(),
@@ -1084,6 +1087,13 @@ mod console;
 use console::*;
 
 // ---------------------------------------------------------------------------------------------
+// Webhooks' checks, backend-independent, in store/webhooks.rs
+
+#[path = "store/webhooks.rs"]
+mod webhooks;
+use webhooks::*;
+
+// ---------------------------------------------------------------------------------------------
 // Every backend-independent check, once: `for_each_check!(harness)` calls
 // `harness! { test_name => check; … }`, so each backend turns the same list into its tests.
 
@@ -1114,8 +1124,19 @@ macro_rules! for_each_check {
             admins_demoting_each_other_leave_one_admin => check_concurrent_admin_changes;
             totp_enrolment_and_single_use_steps => check_totp;
             recovery_codes_are_single_use => check_recovery_codes;
+            turning_totp_off_spends_its_proof_and_ends_the_sessions => check_disable_totp;
+            replacing_recovery_codes_spends_its_proof => check_replace_recovery_codes;
             audit_queries_filter_and_page => check_audit_queries;
             console_writes_roll_back_when_their_event_fails => check_console_writes_roll_back_on_failed_event;
+            webhook_outbox_rows_commit_with_their_change => check_outbox_rows_commit_with_their_change;
+            webhook_dispatch_fans_out_to_subscribers_once => check_dispatch_fans_out_once;
+            webhook_claims_hold_their_lease_and_attempts_decide => check_claims_leases_and_attempt_results;
+            webhook_disabled_endpoints_are_sent_nothing_but_tests => check_disabled_endpoints_are_sent_nothing_but_tests;
+            webhook_attempt_log_pages_newest_first_per_account => check_attempt_log_pages_and_stays_in_its_account;
+            webhook_retry_makes_a_delivery_pending_again => check_retry_delivery;
+            webhook_endpoints_change_within_their_account => check_endpoint_changes;
+            webhook_deleting_an_endpoint_takes_its_deliveries => check_deleting_an_endpoint_takes_its_deliveries;
+            webhook_reminders_are_recorded_once => check_reminders_are_recorded_once;
         }
     };
 }
@@ -1194,9 +1215,19 @@ async fn a_memory_database_passes_the_same_checks() {
     check_concurrent_admin_changes(store.as_ref()).await;
     check_totp(store.as_ref()).await;
     check_recovery_codes(store.as_ref()).await;
+    check_disable_totp(store.as_ref()).await;
+    check_replace_recovery_codes(store.as_ref()).await;
     check_audit_queries(store.as_ref()).await;
     check_console_writes_roll_back_on_failed_event(store.as_ref()).await;
     check_times_keep_microseconds(store.as_ref()).await;
+    check_outbox_rows_commit_with_their_change(store.as_ref()).await;
+    check_dispatch_fans_out_once(store.as_ref()).await;
+    check_claims_leases_and_attempt_results(store.as_ref()).await;
+    check_attempt_log_pages_and_stays_in_its_account(store.as_ref()).await;
+    check_retry_delivery(store.as_ref()).await;
+    check_endpoint_changes(store.as_ref()).await;
+    check_deleting_an_endpoint_takes_its_deliveries(store.as_ref()).await;
+    check_reminders_are_recorded_once(store.as_ref()).await;
 
     // Each memory URL is a database of its own.
     let other = keywarden_store::open("sqlite::memory:").await.unwrap();

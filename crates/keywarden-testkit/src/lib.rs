@@ -11,7 +11,7 @@
 use keywarden_core::account::Role;
 use keywarden_core::audit::Actor;
 use keywarden_core::ids::AccountId;
-use keywarden_core::service::{Keywarden, NewAccount};
+use keywarden_core::service::{AccountService, NewAccount};
 use keywarden_core::{ManualClock, OsRandom, password};
 use keywarden_server::config::Config;
 use keywarden_server::state::AppState;
@@ -214,7 +214,7 @@ impl TestServer {
     /// within half a second; tests should not wait for it).
     pub async fn advance(&self, by: time::Duration) {
         self.clock.advance(by);
-        self.state.cache.catch_up().await.expect("catch up");
+        self.state.keys.catch_up().await.expect("catch up");
     }
 
     /// Moves the clock only: the key table keeps the age it had, as when the database cannot
@@ -225,7 +225,7 @@ impl TestServer {
     }
 
     /// The domain services.
-    pub fn service(&self) -> &Keywarden {
+    pub fn service(&self) -> &AccountService {
         &self.state.service
     }
 
@@ -256,7 +256,7 @@ impl TestServer {
             .await
             .expect("create account");
         let records: Vec<_> = created.keys.iter().map(|k| k.record.clone()).collect();
-        self.state.cache.apply(&records);
+        self.state.keys.apply(&records);
         let key = |mode: &str| {
             created
                 .keys

@@ -46,6 +46,17 @@ test('sign in with email and password, see API & Developers, sign out', async ({
   await expect(page).toHaveURL(/#\/settings\/api$/);
   await expect(page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'API & Developers' })).toHaveAttribute('aria-current', 'page');
   await expect(page.getByText(USERS.admin.email)).toBeVisible();
+  // The usage example names this console's own origin, not a placeholder host.
+  const origin = new URL(page.url()).origin;
+  await expect(page.locator('.usage code')).toContainText(`curl ${origin}/v1/customers/`);
+
+  // "Settings", as the guide says to click it, leads to API & Developers and keeps its pages listed.
+  const nav = page.getByRole('navigation', { name: 'Main' });
+  await nav.getByRole('link', { name: 'Members' }).click();
+  await expect(page.getByRole('heading', { level: 1, name: 'Members' })).toBeVisible();
+  await nav.getByRole('button', { name: 'Settings' }).click();
+  await expect(page.getByRole('heading', { level: 1, name: 'API & Developers' })).toBeVisible();
+  await expect(nav.getByRole('link', { name: 'Members' })).toBeVisible();
 
   // The session survives a reload (refresh token in sessionStorage), and nothing is in localStorage.
   await page.reload();

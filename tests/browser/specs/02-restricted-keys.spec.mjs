@@ -49,9 +49,27 @@ test('generate a restricted key with two scopes and an expiry, use it, then revo
   await expect(payrollWrite).not.toBeChecked();
 
   // The browser checks nothing for us: a missing label and no scope are explained at the field.
+  // The first error takes focus and is announced with its reason.
   await form.getByRole('button', { name: 'Create Key' }).click();
-  await expect(form.locator('[data-field="label"] .field-error')).toContainText('Give the key a label');
+  const labelError = form.locator('[data-field="label"] .field-error');
+  await expect(labelError).toContainText('Give the key a label');
+  await expect(labelError).toHaveAttribute('role', 'alert');
+  await expect(form.getByLabel('Label')).toBeFocused();
+  await expect(form.getByLabel('Label')).toHaveAccessibleDescription(/Give the key a label/);
+
+  // A label over 100 characters is kept whole, counted, and refused with the reason.
+  const counter = form.locator('[data-field="label"] .counter');
+  await expect(counter).toHaveText('0 / 100');
+  const long = 'Payroll-'.repeat(15);
+  await form.getByLabel('Label').fill(long);
+  await expect(form.getByLabel('Label')).toHaveValue(long);
+  await expect(counter).toHaveText('120 / 100');
+  await expect(counter).toHaveClass(/over/);
+  await form.getByRole('button', { name: 'Create Key' }).click();
+  await expect(labelError).toContainText('The label has 120 characters: shorten it to 100 or fewer.');
+  await expect(form.getByLabel('Label')).toBeFocused();
   await form.getByLabel('Label').fill('Zapier-Integration-Payroll');
+  await expect(counter).toHaveText('26 / 100');
   await form.getByRole('button', { name: 'Create Key' }).click();
   await expect(form.locator('[data-field="scopes"] .field-error')).toContainText('at least one permission');
 
@@ -60,7 +78,7 @@ test('generate a restricted key with two scopes and an expiry, use it, then revo
   await form.getByLabel('On a date').check();
   await expect(form.getByLabel('Expiry date')).toBeEnabled();
 
-  // An API error lands next to the field it names: an expiry in the past.
+  // An expiry in the past is refused at its field, in words.
   await form.getByLabel('Expiry date').fill('2020-01-31');
   await form.getByRole('button', { name: 'Create Key' }).click();
   await expect(form.locator('[data-field="expires_at"] .field-error')).toBeVisible();
@@ -199,6 +217,11 @@ test('the key list filters by status, type and mode, searches on the server, and
 
 test('dialogs keep focus inside, close on Escape and give focus back', async ({ page }) => {
   await signIn(page, USERS.developer);
+  // A developer cannot list the members, but sees who created each key by email.
+  await page.getByLabel('Search').fill('Zapier-Integration-Payroll');
+  const byAdmin = page.locator('table.keys-table tbody tr').filter({ hasText: 'Zapier-Integration-Payroll' }).first();
+  await expect(byAdmin.locator('td[data-label="Created by"]')).toContainText(USERS.admin.email);
+  await expect(page.locator('table.keys-table')).not.toContainText(/User [0-9a-f]{8}/);
   const opener = page.getByRole('button', { name: 'Generate New Key' }).first();
   await opener.focus();
   await page.keyboard.press('Enter');
@@ -215,4 +238,22 @@ test('dialogs keep focus inside, close on Escape and give focus back', async ({ 
   await expect(form).toBeHidden();
   await expect(opener).toBeFocused();
   await expect(page.locator('#app')).toHaveJSProperty('inert', false);
+
+  // With something typed, Escape, a click beside the dialog and Cancel ask before discarding.
+  await opener.click();
+  await form.getByLabel('Label').fill('Half-Typed-Label');
+  await page.keyboard.press('Escape');
+  await expect(form).toBeVisible();
+  await expect(form.getByRole('alert')).toContainText('Discard what you entered?');
+  await expect(form.getByRole('button', { name: 'Keep editing' })).toBeFocused();
+  await form.getByRole('button', { name: 'Keep editing' }).click();
+  await expect(form.getByLabel('Label')).toHaveValue('Half-Typed-Label');
+  await expect(form.getByLabel('Label')).toBeFocused();
+  await page.mouse.click(5, 5);
+  await expect(form.getByRole('button', { name: 'Keep editing' })).toBeVisible();
+  await form.getByRole('button', { name: 'Keep editing' }).click();
+  await form.getByRole('button', { name: 'Cancel' }).click();
+  await form.getByRole('button', { name: 'Discard' }).click();
+  await expect(form).toBeHidden();
+  await expect(opener).toBeFocused();
 });

@@ -41,11 +41,39 @@ test('rotate the live key with a hand-over period: the old one keeps working', a
   const modal = page.getByRole('dialog', { name: 'Live key: new secret' });
   await expect(modal).toContainText('The old key stops working');
   const fresh = await modal.getByLabel('API Secret Key').inputValue();
+  // Shown once, so neither Escape nor a stray click beside the dialog closes it.
   await page.keyboard.press('Escape');
+  await page.mouse.click(5, 5);
+  await expect(modal).toBeVisible();
+  await expect(modal.getByLabel('API Secret Key')).toHaveValue(fresh);
+  await expect(modal.getByRole('button', { name: 'Close' })).toHaveCount(0);
+  await modal.getByRole('button', { name: 'I have stored the key' }).click();
   await expect(modal).toBeHidden();
 
   expect(await verify(request, fresh)).toMatchObject({ valid: true, type: 'live' });
   expect(await verify(request, old)).toMatchObject({ valid: true, type: 'live' });
+
+  // The old key is listed as working until the hand-over ends, at the time the API gives.
+  const token = await (await request.post('/v1/auth/token/', { data: { email: USERS.developer.email, password: USERS.developer.password } })).json();
+  const listed = await (await request.get('/v1/api-keys/?kind=standard&status=rotated&type=live', { headers: { Authorization: `Bearer ${token.access}` } })).json();
+  const previous = listed.results.find((k) => old.startsWith(k.hint.slice(0, 12)));
+  expect(previous.grace_until).toBeTruthy();
+  await page.getByLabel('Type').selectOption('standard');
+  const row = page.getByRole('row').filter({ hasText: previous.hint });
+  await expect(row).toContainText('Works until');
+  await expect(row).toContainText('Hand-over');
+  await expect(row.locator('td[data-label="Expires"]')).not.toContainText('Never');
+  await expect(row.locator('time')).toHaveAttribute('datetime', previous.grace_until);
+
+  // Ending it now revokes the old key; the new one keeps working.
+  await row.getByRole('button', { name: /End the hand-over of/ }).click();
+  const end = page.getByRole('dialog', { name: /End the hand-over of/ });
+  await expect(end).toContainText(previous.hint);
+  await end.getByRole('button', { name: 'End hand-over now' }).click();
+  await expect(row).toContainText('Revoked');
+  await expect(row.getByRole('button', { name: /End the hand-over of/ })).toHaveCount(0);
+  expect(await verify(request, old)).toMatchObject({ valid: false, code: 'key_revoked' });
+  expect(await verify(request, fresh)).toMatchObject({ valid: true, type: 'live' });
 });
 
 test('rotate a restricted key from its row: same scopes, new secret, old one refused', async ({ page, request }) => {

@@ -8,9 +8,29 @@ test('admins add members, change roles and remove members', async ({ page, probl
   await expect(table.getByRole('row', { name: /admin@acme\.test/ })).toContainText('(you)');
   await expect(table.getByRole('row', { name: /secops@acme\.test/ })).toContainText('On');
 
+  // Every column sorts the members; a second click reverses the order.
+  const emails = async () => (await table.locator('tbody tr td:first-child').allInnerTexts())
+    .map((text) => text.match(/[\w.+-]+@[\w.-]+/)[0]);
+  const byEmail = table.getByRole('columnheader', { name: 'Email', exact: true });
+  await byEmail.getByRole('button').click();
+  await expect(byEmail).toHaveAttribute('aria-sort', 'ascending');
+  const up = await emails();
+  expect(up.length).toBeGreaterThan(2);
+  expect(up).toEqual([...up].sort((a, b) => a.localeCompare(b)));
+  await byEmail.getByRole('button').click();
+  await expect(byEmail).toHaveAttribute('aria-sort', 'descending');
+  expect(await emails()).toEqual([...up].reverse());
+  const byRole = table.getByRole('columnheader', { name: 'Role', exact: true });
+  await byRole.getByRole('button').click();
+  await expect(byRole).toHaveAttribute('aria-sort', 'ascending');
+  await expect(byEmail).not.toHaveAttribute('aria-sort', /.*/);
+  await expect(table.locator('tbody tr').first()).toContainText('admin@acme.test');
+
   await page.getByRole('button', { name: 'Add member' }).click();
   const dialog = page.getByRole('dialog', { name: 'Add a member' });
   await expect(dialog.getByLabel('Email')).toBeFocused();
+  // A new member starts with the least privilege; more is a deliberate choice.
+  await expect(dialog.getByLabel('Role')).toHaveValue('member');
   await dialog.getByLabel('Email').fill('grace@acme.test');
   await dialog.getByLabel('Role').selectOption('member');
   await dialog.getByLabel('Initial password').fill('short');
@@ -27,7 +47,14 @@ test('admins add members, change roles and remove members', async ({ page, probl
   const grace = table.getByRole('row', { name: /grace@acme\.test/ });
   await expect(grace.getByLabel('Role of grace@acme.test')).toHaveValue('member');
 
+  // A role change asks first; cancelling keeps the role.
+  await grace.getByLabel('Role of grace@acme.test').selectOption('admin');
+  const asked = page.getByRole('dialog', { name: 'Make grace@acme.test Admin?' });
+  await asked.getByRole('button', { name: 'Cancel' }).click();
+  await expect(asked).toBeHidden();
+  await expect(grace.getByLabel('Role of grace@acme.test')).toHaveValue('member');
   await grace.getByLabel('Role of grace@acme.test').selectOption('developer');
+  await page.getByRole('dialog', { name: 'Make grace@acme.test Developer?' }).getByRole('button', { name: 'Change role' }).click();
   await expect(page.getByRole('status').filter({ hasText: 'grace@acme.test is now Developer' })).toBeVisible();
   await page.reload();
   await expect(table.getByRole('row', { name: /grace@acme\.test/ }).getByLabel('Role of grace@acme.test')).toHaveValue('developer');
@@ -67,13 +94,18 @@ test('with 2FA required for key changes, a user without 2FA is told how to proce
 
   await openSettings(page, 'API & Developers');
   await expect(page.getByRole('note')).toContainText('requires two-factor authentication');
+  // Said before any form is filled in: the form does not open, the way forward has focus.
   await page.getByRole('button', { name: 'Generate New Key' }).first().click();
-  const form = page.getByRole('dialog', { name: 'Generate a new API key' });
-  await form.getByLabel('Label').fill('Blocked-Until-2FA');
-  await form.getByRole('switch', { name: 'Read access to Asset' }).check();
-  await form.getByRole('button', { name: 'Create Key' }).click();
-  await expect(form.getByRole('alert')).toContainText('requires two-factor authentication');
-  await form.getByRole('link', { name: 'Enable two-factor authentication' }).click();
+  await expect(page.getByRole('alert')).toContainText('requires two-factor authentication to create, rotate or revoke keys');
+  await expect(page.getByRole('alert')).not.toContainText('/v1/');
+  await expect(page.getByRole('dialog')).toHaveCount(0);
+  const enable = page.locator('.page-alert').getByRole('link', { name: 'Enable two-factor authentication' });
+  await expect(enable).toBeFocused();
+  // The same for a rotation.
+  await page.getByRole('button', { name: 'Rotate test key' }).click();
+  await expect(page.getByRole('dialog')).toHaveCount(0);
+  await expect(enable).toBeFocused();
+  await enable.click();
   await expect(page.getByRole('heading', { level: 1, name: 'Security' })).toBeVisible();
 
   const again = page.getByRole('region', { name: 'Account policy' });
@@ -100,8 +132,9 @@ test('admins read the audit log and filter it by action and key', async ({ page 
   await screenshot(page, 'audit-log');
   await page.setViewportSize({ width: 1360, height: 900 });
 
+  // Two revocations: the Zapier key, and the old live key whose hand-over was ended early.
   await page.getByLabel('Action').selectOption('key.revoked');
-  await expect(table.getByRole('row')).toHaveCount(2);
+  await expect(table.getByRole('row')).toHaveCount(3);
   await expect(table).toContainText('Zapier-Integration-Payroll');
   await expect(table).toContainText('revoked rk_test_');
   // Narrow to that key: its whole history.

@@ -33,4 +33,21 @@ test('on a phone the sidebar collapses into a menu and tables become cards', asy
   const form = page.getByRole('dialog', { name: 'Generate a new API key' });
   await expect(form.getByRole('button', { name: 'Create Key' })).toBeInViewport();
   expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+
+  // The secret's dialog and the "created" toast appear together: the toast must not cover
+  // the one button that closes the dialog.
+  await form.getByLabel('Label').fill('Phone-Created-Key');
+  await form.getByRole('switch', { name: 'Read access to Payroll' }).check();
+  await form.getByRole('button', { name: 'Create Key' }).click();
+  const secret = page.getByRole('dialog', { name: 'Your new API key' });
+  const stored = secret.getByRole('button', { name: 'I have stored the key' });
+  const toast = page.locator('#toasts .toast').filter({ hasText: 'Phone-Created-Key' });
+  await expect(toast).toBeVisible();
+  await expect(stored).toBeInViewport();
+  const a = await toast.boundingBox();
+  const b = await stored.boundingBox();
+  const overlap = a.x < b.x + b.width && b.x < a.x + a.width && a.y < b.y + b.height && b.y < a.y + a.height;
+  expect(overlap, `toast ${JSON.stringify(a)} covers the button ${JSON.stringify(b)}`).toBe(false);
+  await stored.click();
+  await expect(secret).toBeHidden();
 });

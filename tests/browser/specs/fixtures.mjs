@@ -40,8 +40,9 @@ export const test = base.extend({
     page.on('pageerror', (error) => seen.push({ kind: 'pageerror', text: String(error) }));
     page.on('requestfailed', (request) => {
       const error = request.failure()?.errorText;
-      // The browser drops its own favicon fetch when the test navigates away mid-load.
-      if (request.url().endsWith('/favicon.svg') && error === 'net::ERR_ABORTED') return;
+      // A read the browser itself cancels — the test navigated away or ended while it was in
+      // flight (a slow machine) — is no failure of the console. Anything else counts.
+      if (error === 'net::ERR_ABORTED' && request.method() === 'GET') return;
       seen.push({ kind: 'requestfailed', text: `${request.method()} ${request.url()} ${error}` });
     });
     page.on('response', (response) => {
@@ -128,11 +129,31 @@ export function totp(secret, unixSeconds = Date.now() / 1000) {
   return String(binary).padStart(6, '0');
 }
 
-/** Saves a screenshot of the page to docs/screenshots/<name>.png. */
+/** Waits until every finite animation and transition on the page has finished. */
+export async function settled(page) {
+  await page.evaluate(() => Promise.all(document.getAnimations()
+    .filter((a) => a.effect?.getTiming().iterations !== Infinity)
+    .map((a) => a.finished.catch(() => {}))));
+}
+
+/** Runs `work` with the system in the dark theme, then goes back to the light one. */
+export async function inDarkTheme(page, work) {
+  await page.emulateMedia({ colorScheme: 'dark' });
+  try {
+    await settled(page);
+    return await work();
+  } finally {
+    await page.emulateMedia({ colorScheme: 'light' });
+  }
+}
+
+/** Saves docs/screenshots/<name>.png and <name>-dark.png, the page in both themes. */
 export async function screenshot(page, name, options = {}) {
   mkdirSync(SCREENSHOTS, { recursive: true });
   await page.evaluate(() => document.fonts.ready);
   // Toasts come and go; keep them out of the documentation pictures.
   await page.locator('#toasts').evaluate((el) => el.replaceChildren());
-  await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), animations: 'disabled', caret: 'hide', ...options });
+  const shoot = (file) => page.screenshot({ path: join(SCREENSHOTS, file), animations: 'disabled', caret: 'hide', ...options });
+  await shoot(`${name}.png`);
+  await inDarkTheme(page, () => shoot(`${name}-dark.png`));
 }

@@ -1,7 +1,7 @@
 //! Account policy: whether key changes need 2FA, and after how many days keys are due for
 //! rotation.
 
-use super::Keywarden;
+use super::AccountService;
 use crate::account::Account;
 use crate::audit::{Action, Actor};
 use crate::error::DomainError;
@@ -9,7 +9,7 @@ use crate::error::DomainError;
 /// Longest rotation period accepted (ten years).
 pub const MAX_ROTATION_PERIOD_DAYS: u32 = 3650;
 
-impl Keywarden {
+impl AccountService {
     /// Changes the account's policy; `None` leaves a setting alone.
     pub async fn update_policy(
         &self,

@@ -1,7 +1,7 @@
 //! Restricted keys (seed 000): labelled, scoped, optionally expiring; and the rules that
 //! apply to changing any key.
 
-use super::{IssuedKey, Keywarden, conflict_as};
+use super::{AccountService, IssuedKey, conflict_as};
 use crate::account::{Account, User};
 use crate::audit::{Action, Actor};
 use crate::error::DomainError;
@@ -40,7 +40,32 @@ pub struct KeyChanges {
     pub expires_at: Option<Option<OffsetDateTime>>,
 }
 
-impl Keywarden {
+impl AccountService {
+    /// The account policy `require_2fa_for_keys` for the acting user as stored now: every
+    /// operation that creates, rotates or revokes a key checks it first, so no caller can skip
+    /// it. The operator CLI (no user) is not bound by it.
+    pub(crate) async fn ensure_actor_may_change_keys(
+        &self,
+        account_id: AccountId,
+        actor: &Actor,
+    ) -> Result<(), DomainError> {
+        let Some(user_id) = actor.user_id else {
+            return Ok(());
+        };
+        let account = self
+            .store
+            .account(account_id)
+            .await?
+            .ok_or(DomainError::NotFound("account"))?;
+        let user = self
+            .store
+            .user(user_id)
+            .await?
+            .filter(|u| u.account_id == account_id)
+            .ok_or(DomainError::NotFound("user"))?;
+        self.ensure_may_change_keys(&account, Some(&user))
+    }
+
     /// The account policy `require_2fa_for_keys`: a user without 2FA may not create, rotate
     /// or revoke keys. The operator CLI (no user) is not bound by it.
     pub fn ensure_may_change_keys(
@@ -63,6 +88,7 @@ impl Keywarden {
         new: NewKey,
         actor: &Actor,
     ) -> Result<IssuedKey, DomainError> {
+        self.ensure_actor_may_change_keys(account_id, actor).await?;
         let now = self.clock.now();
         let label = valid_label(&new.label)?;
         let scopes = self.valid_scopes(&new.scopes)?;
@@ -99,10 +125,11 @@ impl Keywarden {
                 std::slice::from_ref(&event),
             )
             .await?;
+        self.committed(std::slice::from_ref(&key.record));
         Ok(key)
     }
 
-    /// A page of the account's keys at the current time (at most [`MAX_PAGE`]), and whether
+    /// A page of the account's keys at the current time (at most `MAX_PAGE`), and whether
     /// more follow it.
     pub async fn list_keys(
         &self,
@@ -206,13 +233,16 @@ impl Keywarden {
             detail,
             now,
         );
-        self.store
+        let updated = self
+            .store
             .update_key(account_id, key_id, &update, &event)
             .await
             .map_err(|e| match e {
                 StoreError::NotFound => DomainError::NotFound("key"),
                 other => conflict_as(other, "this key was revoked by another request just now"),
-            })
+            })?;
+        self.committed(std::slice::from_ref(&updated));
+        Ok(updated)
     }
 
     fn valid_scopes(&self, names: &[String]) -> Result<Vec<String>, DomainError> {

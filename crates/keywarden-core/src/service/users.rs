@@ -1,7 +1,7 @@
 //! Users and roles: admins add, re-role and remove users; nobody changes their own role, and
 //! an account always keeps an admin (checked by the store inside the change's transaction).
 
-use super::{Keywarden, conflict_as};
+use super::{AccountService, conflict_as};
 use crate::account::{Role, User};
 use crate::audit::{Action, Actor};
 use crate::error::DomainError;
@@ -10,7 +10,7 @@ use crate::store::StoreError;
 
 const LAST_ADMIN: &str = "an account must keep at least one admin: make another user admin first";
 
-impl Keywarden {
+impl AccountService {
     /// The account's users, oldest first.
     pub async fn users(&self, account_id: AccountId) -> Result<Vec<User>, DomainError> {
         Ok(self.store.users_of_account(account_id).await?)

@@ -28,9 +28,9 @@ fn body(account: &Account) -> AccountBody {
     security(("console" = [])),
     responses(
         (status = 200, description = "The account.", body = AccountBody),
-        (status = 401, response = crate::openapi::ConsoleUnauthorized),
-        (status = 403, response = crate::openapi::Forbidden),
-        (status = 503, response = crate::openapi::Unavailable),
+        (status = 401, response = crate::error::responses::ConsoleUnauthorized),
+        (status = 403, response = crate::error::responses::Forbidden),
+        (status = 503, response = crate::error::responses::Unavailable),
     ),
 )]
 pub async fn get(console: Console) -> Result<Json<AccountBody>, ApiError> {
@@ -52,11 +52,11 @@ pub async fn get(console: Console) -> Result<Json<AccountBody>, ApiError> {
     request_body = UpdateAccountRequest,
     responses(
         (status = 200, description = "The account as changed.", body = AccountBody),
-        (status = 400, response = crate::openapi::BadRequest),
-        (status = 401, response = crate::openapi::ConsoleUnauthorized),
-        (status = 403, response = crate::openapi::Forbidden),
-        (status = 413, response = crate::openapi::PayloadTooLarge),
-        (status = 503, response = crate::openapi::Unavailable),
+        (status = 400, response = crate::error::responses::BadRequest),
+        (status = 401, response = crate::error::responses::ConsoleUnauthorized),
+        (status = 403, response = crate::error::responses::Forbidden),
+        (status = 413, response = crate::error::responses::PayloadTooLarge),
+        (status = 503, response = crate::error::responses::Unavailable),
     ),
 )]
 pub async fn update(
@@ -89,8 +89,8 @@ pub async fn update(
     security(("console" = [])),
     responses(
         (status = 200, description = "The catalog.", body = ProductList),
-        (status = 401, response = crate::openapi::ConsoleUnauthorized),
-        (status = 503, response = crate::openapi::Unavailable),
+        (status = 401, response = crate::error::responses::ConsoleUnauthorized),
+        (status = 503, response = crate::error::responses::Unavailable),
     ),
 )]
 pub async fn products(State(state): State<AppState>, _console: Console) -> Json<ProductList> {

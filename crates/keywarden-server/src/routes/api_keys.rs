@@ -6,7 +6,7 @@
 
 use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiPath, ApiQuery, Console, bytes_rejection, optional_json};
-use crate::routes::metadata::{issued, metadata};
+use crate::routes::metadata::{Creators, issued, metadata};
 use crate::routes::standard_keys::grace_seconds;
 use crate::state::AppState;
 use axum::Json;
@@ -33,15 +33,19 @@ use time::format_description::well_known::Rfc3339;
 #[serde(deny_unknown_fields)]
 pub struct ListParams {
     /// `active`, `expired`, `revoked` or `rotated`.
+    #[param(value_type = Option<keywarden_api_types::names::StatusName>)]
     status: Option<String>,
     /// `test` or `live`.
     #[serde(rename = "type")]
+    #[param(value_type = Option<keywarden_api_types::names::ModeName>)]
     mode: Option<String>,
     /// `standard` or `restricted`.
+    #[param(value_type = Option<keywarden_api_types::names::KindName>)]
     kind: Option<String>,
     /// Substring of the label or hint.
     search: Option<String>,
     /// Page size, 1–100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<u32>,
     /// `next_cursor` of the previous page.
     cursor: Option<String>,
@@ -59,14 +63,30 @@ pub fn key_id(text: &str) -> Result<KeyId, ApiError> {
     text.parse().map_err(|_| ApiError::NotFound("key"))
 }
 
-fn view(state: &AppState, console: &Console, record: &KeyRecord) -> KeyMetadata {
+fn view(
+    state: &AppState,
+    console: &Console,
+    record: &KeyRecord,
+    creators: &Creators,
+) -> KeyMetadata {
     let now = state.service.clock().now();
     metadata(
         record,
         state.service.catalog(),
         now,
         console.account.rotation_period_days,
+        creators.email(record.created_by),
     )
+}
+
+/// One key as the API shows it, with its creator named.
+async fn shown(
+    state: &AppState,
+    console: &Console,
+    record: &KeyRecord,
+) -> Result<Json<KeyMetadata>, ApiError> {
+    let creators = Creators::of_account(state, console.account.id).await?;
+    Ok(Json(view(state, console, record, &creators)))
 }
 
 /// `GET /v1/api-keys/`
@@ -82,10 +102,10 @@ fn view(state: &AppState, console: &Console, record: &KeyRecord) -> KeyMetadata 
     params(ListParams),
     responses(
         (status = 200, description = "A page of keys.", body = KeyPage),
-        (status = 400, response = crate::openapi::BadRequest),
-        (status = 401, response = crate::openapi::ConsoleUnauthorized),
-        (status = 403, response = crate::openapi::Forbidden),
-        (status = 503, response = crate::openapi::Unavailable),
+        (status = 400, response = crate::error::responses::BadRequest),
+        (status = 401, response = crate::error::responses::ConsoleUnauthorized),
+        (status = 403, response = crate::error::responses::Forbidden),
+        (status = 503, response = crate::error::responses::Unavailable),
     ),
 )]
 pub async fn list(
@@ -143,8 +163,12 @@ pub async fn list(
     let next_cursor = more
         .then(|| keys.last().map(|k| k.id.to_string()))
         .flatten();
+    let creators = Creators::of_account(&state, console.account.id).await?;
     Ok(Json(KeyPage {
-        results: keys.iter().map(|k| view(&state, &console, k)).collect(),
+        results: keys
+            .iter()
+            .map(|k| view(&state, &console, k, &creators))
+            .collect(),
         next_cursor,
     }))
 }
@@ -162,11 +186,11 @@ pub async fn list(
     request_body = CreateKeyRequest,
     responses(
         (status = 201, description = "The new key, with its secret shown this once.", body = IssuedKeyBody),
-        (status = 400, response = crate::openapi::BadRequest),
-        (status = 401, response = crate::openapi::ConsoleUnauthorized),
-        (status = 403, response = crate::openapi::KeyChangeForbidden),
-        (status = 413, response = crate::openapi::PayloadTooLarge),
-        (status = 503, response = crate::openapi::Unavailable),
+        (status = 400, response = crate::error::responses::BadRequest),
+        (status = 401, response = crate::error::responses::ConsoleUnauthorized),
+        (status = 403, response = crate::error::responses::KeyChangeForbidden),
+        (status = 413, response = crate::error::responses::PayloadTooLarge),
+        (status = 503, response = crate::error::responses::Unavailable),
     ),
 )]
 pub async fn create(
@@ -175,9 +199,6 @@ pub async fn create(
     ApiJson(request): ApiJson<CreateKeyRequest>,
 ) -> Result<(StatusCode, Json<IssuedKeyBody>), ApiError> {
     console.require_key_manager()?;
-    state
-        .service
-        .ensure_may_change_keys(&console.account, Some(&console.user))?;
     let mode = Mode::from_name(&request.mode).ok_or_else(|| invalid("type", "use test or live"))?;
     let new = NewKey {
         label: request.label,
@@ -189,7 +210,6 @@ pub async fn create(
         .service
         .create_restricted_key(console.account.id, new, &console.actor())
         .await?;
-    state.cache.apply(std::slice::from_ref(&key.record));
     let now = state.service.clock().now();
     Ok((
         StatusCode::CREATED,
@@ -198,6 +218,7 @@ pub async fn create(
             state.service.catalog(),
             now,
             console.account.rotation_period_days,
+            &Creators::only(&console.user),
         )),
     ))
 }
@@ -213,8 +234,8 @@ pub async fn create(
     params(("id" = String, Path, description = "The key's id, from the listing or the create answer.")),
     responses(
         (status = 200, description = "The key's metadata.", body = KeyMetadata),
-        (status = 401, response = crate::openapi::ConsoleUnauthorized),
-        (status = 403, response = crate::openapi::Forbidden),
+        (status = 401, response = crate::error::responses::ConsoleUnauthorized),
+        (status = 403, response = crate::error::responses::Forbidden),
         (status = 404, description = "No such key in your account (another account's key answers \
                                       the same).", body = keywarden_api_types::ErrorBody,
             example = json!({
@@ -222,7 +243,7 @@ pub async fn create(
                 "code": "not_found"
             })
         ),
-        (status = 503, response = crate::openapi::Unavailable),
+        (status = 503, response = crate::error::responses::Unavailable),
     ),
 )]
 pub async fn get(
@@ -232,7 +253,7 @@ pub async fn get(
 ) -> Result<Json<KeyMetadata>, ApiError> {
     console.require_key_manager()?;
     let record = state.service.key(console.account.id, key_id(&id)?).await?;
-    Ok(Json(view(&state, &console, &record)))
+    shown(&state, &console, &record).await
 }
 
 /// `PATCH /v1/api-keys/{id}/` (label, scopes, expiry)
@@ -249,9 +270,9 @@ pub async fn get(
     request_body = UpdateKeyRequest,
     responses(
         (status = 200, description = "The key as changed.", body = KeyMetadata),
-        (status = 400, response = crate::openapi::BadRequest),
-        (status = 401, response = crate::openapi::ConsoleUnauthorized),
-        (status = 403, response = crate::openapi::Forbidden),
+        (status = 400, response = crate::error::responses::BadRequest),
+        (status = 401, response = crate::error::responses::ConsoleUnauthorized),
+        (status = 403, response = crate::error::responses::Forbidden),
         (status = 404, description = "No such key in your account (another account's key answers \
                                       the same).", body = keywarden_api_types::ErrorBody,
             example = json!({
@@ -265,8 +286,8 @@ pub async fn get(
                 "code": "conflict"
             })
         ),
-        (status = 413, response = crate::openapi::PayloadTooLarge),
-        (status = 503, response = crate::openapi::Unavailable),
+        (status = 413, response = crate::error::responses::PayloadTooLarge),
+        (status = 503, response = crate::error::responses::Unavailable),
     ),
 )]
 pub async fn update(
@@ -298,8 +319,7 @@ pub async fn update(
         .service
         .update_key(console.account.id, id, changes, &console.actor())
         .await?;
-    state.cache.apply(std::slice::from_ref(&record));
-    Ok(Json(view(&state, &console, &record)))
+    shown(&state, &console, &record).await
 }
 
 /// `POST /v1/api-keys/{id}/rotate/` → the successor's secret, once.
@@ -319,9 +339,9 @@ pub async fn update(
     responses(
         (status = 200, description = "The successor (its secret shown this once) and what \
                                       happens to the previous key.", body = RotatedKeyBody),
-        (status = 400, response = crate::openapi::BadRequest),
-        (status = 401, response = crate::openapi::ConsoleUnauthorized),
-        (status = 403, response = crate::openapi::KeyChangeForbidden),
+        (status = 400, response = crate::error::responses::BadRequest),
+        (status = 401, response = crate::error::responses::ConsoleUnauthorized),
+        (status = 403, response = crate::error::responses::KeyChangeForbidden),
         (status = 404, description = "No such key in your account (another account's key answers \
                                       the same).", body = keywarden_api_types::ErrorBody,
             example = json!({
@@ -337,8 +357,8 @@ pub async fn update(
                 "code": "conflict"
             })
         ),
-        (status = 413, response = crate::openapi::PayloadTooLarge),
-        (status = 503, response = crate::openapi::Unavailable),
+        (status = 413, response = crate::error::responses::PayloadTooLarge),
+        (status = 503, response = crate::error::responses::Unavailable),
     ),
 )]
 pub async fn rotate(
@@ -349,9 +369,6 @@ pub async fn rotate(
 ) -> Result<Json<RotatedKeyBody>, ApiError> {
     console.require_key_manager()?;
     let body = body.map_err(bytes_rejection)?;
-    state
-        .service
-        .ensure_may_change_keys(&console.account, Some(&console.user))?;
     let id = key_id(&id)?;
     let request: RotateKeyRequest = optional_json(&body)?;
     let grace = match request.expire_previous_in {
@@ -362,16 +379,15 @@ pub async fn rotate(
         .service
         .rotate_key(console.account.id, id, grace, &console.actor())
         .await?;
-    state
-        .cache
-        .apply(&[rotated.previous.clone(), rotated.issued.record.clone()]);
     let now = state.service.clock().now();
     Ok(Json(RotatedKeyBody {
+        // The successor's creator is whoever rotated it: the caller.
         issued: issued(
             &rotated.issued,
             state.service.catalog(),
             now,
             console.account.rotation_period_days,
+            &Creators::only(&console.user),
         ),
         previous: PreviousKey {
             id: rotated.previous.id.to_string(),
@@ -394,8 +410,8 @@ pub async fn rotate(
     params(("id" = String, Path, description = "The key's id, from the listing or the create answer.")),
     responses(
         (status = 200, description = "The revoked key.", body = KeyMetadata),
-        (status = 401, response = crate::openapi::ConsoleUnauthorized),
-        (status = 403, response = crate::openapi::KeyChangeForbidden),
+        (status = 401, response = crate::error::responses::ConsoleUnauthorized),
+        (status = 403, response = crate::error::responses::KeyChangeForbidden),
         (status = 404, description = "No such key in your account (another account's key answers \
                                       the same).", body = keywarden_api_types::ErrorBody,
             example = json!({
@@ -406,7 +422,7 @@ pub async fn rotate(
         (status = 409, description = "The key is already revoked.", body = keywarden_api_types::ErrorBody,
             example = json!({"detail": "this key is already revoked", "code": "conflict"})
         ),
-        (status = 503, response = crate::openapi::Unavailable),
+        (status = 503, response = crate::error::responses::Unavailable),
     ),
 )]
 pub async fn revoke(
@@ -415,14 +431,9 @@ pub async fn revoke(
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<KeyMetadata>, ApiError> {
     console.require_key_manager()?;
-    state
-        .service
-        .ensure_may_change_keys(&console.account, Some(&console.user))?;
     let record = state
         .service
         .revoke_key(console.account.id, key_id(&id)?, &console.actor())
         .await?;
-    // Out of the table before the answer: the very next request with this key is refused.
-    state.cache.apply(std::slice::from_ref(&record));
-    Ok(Json(view(&state, &console, &record)))
+    shown(&state, &console, &record).await
 }

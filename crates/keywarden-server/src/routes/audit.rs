@@ -28,6 +28,7 @@ pub struct AuditParams {
     /// RFC 3339 upper bound (exclusive).
     until: Option<String>,
     /// Page size, 1–200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<u32>,
     /// `next_cursor` of the previous page.
     cursor: Option<String>,
@@ -76,10 +77,10 @@ fn time_param(
     params(AuditParams),
     responses(
         (status = 200, description = "A page of events.", body = AuditPage),
-        (status = 400, response = crate::openapi::BadRequest),
-        (status = 401, response = crate::openapi::ConsoleUnauthorized),
-        (status = 403, response = crate::openapi::Forbidden),
-        (status = 503, response = crate::openapi::Unavailable),
+        (status = 400, response = crate::error::responses::BadRequest),
+        (status = 401, response = crate::error::responses::ConsoleUnauthorized),
+        (status = 403, response = crate::error::responses::Forbidden),
+        (status = 503, response = crate::error::responses::Unavailable),
     ),
 )]
 pub async fn list(

@@ -1,8 +1,8 @@
 //! Console sign-in: `POST /v1/auth/token/`, `POST /v1/auth/token/refresh/`, `GET /v1/auth/me/`.
 //!
-//! An unknown email and a wrong password get the same answer after the same argon2 work, and
-//! the failed-attempt audit row is written off the response path, so neither the body nor the
-//! timing tells whether an email has an account.
+//! Sign-in's rules (limits, the decoy hash, two factors, the audit trail) are core's
+//! [`keywarden_core::service::sign_in::SignIns`]; this handler reads the request and issues the tokens. Passwords are checked by
+//! the bounded [`crate::password_pool`]: when it is full the answer is a 503 with `Retry-After`.
 
 use crate::error::ApiError;
 use crate::extract::{ApiJson, ClientMeta, Console};
@@ -13,10 +13,9 @@ use axum::extract::State;
 use keywarden_api_types::session::{
     AccessToken, Me, MeAccount, MeUser, RefreshRequest, TokenPair, TokenRequest,
 };
-use keywarden_core::account::{User, normalize_email};
-use keywarden_core::audit::{Action, AuditEvent};
-use keywarden_core::ids::EventId;
-use keywarden_core::password;
+use keywarden_core::account::User;
+use keywarden_core::error::DomainError;
+use keywarden_core::service::sign_in::{Client, SignInAttempt};
 
 /// `POST /v1/auth/token/`
 #[utoipa::path(
@@ -31,7 +30,7 @@ use keywarden_core::password;
     request_body = TokenRequest,
     responses(
         (status = 200, description = "Signed in.", body = TokenPair),
-        (status = 400, response = crate::openapi::BadRequest),
+        (status = 400, response = crate::error::responses::BadRequest),
         (status = 401, description = "Wrong email or password (`invalid_credentials`), or the user \
                                       has 2FA and sent no code (`otp_required`) or a wrong one \
                                       (`otp_invalid`).",
@@ -52,9 +51,9 @@ use keywarden_core::password;
                 })))
             )
         ),
-        (status = 413, response = crate::openapi::PayloadTooLarge),
-        (status = 429, response = crate::openapi::RateLimited),
-        (status = 503, response = crate::openapi::Unavailable),
+        (status = 413, response = crate::error::responses::PayloadTooLarge),
+        (status = 429, response = crate::error::responses::RateLimited),
+        (status = 503, response = crate::error::responses::Unavailable),
     ),
 )]
 pub async fn token(
@@ -62,72 +61,25 @@ pub async fn token(
     client: ClientMeta,
     ApiJson(request): ApiJson<TokenRequest>,
 ) -> Result<Json<TokenPair>, ApiError> {
-    let now = state.service.clock().unix_millis();
-    let email = normalize_email(&request.email).unwrap_or_default();
-    let limits = &state.limiters;
-    if let Some(retry_after) = limits
-        .sign_ins_per_client
-        .blocked(&client.ip, now)
-        .or_else(|| limits.sign_ins_per_user.blocked(&email, now))
-    {
-        return Err(ApiError::RateLimited { retry_after });
-    }
-
-    let user = state.service.store().user_by_email(&email).await?;
-    let hash = user.as_ref().map_or_else(
-        || password::decoy_hash().to_owned(),
-        |u| u.password_hash.clone(),
-    );
-    let candidate = request.password;
-    let matches = tokio::task::spawn_blocking(move || password::verify(&candidate, &hash))
-        .await
-        .map_err(|e| ApiError::Internal(format!("password check task failed: {e}")))?;
-
-    let Some(user) = user.filter(|_| matches) else {
-        limits.sign_ins_per_client.fail(&client.ip, now);
-        limits.sign_ins_per_user.fail(&email, now);
-        if let Some(user) = state
-            .service
-            .store()
-            .user_by_email(&email)
-            .await
-            .ok()
-            .flatten()
-        {
-            record_in_background(
-                &state,
-                &user,
-                &client,
-                Action::SignInFailed,
-                "wrong password",
-            );
-        }
-        state.metrics.sign_in(false);
-        return Err(ApiError::InvalidCredentials);
+    let attempt = SignInAttempt {
+        email: request.email,
+        password: request.password,
+        otp: request.otp,
+        client: Client {
+            ip: client.ip,
+            user_agent: client.user_agent,
+        },
     };
-    if user.two_factor_enabled {
-        let otp = request.otp.as_deref().map(str::trim).unwrap_or("");
-        if otp.is_empty() {
-            return Err(ApiError::OtpRequired);
+    let user = match state.sign_ins.sign_in(&state.service, attempt).await {
+        Ok(user) => user,
+        Err(refused) => {
+            if matches!(refused, DomainError::InvalidCredentials) {
+                state.metrics.sign_in(false);
+            }
+            return Err(refused.into());
         }
-        let actor = client.actor(Some(&user));
-        if let Err(e) = state.service.check_second_factor(&user, otp, &actor).await {
-            limits.sign_ins_per_client.fail(&client.ip, now);
-            limits.sign_ins_per_user.fail(&email, now);
-            record_in_background(
-                &state,
-                &user,
-                &client,
-                Action::SignInFailed,
-                "wrong two-factor code",
-            );
-            return Err(e.into());
-        }
-    }
-    limits.sign_ins_per_user.reset(&email);
+    };
     state.metrics.sign_in(true);
-    let event = sign_in_event(&state, &user, &client, Action::SignIn, "signed in");
-    state.service.store().insert_event(&event).await?;
     Ok(Json(TokenPair {
         access: issue(&state, &user, TokenType::Access)?,
         refresh: issue(&state, &user, TokenType::Refresh)?,
@@ -141,41 +93,6 @@ fn issue(state: &AppState, user: &User, typ: TokenType) -> Result<String, ApiErr
         .map_err(|e| ApiError::Internal(e.to_string()))
 }
 
-fn sign_in_event(
-    state: &AppState,
-    user: &User,
-    client: &ClientMeta,
-    action: Action,
-    detail: &str,
-) -> AuditEvent {
-    let at = state.service.clock().now();
-    AuditEvent {
-        id: EventId::new_at(at),
-        account_id: user.account_id,
-        action,
-        actor: client.actor(Some(user)),
-        key_id: None,
-        detail: detail.into(),
-        at,
-    }
-}
-
-fn record_in_background(
-    state: &AppState,
-    user: &User,
-    client: &ClientMeta,
-    action: Action,
-    detail: &str,
-) {
-    let event = sign_in_event(state, user, client, action, detail);
-    let store = state.service.store().clone();
-    tokio::spawn(async move {
-        if let Err(e) = store.insert_event(&event).await {
-            tracing::warn!(error = %e, "cannot record a failed sign-in");
-        }
-    });
-}
-
 /// `POST /v1/auth/token/refresh/`
 #[utoipa::path(
     post,
@@ -184,19 +101,20 @@ fn record_in_background(
     tag = "Sign-in",
     summary = "New access token",
     description = "Trades a refresh token for a new access token. A refresh token stops working \
-                   when it expires, or when the user's sessions end (removal, role change).",
+                   when it expires, or when the user's sessions end (removal, role change, \
+                   two-factor authentication turned off).",
     request_body = RefreshRequest,
     responses(
         (status = 200, description = "A new access token.", body = AccessToken),
-        (status = 400, response = crate::openapi::BadRequest),
+        (status = 400, response = crate::error::responses::BadRequest),
         (status = 401, description = "The refresh token is invalid, expired or from an ended \
                                       session: sign in again.",
             body = keywarden_api_types::ErrorBody,
             headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"keywarden-console\"`")),
             example = json!({"detail": "Token is invalid or expired", "code": "token_not_valid"})
         ),
-        (status = 413, response = crate::openapi::PayloadTooLarge),
-        (status = 503, response = crate::openapi::Unavailable),
+        (status = 413, response = crate::error::responses::PayloadTooLarge),
+        (status = 503, response = crate::error::responses::Unavailable),
     ),
 )]
 pub async fn refresh(
@@ -231,8 +149,8 @@ pub async fn refresh(
     security(("console" = [])),
     responses(
         (status = 200, description = "The user and their account.", body = Me),
-        (status = 401, response = crate::openapi::ConsoleUnauthorized),
-        (status = 503, response = crate::openapi::Unavailable),
+        (status = 401, response = crate::error::responses::ConsoleUnauthorized),
+        (status = 503, response = crate::error::responses::Unavailable),
     ),
 )]
 pub async fn me(console: Console) -> Json<Me> {

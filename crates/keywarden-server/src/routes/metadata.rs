@@ -1,18 +1,47 @@
 //! Key records to the wire's key metadata.
 
+use crate::error::ApiError;
+use crate::state::AppState;
 use keywarden_api_types::keys::{IssuedKeyBody, KeyMetadata};
+use keywarden_core::account::User;
+use keywarden_core::ids::{AccountId, UserId};
 use keywarden_core::key_format::KeyKind;
 use keywarden_core::key_record::KeyRecord;
 use keywarden_core::scope::Catalog;
 use keywarden_core::service::IssuedKey;
+use std::collections::HashMap;
 use time::OffsetDateTime;
 
-/// What is shown about a key at `now`.
+/// The emails of an account's members by id, to say who created each key (a developer may not
+/// list the members, but sees who made the keys they manage).
+#[derive(Debug, Default)]
+pub struct Creators(HashMap<UserId, String>);
+
+impl Creators {
+    /// Every member of `account`: one read, however many keys are shown.
+    pub async fn of_account(state: &AppState, account: AccountId) -> Result<Self, ApiError> {
+        let users = state.service.users(account).await?;
+        Ok(Self(users.into_iter().map(|u| (u.id, u.email)).collect()))
+    }
+
+    /// Just `user`, for a key they have just created.
+    pub fn only(user: &User) -> Self {
+        Self(HashMap::from([(user.id, user.email.clone())]))
+    }
+
+    /// The email of `creator`, if they are a member.
+    pub fn email(&self, creator: Option<UserId>) -> Option<String> {
+        creator.and_then(|id| self.0.get(&id).cloned())
+    }
+}
+
+/// What is shown about a key at `now`; `creator_email` names its creator if still a member.
 pub fn metadata(
     record: &KeyRecord,
     catalog: &Catalog,
     now: OffsetDateTime,
     rotation_period_days: u32,
+    creator_email: Option<String>,
 ) -> KeyMetadata {
     let scopes = match record.kind {
         KeyKind::Standard => catalog.names(catalog.all()),
@@ -28,6 +57,7 @@ pub fn metadata(
         status: record.status_at(now).as_str().into(),
         created_at: record.created_at,
         created_by: record.created_by.map(|u| u.to_string()),
+        created_by_email: creator_email,
         expires_at: record.expires_at,
         last_used_at: record.last_used_at,
         rotated_at: record.rotated_at,
@@ -43,9 +73,16 @@ pub fn issued(
     catalog: &Catalog,
     now: OffsetDateTime,
     rotation_period_days: u32,
+    creators: &Creators,
 ) -> IssuedKeyBody {
     IssuedKeyBody {
         key: issued.secret.expose().to_owned(),
-        metadata: metadata(&issued.record, catalog, now, rotation_period_days),
+        metadata: metadata(
+            &issued.record,
+            catalog,
+            now,
+            rotation_period_days,
+            creators.email(issued.record.created_by),
+        ),
     }
 }

@@ -2,7 +2,7 @@
 
 use crate::error::ApiError;
 use crate::extract::{Console, bytes_rejection};
-use crate::routes::metadata::{issued, metadata};
+use crate::routes::metadata::{Creators, issued, metadata};
 use crate::state::AppState;
 use axum::Json;
 use axum::body::Bytes;
@@ -24,8 +24,8 @@ use serde_json::Value;
     security(("console" = [])),
     responses(
         (status = 200, description = "The two standard keys.", body = StandardKeys),
-        (status = 401, response = crate::openapi::ConsoleUnauthorized),
-        (status = 403, response = crate::openapi::Forbidden),
+        (status = 401, response = crate::error::responses::ConsoleUnauthorized),
+        (status = 403, response = crate::error::responses::Forbidden),
         (status = 404, description = "The account's standard keys were never initialised (the \
                                       seeds' notice shape).",
             body = keywarden_api_types::error::NoticeBody,
@@ -36,7 +36,7 @@ use serde_json::Value;
                 "type": "warning"
             })
         ),
-        (status = 503, response = crate::openapi::Unavailable),
+        (status = 503, response = crate::error::responses::Unavailable),
     ),
 )]
 pub async fn list(
@@ -51,10 +51,11 @@ pub async fn list(
     let now = state.service.clock().now();
     let period = console.account.rotation_period_days;
     let catalog = state.service.catalog();
+    let creators = Creators::of_account(&state, console.account.id).await?;
     let find = |mode| {
         keys.iter()
             .find(|k| k.mode == mode)
-            .map(|k| metadata(k, catalog, now, period))
+            .map(|k| metadata(k, catalog, now, period, creators.email(k.created_by)))
     };
     Ok(Json(StandardKeys {
         test: find(Mode::Test),
@@ -81,7 +82,7 @@ pub async fn list(
         (status = 400, description = "A missing or wrong `type` (the seeds' notice, under \
                                       `message`), or a wrong `expire_previous_in` or malformed \
                                       body (an error body naming the field).",
-            body = crate::openapi::StandardKeyBadRequest,
+            body = crate::error::responses::StandardKeyBadRequest,
             examples(
                 ("type" = (summary = "Missing or wrong `type`", value = json!({"message": {
                     "code": 400,
@@ -100,14 +101,14 @@ pub async fn list(
                 })))
             )
         ),
-        (status = 401, response = crate::openapi::ConsoleUnauthorized),
-        (status = 403, response = crate::openapi::Forbidden),
+        (status = 401, response = crate::error::responses::ConsoleUnauthorized),
+        (status = 403, response = crate::error::responses::Forbidden),
         (status = 404, description = "The account has no standard key of that mode.",
             body = keywarden_api_types::error::NoticeBody),
         (status = 409, description = "A concurrent rotation of the same key won; reload and try \
                                       again.", body = keywarden_api_types::ErrorBody),
-        (status = 413, response = crate::openapi::PayloadTooLarge),
-        (status = 503, response = crate::openapi::Unavailable),
+        (status = 413, response = crate::error::responses::PayloadTooLarge),
+        (status = 503, response = crate::error::responses::Unavailable),
     ),
 )]
 pub async fn rotate(
@@ -117,10 +118,6 @@ pub async fn rotate(
 ) -> Result<Json<RotatedKeyBody>, ApiError> {
     console.require_key_manager()?;
     let body = body.map_err(bytes_rejection)?;
-    // Rotating a standard key is a key rotation: the account's 2FA policy applies (SPEC §4).
-    state
-        .service
-        .ensure_may_change_keys(&console.account, Some(&console.user))?;
     let body: Value = if body.is_empty() {
         Value::Null
     } else {
@@ -139,14 +136,18 @@ pub async fn rotate(
         .service
         .rotate_standard_key(console.account.id, mode, grace, &console.actor())
         .await?;
-    state
-        .cache
-        .apply(&[rotated.previous.clone(), rotated.issued.record.clone()]);
     let now = state.service.clock().now();
     let period = console.account.rotation_period_days;
     let previous = &rotated.previous;
     Ok(Json(RotatedKeyBody {
-        issued: issued(&rotated.issued, state.service.catalog(), now, period),
+        // The successor's creator is whoever rotated it: the caller.
+        issued: issued(
+            &rotated.issued,
+            state.service.catalog(),
+            now,
+            period,
+            &Creators::only(&console.user),
+        ),
         previous: PreviousKey {
             id: previous.id.to_string(),
             hint: previous.hint.clone(),

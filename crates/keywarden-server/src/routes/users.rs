@@ -9,7 +9,6 @@ use axum::http::StatusCode;
 use keywarden_api_types::users::{CreateUserRequest, UpdateUserRequest, UserBody, UserList};
 use keywarden_core::account::{Role, User};
 use keywarden_core::ids::UserId;
-use keywarden_core::password;
 
 fn body(user: &User) -> UserBody {
     UserBody {
@@ -42,9 +41,9 @@ fn user_id(text: &str) -> Result<UserId, ApiError> {
     security(("console" = [])),
     responses(
         (status = 200, description = "The users of the account, oldest first.", body = UserList),
-        (status = 401, response = crate::openapi::ConsoleUnauthorized),
-        (status = 403, response = crate::openapi::Forbidden),
-        (status = 503, response = crate::openapi::Unavailable),
+        (status = 401, response = crate::error::responses::ConsoleUnauthorized),
+        (status = 403, response = crate::error::responses::Forbidden),
+        (status = 503, response = crate::error::responses::Unavailable),
     ),
 )]
 pub async fn list(
@@ -69,17 +68,27 @@ pub async fn list(
     request_body = CreateUserRequest,
     responses(
         (status = 201, description = "The new user.", body = UserBody),
-        (status = 400, response = crate::openapi::BadRequest),
-        (status = 401, response = crate::openapi::ConsoleUnauthorized),
-        (status = 403, response = crate::openapi::Forbidden),
-        (status = 409, description = "The email address is already in use.", body = keywarden_api_types::ErrorBody,
+        (status = 400, response = crate::error::responses::BadRequest),
+        (status = 401, response = crate::error::responses::ConsoleUnauthorized),
+        (status = 403, response = crate::error::responses::Forbidden),
+        (status = 409, description = "The email address is already in use (an email is one \
+                                      identity on the whole service).", body = keywarden_api_types::ErrorBody,
             example = json!({
                 "detail": "that email address is already in use",
                 "code": "conflict"
             })
         ),
-        (status = 413, response = crate::openapi::PayloadTooLarge),
-        (status = 503, response = crate::openapi::Unavailable),
+        (status = 413, response = crate::error::responses::PayloadTooLarge),
+        (status = 429, description = "More than 10 users an hour were refused as already in use \
+                                      for this account: addresses are not to be probed this way.",
+            body = keywarden_api_types::ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds until another attempt is counted.")),
+            example = json!({
+                "detail": "Too many failed attempts from your address. Wait 42 seconds, then check the credentials you are sending and try again.",
+                "code": "rate_limited"
+            })
+        ),
+        (status = 503, response = crate::error::responses::Unavailable),
     ),
 )]
 pub async fn create(
@@ -89,11 +98,17 @@ pub async fn create(
 ) -> Result<(StatusCode, Json<UserBody>), ApiError> {
     console.require_admin()?;
     let role = role(&request.role)?;
+    let now = state.service.clock().unix_millis();
+    let conflicts = &state.limiters.email_conflicts_per_account;
+    if let Some(retry_after) = conflicts.blocked(&console.account.id, now) {
+        return Err(ApiError::RateLimited { retry_after });
+    }
     let candidate = request.password;
-    // argon2 is deliberately slow: off the async runtime.
-    let hash = tokio::task::spawn_blocking(move || password::hash(&candidate))
-        .await
-        .map_err(|e| ApiError::Internal(format!("password hashing task failed: {e}")))?
+    // argon2 is deliberately slow: on the bounded password workers, off the async runtime.
+    let hash = state
+        .passwords
+        .hash(candidate)
+        .await?
         .map_err(|e| ApiError::Invalid {
             field: "password".into(),
             message: e.to_string(),
@@ -107,7 +122,12 @@ pub async fn create(
             hash,
             &console.actor(),
         )
-        .await?;
+        .await
+        .inspect_err(|e| {
+            if matches!(e, keywarden_core::DomainError::Conflict(_)) {
+                conflicts.fail(&console.account.id, now);
+            }
+        })?;
     Ok((StatusCode::CREATED, Json(body(&user))))
 }
 
@@ -125,8 +145,8 @@ pub async fn create(
     request_body = UpdateUserRequest,
     responses(
         (status = 200, description = "The user with the new role.", body = UserBody),
-        (status = 400, response = crate::openapi::BadRequest),
-        (status = 401, response = crate::openapi::ConsoleUnauthorized),
+        (status = 400, response = crate::error::responses::BadRequest),
+        (status = 401, response = crate::error::responses::ConsoleUnauthorized),
         (status = 403, description = "Not an admin, or the user is changing their own role.",
             body = keywarden_api_types::ErrorBody,
             examples(
@@ -151,8 +171,8 @@ pub async fn create(
                 "code": "conflict"
             })
         ),
-        (status = 413, response = crate::openapi::PayloadTooLarge),
-        (status = 503, response = crate::openapi::Unavailable),
+        (status = 413, response = crate::error::responses::PayloadTooLarge),
+        (status = 503, response = crate::error::responses::Unavailable),
     ),
 )]
 pub async fn update(
@@ -189,8 +209,8 @@ pub async fn update(
     params(("id" = String, Path, description = "The user's id, from `GET /v1/users/`.")),
     responses(
         (status = 204, description = "Removed."),
-        (status = 401, response = crate::openapi::ConsoleUnauthorized),
-        (status = 403, response = crate::openapi::Forbidden),
+        (status = 401, response = crate::error::responses::ConsoleUnauthorized),
+        (status = 403, response = crate::error::responses::Forbidden),
         (status = 404, description = "No such user in your account.", body = keywarden_api_types::ErrorBody,
             example = json!({
                 "detail": "No such user in your account. Check the id, or list them first.",
@@ -203,7 +223,7 @@ pub async fn update(
                 "code": "conflict"
             })
         ),
-        (status = 503, response = crate::openapi::Unavailable),
+        (status = 503, response = crate::error::responses::Unavailable),
     ),
 )]
 pub async fn remove(

@@ -7,14 +7,18 @@
 //! API key sent as a Bearer token. Each cell gets fresh fixtures (a key, a user) where the
 //! endpoint names one, and every refused cell must leave the stored state exactly as it was.
 
-use crate::support::{Reply, call, forbidden, not_provided, restricted_key, token_not_valid};
+use crate::support::{
+    Reply, call, forbidden, not_provided, restricted_key, test_delivery, token_not_valid,
+    webhook_endpoint,
+};
 use keywarden_core::Clock;
 use keywarden_core::account::{Account, User};
 use keywarden_core::ids::AccountId;
 use keywarden_core::key_format::Mode;
 use keywarden_core::key_record::KeyRecord;
-use keywarden_core::store::KeyFilter;
-use keywarden_testkit::{TestServer, role};
+use keywarden_core::store::{AttemptResult, KeyFilter};
+use keywarden_core::webhook::Endpoint as WebhookEndpoint;
+use keywarden_testkit::{PASSWORD, TestServer, role};
 use reqwest::Method;
 use serde_json::{Value, json};
 use time::Duration;
@@ -54,6 +58,10 @@ enum Endpoint {
     /// Listed before setup: with no setup pending, confirming is a 409 for every signed-in user.
     TwoFactorConfirm,
     TwoFactorSetup,
+    /// Nobody in the matrix has 2FA on: turning it off is a 409 for every signed-in user.
+    TwoFactorDisable,
+    /// Likewise for new recovery codes.
+    TwoFactorRecoveryCodes,
     KeysList,
     KeyCreate,
     KeyGet,
@@ -68,14 +76,25 @@ enum Endpoint {
     AccountUpdate,
     Products,
     AuditEvents,
+    WebhooksList,
+    WebhookCreate,
+    WebhookGet,
+    WebhookUpdate,
+    WebhookRotateSecret,
+    WebhookTest,
+    WebhookDeliveries,
+    WebhookRemove,
+    WebhookRetry,
 }
 
-const ENDPOINTS: [Endpoint; 19] = [
+const ENDPOINTS: [Endpoint; 30] = [
     Endpoint::Me,
     Endpoint::StandardKeysGet,
     Endpoint::StandardKeysRotate,
     Endpoint::TwoFactorConfirm,
     Endpoint::TwoFactorSetup,
+    Endpoint::TwoFactorDisable,
+    Endpoint::TwoFactorRecoveryCodes,
     Endpoint::KeysList,
     Endpoint::KeyCreate,
     Endpoint::KeyGet,
@@ -90,7 +109,20 @@ const ENDPOINTS: [Endpoint; 19] = [
     Endpoint::AccountUpdate,
     Endpoint::Products,
     Endpoint::AuditEvents,
+    Endpoint::WebhooksList,
+    Endpoint::WebhookCreate,
+    Endpoint::WebhookGet,
+    Endpoint::WebhookUpdate,
+    Endpoint::WebhookRotateSecret,
+    Endpoint::WebhookTest,
+    Endpoint::WebhookDeliveries,
+    Endpoint::WebhookRemove,
+    Endpoint::WebhookRetry,
 ];
+
+/// Where the matrix's webhook endpoints point: a closed loopback port (the matrix server
+/// allows private targets), so a delivery fails at once and reaches nobody.
+const HOOK_URL: &str = "http://127.0.0.1:9/matrix";
 
 /// What a cell must answer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -107,6 +139,8 @@ enum Expect {
     NotFound,
     /// 409 `conflict`.
     Conflict,
+    /// 409 `two_factor_not_enabled`.
+    TwoFactorNotEnabled,
 }
 
 /// Which ids the endpoint names.
@@ -115,6 +149,8 @@ enum Target {
     None,
     Key,
     User,
+    WebhookEndpoint,
+    WebhookDelivery,
 }
 
 impl Endpoint {
@@ -122,6 +158,13 @@ impl Endpoint {
         match self {
             Self::KeyGet | Self::KeyUpdate | Self::KeyRotate | Self::KeyRevoke => Target::Key,
             Self::UserUpdate | Self::UserRemove => Target::User,
+            Self::WebhookGet
+            | Self::WebhookUpdate
+            | Self::WebhookRotateSecret
+            | Self::WebhookTest
+            | Self::WebhookDeliveries
+            | Self::WebhookRemove => Target::WebhookEndpoint,
+            Self::WebhookRetry => Target::WebhookDelivery,
             _ => Target::None,
         }
     }
@@ -130,6 +173,7 @@ impl Endpoint {
     fn request(self, id: &str, n: usize) -> (Method, String, Option<Value>) {
         let key = format!("/v1/api-keys/{id}/");
         let user = format!("/v1/users/{id}/");
+        let hook = format!("/v1/webhook-endpoints/{id}/");
         match self {
             Self::Me => (Method::GET, "/v1/auth/me/".into(), None),
             Self::StandardKeysGet => (Method::GET, "/v1/auth/api-keys/".into(), None),
@@ -144,6 +188,16 @@ impl Endpoint {
                 Some(json!({ "otp": "123456" })),
             ),
             Self::TwoFactorSetup => (Method::POST, "/v1/auth/2fa/setup/".into(), None),
+            Self::TwoFactorDisable => (
+                Method::POST,
+                "/v1/auth/2fa/disable/".into(),
+                Some(json!({ "password": PASSWORD, "otp": "123456" })),
+            ),
+            Self::TwoFactorRecoveryCodes => (
+                Method::POST,
+                "/v1/auth/2fa/recovery-codes/".into(),
+                Some(json!({ "password": PASSWORD, "otp": "123456" })),
+            ),
             Self::KeysList => (Method::GET, "/v1/api-keys/".into(), None),
             Self::KeyCreate => (
                 Method::POST,
@@ -184,6 +238,27 @@ impl Endpoint {
             ),
             Self::Products => (Method::GET, "/v1/products/".into(), None),
             Self::AuditEvents => (Method::GET, "/v1/audit-events/".into(), None),
+            Self::WebhooksList => (Method::GET, "/v1/webhook-endpoints/".into(), None),
+            Self::WebhookCreate => (
+                Method::POST,
+                "/v1/webhook-endpoints/".into(),
+                Some(json!({ "url": format!("{HOOK_URL}/{n}"), "events": ["*"] })),
+            ),
+            Self::WebhookGet => (Method::GET, hook, None),
+            Self::WebhookUpdate => (
+                Method::PATCH,
+                hook,
+                Some(json!({ "description": format!("renamed {n}") })),
+            ),
+            Self::WebhookRotateSecret => (Method::POST, format!("{hook}rotate-secret/"), None),
+            Self::WebhookTest => (Method::POST, format!("{hook}test/"), None),
+            Self::WebhookDeliveries => (Method::GET, format!("{hook}deliveries/"), None),
+            Self::WebhookRemove => (Method::DELETE, hook, None),
+            Self::WebhookRetry => (
+                Method::POST,
+                format!("/v1/webhook-deliveries/{id}/retry/"),
+                None,
+            ),
         }
     }
 }
@@ -206,6 +281,7 @@ fn expected(endpoint: Endpoint, who: Who) -> Expect {
         // Any signed-in user, about themselves.
         E::Me | E::Products | E::TwoFactorSetup => Expect::Ok(200),
         E::TwoFactorConfirm => Expect::Conflict,
+        E::TwoFactorDisable | E::TwoFactorRecoveryCodes => Expect::TwoFactorNotEnabled,
         // Key managers, each in their own account.
         E::StandardKeysGet | E::StandardKeysRotate | E::KeysList | E::KeyCreate
             if !manages_keys =>
@@ -233,6 +309,38 @@ fn expected(endpoint: Endpoint, who: Who) -> Expect {
         E::UserUpdate | E::UserRemove if other => Expect::NotFound,
         E::UserUpdate => Expect::Ok(200),
         E::UserRemove => Expect::Ok(204),
+        // Admins, each in their own account.
+        E::WebhooksList | E::WebhookCreate if !admin => Expect::Forbidden,
+        E::WebhooksList => Expect::Ok(200),
+        E::WebhookCreate => Expect::Ok(201),
+        // Admins, on Acme's endpoint or delivery: the role is checked first.
+        E::WebhookGet
+        | E::WebhookUpdate
+        | E::WebhookRotateSecret
+        | E::WebhookTest
+        | E::WebhookDeliveries
+        | E::WebhookRemove
+        | E::WebhookRetry
+            if !admin =>
+        {
+            Expect::Forbidden
+        }
+        E::WebhookGet
+        | E::WebhookUpdate
+        | E::WebhookRotateSecret
+        | E::WebhookTest
+        | E::WebhookDeliveries
+        | E::WebhookRemove
+        | E::WebhookRetry
+            if other =>
+        {
+            Expect::NotFound
+        }
+        E::WebhookGet | E::WebhookUpdate | E::WebhookRotateSecret | E::WebhookDeliveries => {
+            Expect::Ok(200)
+        }
+        E::WebhookTest | E::WebhookRetry => Expect::Ok(202),
+        E::WebhookRemove => Expect::Ok(204),
     }
 }
 
@@ -244,6 +352,7 @@ struct Snapshot {
     accounts: Vec<Option<Account>>,
     totp: Vec<Vec<Option<bool>>>,
     events: Vec<usize>,
+    webhooks: Vec<Vec<WebhookEndpoint>>,
 }
 
 async fn snapshot(server: &TestServer, accounts: &[AccountId]) -> Snapshot {
@@ -254,6 +363,7 @@ async fn snapshot(server: &TestServer, accounts: &[AccountId]) -> Snapshot {
         accounts: vec![],
         totp: vec![],
         events: vec![],
+        webhooks: vec![],
     };
     for &account in accounts {
         snap.keys.push(
@@ -272,6 +382,8 @@ async fn snapshot(server: &TestServer, accounts: &[AccountId]) -> Snapshot {
         snap.accounts.push(store.account(account).await.unwrap());
         snap.events
             .push(store.audit_events(account, 100_000).await.unwrap().len());
+        snap.webhooks
+            .push(store.endpoints_of_account(account).await.unwrap());
     }
     snap
 }
@@ -285,6 +397,7 @@ fn check(reply: &Reply, expect: Expect) -> Result<(), String> {
         Expect::Forbidden => (403, Some(forbidden()), None),
         Expect::NotFound => (404, None, Some("not_found")),
         Expect::Conflict => (409, None, Some("conflict")),
+        Expect::TwoFactorNotEnabled => (409, None, Some("two_factor_not_enabled")),
     };
     if reply.status != status {
         return Err(format!(
@@ -314,7 +427,8 @@ fn check(reply: &Reply, expect: Expect) -> Result<(), String> {
 
 #[tokio::test]
 async fn every_console_endpoint_answers_every_caller_as_the_spec_says() {
-    let server = TestServer::start().await;
+    let server =
+        TestServer::start_with(|config| config.webhooks.allow_private_targets = true).await;
     let acme = server.account("Acme").await;
     let globex = server.account("Globex").await;
     let developer = server
@@ -371,6 +485,17 @@ async fn every_console_endpoint_answers_every_caller_as_the_spec_says() {
                     server.user(acme.id, &email, role("developer")).await;
                     crate::support::stored_user(&server, &email)
                         .await
+                        .id
+                        .to_string()
+                }
+                Target::WebhookEndpoint => webhook_endpoint(&server, acme.id, HOOK_URL)
+                    .await
+                    .to_string(),
+                Target::WebhookDelivery => {
+                    let hook = webhook_endpoint(&server, acme.id, HOOK_URL).await;
+                    test_delivery(&server, acme.id, hook, AttemptResult::GaveUp, None)
+                        .await
+                        .delivery
                         .id
                         .to_string()
                 }

@@ -315,7 +315,7 @@ async fn a_revoked_key_is_key_revoked_from_the_moment_of_revocation() {
         .revoke_key(account.id, test.id, &Actor::cli())
         .await
         .expect("revoke");
-    server.state.cache.catch_up().await.unwrap();
+    server.state.keys.catch_up().await.unwrap();
 
     let at = rfc3339(datetime!(2026-06-01 12:05 UTC));
     assert_eq!(revoked.revoked_at.map(rfc3339), Some(at.clone()));

@@ -4,11 +4,12 @@
 
 use crate::support::restricted_record;
 use keywarden_core::audit::Actor;
+use keywarden_core::key_format;
 use keywarden_core::key_format::Mode;
 use keywarden_core::key_record::KeyRecord;
-use keywarden_core::key_table::Rejection;
-use keywarden_core::scope::{Access, Scope, ScopeSet};
-use keywarden_server::key_cache::{KeyCache, VerifyFailure};
+use keywarden_core::scope::{Access, Scope};
+use keywarden_core::verdict::{Needs, Refusal};
+use keywarden_server::verify::synced_table::SyncedKeyTable;
 use keywarden_testkit::TestServer;
 use std::time::Duration;
 
@@ -30,8 +31,8 @@ async fn a_long_feed_loads_every_key_and_the_next_change_after_it() {
         store.insert_keys(batch, &[]).await.unwrap();
     }
 
-    // A second instance's cache on the same store, loading from nothing.
-    let cache = KeyCache::new(
+    // A second instance's key table on the same store, loading from nothing.
+    let cache = SyncedKeyTable::new(
         service.hasher().clone(),
         service.catalog().clone(),
         store.clone(),
@@ -45,11 +46,14 @@ async fn a_long_feed_loads_every_key_and_the_next_change_after_it() {
         "the fillers and the account's two standard keys"
     );
     assert_eq!(cache.len(), KEYS + 2);
-    let read = ScopeSet::only(Scope {
+    let read = Needs::Scope(Scope {
         product: payroll,
         access: Access::Read,
     });
-    let check = |secret: &str| cache.verify(secret, read, |entry| entry.key_id);
+    let check = |secret: &str| {
+        let key = key_format::parse(secret).map_err(Refusal::from)?;
+        cache.check(key, read, |entry| entry.key_id)
+    };
     for (secret, record) in secrets.iter().zip(&records) {
         assert_eq!(check(secret).ok(), Some(record.id), "{}", record.hint);
     }
@@ -63,10 +67,7 @@ async fn a_long_feed_loads_every_key_and_the_next_change_after_it() {
         .await
         .unwrap();
     assert_eq!(cache.catch_up().await.unwrap(), 1);
-    assert!(matches!(
-        check(&secrets[3]),
-        Err(VerifyFailure::Rejected(Rejection::Refused(_)))
-    ));
+    assert!(matches!(check(&secrets[3]), Err(Refusal::Stopped(_))));
     assert!(check(&secrets[4]).is_ok());
     assert_eq!(cache.catch_up().await.unwrap(), 0, "nothing read twice");
 }

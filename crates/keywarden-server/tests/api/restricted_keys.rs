@@ -112,6 +112,7 @@ async fn creating_a_key_shows_its_secret_once_and_then_only_its_metadata() {
         "status": "active",
         "created_at": "2026-06-01T12:05:00Z",
         "created_by": admin.id.to_string(),
+        "created_by_email": admin.email,
         "expires_at": "2026-12-31T00:00:00Z",
         "last_used_at": null,
         "rotated_at": null,
@@ -866,6 +867,7 @@ async fn rotation_without_grace_stops_the_old_key_at_once_and_keeps_the_settings
         "status": "active",
         "created_at": "2026-06-01T12:01:00Z",
         "created_by": admin.id.to_string(),
+        "created_by_email": admin.email,
         "expires_at": "2026-09-01T00:00:00Z",
         "last_used_at": null,
         "rotated_at": null,
@@ -1208,7 +1210,7 @@ async fn last_used_at_is_filled_once_the_batch_of_uses_is_written() {
             .status,
         200
     );
-    server.state.cache.flush_last_used().await.unwrap();
+    server.state.keys.flush_last_used().await.unwrap();
     let reply = get(&server, &token, &path).await;
     assert_eq!(
         reply.body["last_used_at"], "2026-06-01T12:02:00Z",
@@ -1227,7 +1229,7 @@ async fn last_used_at_is_filled_once_the_batch_of_uses_is_written() {
     server.advance(Duration::minutes(1)).await;
     let refused = use_key(&server, &secret, "POST", "/v1/payroll/runs").await;
     assert_eq!(refused.status, 403);
-    server.state.cache.flush_last_used().await.unwrap();
+    server.state.keys.flush_last_used().await.unwrap();
     let reply = get(&server, &token, &path).await;
     assert_eq!(
         reply.body["last_used_at"], "2026-06-01T12:05:00Z",
@@ -1305,4 +1307,52 @@ async fn each_account_lists_only_its_own_keys() {
     assert!(!ids.contains(&mine.str_field("id").to_owned()));
     let search = get(&server, &globex_token, "/v1/api-keys/?search=Acme").await;
     assert_eq!(search.body["results"], json!([]), "{}", search.text);
+}
+
+/// Developers may not list the members, but every key names its creator by email while they
+/// are a member: null for the operator CLI and once that member is removed.
+#[tokio::test]
+async fn a_key_names_its_creator_by_email_while_they_are_a_member() {
+    let server = TestServer::start().await;
+    let account = server.account("Acme").await;
+    let dev_email = server
+        .user(account.id, "dev@acme.test", role("developer"))
+        .await;
+    let (dev_token, _) = server.sign_in(&dev_email).await;
+    let (admin_token, _) = server.sign_in(&account.admin_email).await;
+    assert_eq!(get(&server, &dev_token, "/v1/users/").await.status, 403);
+
+    let (_, by_admin) =
+        create_key(&server, &admin_token, "By-Admin", "test", &["asset:read"]).await;
+    let (_, by_dev) = create_key(&server, &dev_token, "By-Dev", "test", &["asset:read"]).await;
+    assert_eq!(by_dev.body["created_by_email"], "dev@acme.test");
+    let id = key_id_of(&by_admin);
+
+    let one = get(&server, &dev_token, &format!("/v1/api-keys/{id}/")).await;
+    assert_eq!(one.body["created_by_email"], account.admin_email.as_str());
+    let list = get(&server, &dev_token, "/v1/api-keys/").await;
+    let emails: Vec<(&str, &Value)> = list.body["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| (k["label"].as_str().unwrap(), &k["created_by_email"]))
+        .collect();
+    assert!(emails.contains(&("By-Admin", &Value::from(account.admin_email.as_str()))));
+    assert!(emails.contains(&("By-Dev", &Value::from("dev@acme.test"))));
+    // The standard keys came from the operator CLI.
+    let standard = get(&server, &dev_token, "/v1/auth/api-keys/").await;
+    assert_eq!(standard.body["test"]["created_by_email"], Value::Null);
+
+    // The developer leaves: their keys stay, no longer naming them.
+    let dev = stored_user(&server, &dev_email).await;
+    let removed = delete(&server, &admin_token, &format!("/v1/users/{}/", dev.id)).await;
+    assert_eq!(removed.status, 204, "{}", removed.text);
+    let theirs = get(
+        &server,
+        &admin_token,
+        &format!("/v1/api-keys/{}/", key_id_of(&by_dev)),
+    )
+    .await;
+    assert_eq!(theirs.body["created_by"], dev.id.to_string());
+    assert_eq!(theirs.body["created_by_email"], Value::Null);
 }

@@ -372,19 +372,18 @@ async fn twenty_failed_sign_ins_from_one_client_then_429() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn five_failed_sign_ins_for_one_email_then_429_even_with_the_right_password() {
+async fn five_failed_sign_ins_for_one_email_from_one_address_then_429_there_but_not_elsewhere() {
     let server = TestServer::start().await;
     let account = server.account("Acme").await;
     let colleague = server
         .user(account.id, "dev@acme.test", role("developer"))
         .await;
+    let guesser = "198.51.100.1";
     for attempt in 1..=5 {
-        // From different addresses: the limit is per user, not per client.
-        let client = format!("198.51.100.{attempt}");
-        let reply = sign_in_from(&server, &client, &account.admin_email, "wrong password!").await;
+        let reply = sign_in_from(&server, guesser, &account.admin_email, "wrong password!").await;
         assert_eq!(reply.status, 401, "attempt {attempt}: {}", reply.text);
     }
-    let blocked = sign_in_from(&server, "198.51.100.99", &account.admin_email, PASSWORD).await;
+    let blocked = sign_in_from(&server, guesser, &account.admin_email, PASSWORD).await;
     blocked.assert_error(429);
     assert_eq!(blocked.body["code"], "rate_limited", "{}", blocked.text);
     let retry_after: i64 = blocked
@@ -397,20 +396,43 @@ async fn five_failed_sign_ins_for_one_email_then_429_even_with_the_right_passwor
         "Retry-After {retry_after}"
     );
     // The same email typed differently is the same user.
-    let reply = sign_in_from(&server, "198.51.100.98", "ADMIN@acme.test", PASSWORD).await;
+    let reply = sign_in_from(&server, guesser, "ADMIN@acme.test", PASSWORD).await;
     assert_eq!(reply.status, 429, "{}", reply.text);
 
-    // Other users are not affected.
-    let reply = sign_in_from(&server, "198.51.100.1", &colleague, PASSWORD).await;
+    // The real user, from their own address, is not locked out by someone guessing elsewhere;
+    // other users are not affected either.
+    let reply = sign_in_from(&server, "203.0.113.50", &account.admin_email, PASSWORD).await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    let reply = sign_in_from(&server, guesser, &colleague, PASSWORD).await;
     assert_eq!(reply.status, 200, "{}", reply.text);
 
-    // The right password keeps being refused until Retry-After has passed, then works.
+    // From the guessing address the right password keeps being refused until Retry-After
+    // has passed, then works.
     server.advance(Duration::seconds(retry_after - 1)).await;
-    let reply = sign_in_from(&server, "198.51.100.99", &account.admin_email, PASSWORD).await;
+    let reply = sign_in_from(&server, guesser, &account.admin_email, PASSWORD).await;
     assert_eq!(reply.status, 429, "one second early: {}", reply.text);
     server.advance(Duration::seconds(1)).await;
-    let reply = sign_in_from(&server, "198.51.100.99", &account.admin_email, PASSWORD).await;
+    let reply = sign_in_from(&server, guesser, &account.admin_email, PASSWORD).await;
     assert_eq!(reply.status, 200, "after Retry-After: {}", reply.text);
+}
+
+/// One wrong attempt every few minutes from elsewhere, the old way to keep a user locked out
+/// for good, never reaches the real user.
+#[tokio::test]
+async fn a_slow_guesser_elsewhere_never_locks_the_real_user_out() {
+    let server = TestServer::start().await;
+    let account = server.account("Acme").await;
+    for round in 0..10 {
+        for n in 0..5 {
+            let guesser = format!("198.51.100.{}", 10 + n);
+            let reply =
+                sign_in_from(&server, &guesser, &account.admin_email, "wrong password!").await;
+            assert_eq!(reply.status, 401, "round {round}: {}", reply.text);
+        }
+        let reply = sign_in_from(&server, "203.0.113.50", &account.admin_email, PASSWORD).await;
+        assert_eq!(reply.status, 200, "round {round}: {}", reply.text);
+        server.advance(Duration::minutes(3)).await;
+    }
 }
 
 #[tokio::test]

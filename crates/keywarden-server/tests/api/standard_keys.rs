@@ -64,6 +64,7 @@ fn fresh_metadata(record: &KeyRecord, key: &str) -> Value {
         "status": "active",
         "created_at": "2026-06-01T12:00:00Z",
         "created_by": null,
+        "created_by_email": null,
         "expires_at": null,
         "last_used_at": null,
         "rotated_at": null,
@@ -529,7 +530,7 @@ async fn a_late_update_from_a_slower_request_cannot_revive_a_rotated_key() {
     let second = patch_standard_keys(&server, &token, &json!({ "type": "test" })).await;
     assert_eq!(second.status, 200, "{}", second.text);
 
-    server.state.cache.apply(&[k1_as_issued]);
+    server.state.keys.apply(&[k1_as_issued]);
     assert_key_stopped(&server, &k1, "key_rotated", "2026-06-01T12:00:00Z").await;
     assert_key_works(&server, second.str_field("key")).await;
 }

@@ -222,7 +222,7 @@ pub async fn restricted_key(
         .insert_keys(std::slice::from_ref(&record), &[])
         .await
         .expect("insert");
-    server.state.cache.catch_up().await.expect("catch up");
+    server.state.keys.catch_up().await.expect("catch up");
     (secret, record)
 }
 
@@ -509,4 +509,117 @@ pub async fn enable_two_factor(server: &TestServer, token: &str) -> (String, Vec
         .map(|c| c.as_str().expect("a code").to_owned())
         .collect();
     (secret, codes)
+}
+
+/// The value of a `/metrics` series without labels.
+pub async fn metric(server: &TestServer, name: &str) -> u64 {
+    let text = reqwest::get(server.url("/metrics"))
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    text.lines()
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
+        .and_then(|value| value.parse().ok())
+        .unwrap_or_else(|| panic!("{name} is not exported:\n{text}"))
+}
+
+// --- Webhooks ---
+
+/// A webhook endpoint of `account` added through the service (no events sent), with its id.
+pub async fn webhook_endpoint(
+    server: &TestServer,
+    account: AccountId,
+    url: &str,
+) -> keywarden_core::ids::EndpointId {
+    let added = server
+        .service()
+        .add_endpoint(
+            account,
+            keywarden_core::service::NewEndpoint {
+                url: url.into(),
+                description: "fixture".into(),
+                events: vec!["key.revoked".into()],
+            },
+            &keywarden_core::audit::Actor::cli(),
+        )
+        .await
+        .expect("add endpoint");
+    added.endpoint.id
+}
+
+/// Queues a `webhook.test` event for `endpoint` and returns its delivery's first attempt.
+pub async fn test_delivery(
+    server: &TestServer,
+    account: AccountId,
+    endpoint: keywarden_core::ids::EndpointId,
+    result: keywarden_core::store::AttemptResult,
+    status: Option<u16>,
+) -> keywarden_core::store::LoggedAttempt {
+    server
+        .service()
+        .send_test_event(account, endpoint, &keywarden_core::audit::Actor::cli())
+        .await
+        .expect("queue a test event");
+    first_test_attempt(server, account, endpoint, result, status).await
+}
+
+/// The first attempt of the `webhook.test` event queued for `endpoint`, once it exists. It is
+/// made by the server's delivery worker if that gets there first, else here, through the store
+/// as the worker would, with `status` and `result`: the test does not depend on which.
+pub async fn first_test_attempt(
+    server: &TestServer,
+    account: AccountId,
+    endpoint: keywarden_core::ids::EndpointId,
+    result: keywarden_core::store::AttemptResult,
+    status: Option<u16>,
+) -> keywarden_core::store::LoggedAttempt {
+    use keywarden_core::store::Attempt;
+    use keywarden_core::webhook::EventType;
+    let store = server.service().store();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let logged = store
+            .attempts_of_endpoint(account, endpoint, None, 100)
+            .await
+            .expect("attempts");
+        if let Some(found) = logged
+            .into_iter()
+            .find(|l| l.delivery.event_type == EventType::WebhookTest)
+        {
+            return found;
+        }
+        let now = server.clock.now();
+        store.dispatch_events(now, 100).await.expect("dispatch");
+        let claimed = store
+            .claim_deliveries(now, now + time::Duration::minutes(5), 100)
+            .await
+            .expect("claim");
+        for claim in claimed {
+            let ours = claim.delivery.endpoint_id == endpoint;
+            let attempt = Attempt {
+                delivery_id: claim.delivery.id,
+                number: claim.delivery.attempts + 1,
+                at: now,
+                status: if ours { status } else { None },
+                error: (!ours || status.is_none()).then(|| "connection refused".to_owned()),
+                duration_ms: 7,
+            };
+            let outcome = if ours {
+                result
+            } else {
+                keywarden_core::store::AttemptResult::RetryAt(now + time::Duration::hours(1))
+            };
+            store
+                .finish_attempt(&attempt, outcome)
+                .await
+                .expect("finish the attempt");
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no attempt of the test event to {endpoint} within 20 s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
 }

@@ -580,3 +580,96 @@ async fn guessing_codes_is_limited_like_guessing_passwords() {
     let reply = sign_in(&server, &email, Some(&code)).await;
     assert_eq!(reply.status, 200, "{}", reply.text);
 }
+
+/// The rules live in the service, not in the handlers: called directly for a user (not the
+/// operator), the key-changing operations apply the account's 2FA policy themselves, and a
+/// change they make reaches the key table before they return.
+#[tokio::test]
+async fn the_service_itself_enforces_the_policy_and_updates_the_key_table() {
+    use keywarden_core::DomainError;
+    use keywarden_core::audit::Actor;
+    use keywarden_core::key_format::Mode;
+    use keywarden_core::service::NewKey;
+    // No feed read and no notice during the test: only the service itself can update the table.
+    let server = TestServer::start_with(|c| {
+        c.cache.max_age_secs = 60;
+        c.cache.refresh_interval_ms = 30_000;
+        c.cache.listen = false;
+    })
+    .await;
+    let account = server.account("Acme").await;
+    let email = server
+        .user(account.id, "dev@acme.test", role("developer"))
+        .await;
+    let service = server.service();
+    let dev = service
+        .store()
+        .user_by_email(&email)
+        .await
+        .unwrap()
+        .unwrap();
+    let stored = service.store().account(account.id).await.unwrap().unwrap();
+    service
+        .update_policy(&stored, Some(true), None, &Actor::cli())
+        .await
+        .unwrap();
+    let as_dev = Actor {
+        user_id: Some(dev.id),
+        label: dev.email.clone(),
+        ..Actor::default()
+    };
+    let new = || NewKey {
+        label: "Direct".into(),
+        mode: Mode::Test,
+        scopes: vec!["payroll:read".into()],
+        expires_at: None,
+    };
+    let before = service
+        .store()
+        .keys_of_account(account.id, &Default::default())
+        .await
+        .unwrap();
+    let created = service
+        .create_restricted_key(account.id, new(), &as_dev)
+        .await;
+    assert!(
+        matches!(created, Err(DomainError::TwoFactorRequired)),
+        "{created:?}"
+    );
+    let standard = before[0].id;
+    let revoked = service.revoke_key(account.id, standard, &as_dev).await;
+    assert!(
+        matches!(revoked, Err(DomainError::TwoFactorRequired)),
+        "{revoked:?}"
+    );
+    let rotated = service
+        .rotate_standard_key(account.id, Mode::Test, None, &as_dev)
+        .await;
+    assert!(
+        matches!(rotated, Err(DomainError::TwoFactorRequired)),
+        "{rotated:?}"
+    );
+    let after = service
+        .store()
+        .keys_of_account(account.id, &Default::default())
+        .await
+        .unwrap();
+    assert_eq!(after, before, "nothing changed");
+
+    // The operator is not bound by it, and what the service changes is in the table at once
+    // (no feed read, no hand-applied record).
+    let key = service
+        .create_restricted_key(account.id, new(), &Actor::cli())
+        .await
+        .unwrap();
+    let secret = key.secret.expose().to_owned();
+    let reply = forward_auth(&server, Some(&api_key(&secret)), "GET", "/v1/payroll/runs").await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    service
+        .revoke_key(account.id, key.record.id, &Actor::cli())
+        .await
+        .unwrap();
+    let reply = forward_auth(&server, Some(&api_key(&secret)), "GET", "/v1/payroll/runs").await;
+    assert_eq!(reply.status, 401, "{}", reply.text);
+    assert_eq!(reply.body["code"], "key_revoked", "{}", reply.text);
+}

@@ -593,3 +593,43 @@ async fn another_accounts_users_are_invisible_and_untouchable() {
     let reply = delete(&server, &globex_token, "/v1/users/not-a-uuid/").await;
     reply.assert_error(404);
 }
+
+/// An email is one identity on the whole service (decision 0006), so adding a user whose
+/// address is in use in another account answers 409 — which says the address is in use
+/// somewhere, never where. An admin cannot probe many addresses that way: past 10 such
+/// refusals an hour the account gets 429, and nothing about the other account leaks in any
+/// answer.
+#[tokio::test]
+async fn probing_addresses_through_conflicts_is_limited() {
+    let server = TestServer::start().await;
+    let acme = server.account("Acme").await;
+    let mut others = Vec::new();
+    for n in 0..12 {
+        let other = server.account(&format!("Other{n}")).await;
+        others.push(other.admin_email);
+    }
+    let (token, _) = server.sign_in(&acme.admin_email).await;
+    for email in others.iter().take(10) {
+        let reply = add_user(&server, &token, email, "member", NEW_PASSWORD).await;
+        reply.assert_error(409);
+        assert_eq!(
+            reply.body,
+            json!({ "detail": "that email address is already in use", "code": "conflict" }),
+            "the answer names no account"
+        );
+    }
+    let reply = add_user(&server, &token, &others[10], "member", NEW_PASSWORD).await;
+    reply.assert_error(429);
+    assert_eq!(reply.body["code"], "rate_limited", "{}", reply.text);
+    // The limit decays: a fresh address can be added a few minutes later.
+    server.advance(time::Duration::minutes(7)).await;
+    let reply = add_user(
+        &server,
+        &token,
+        "new.person@acme.test",
+        "member",
+        NEW_PASSWORD,
+    )
+    .await;
+    assert_eq!(reply.status, 201, "{}", reply.text);
+}

@@ -165,7 +165,7 @@ async fn invalid_keys_are_200_valid_false_with_the_code_of_section_3() {
         .revoke_key(account.id, live.id, &Actor::cli())
         .await
         .unwrap();
-    server.state.cache.apply(&[revoked]);
+    server.state.keys.apply(&[revoked]);
     let reply = verify(
         &server,
         &json!({ "key": account.live_key, "scope": "payroll:read" }),

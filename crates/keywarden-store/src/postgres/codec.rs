@@ -10,10 +10,13 @@ use keywarden_core::account::{Account, Role, User};
 use keywarden_core::audit::{Action, Actor, AuditEvent};
 use keywarden_core::clock::truncate_to_micros;
 use keywarden_core::digest::KeyDigest;
-use keywarden_core::ids::{AccountId, EventId, KeyId, UserId};
+use keywarden_core::ids::{AccountId, DeliveryId, EndpointId, EventId, KeyId, UserId};
 use keywarden_core::key_format::{KeyKind, Mode};
 use keywarden_core::key_record::{KeyRecord, Lifecycle};
-use keywarden_core::store::{KeyTableRow, StoreError, TotpEnrolment};
+use keywarden_core::store::{
+    Attempt, Delivery, DeliveryState, KeyTableRow, StoreError, TotpEnrolment,
+};
+use keywarden_core::webhook::{Endpoint, EndpointState, EventType, Subscription};
 use sqlx::Row;
 use sqlx::postgres::PgRow;
 use time::{Duration, OffsetDateTime};
@@ -46,6 +49,34 @@ macro_rules! event_columns {
     };
 }
 pub(crate) use event_columns;
+
+/// The columns of `webhook_endpoints` that [`endpoint_from_row`] reads.
+macro_rules! endpoint_columns {
+    () => {
+        "id, account_id, url, description, events, state, sealed_secret, previous_secret, \
+         previous_until, created_at, updated_at"
+    };
+}
+pub(crate) use endpoint_columns;
+
+/// The columns of `webhook_deliveries` that [`delivery_from_row`] reads, qualified by the
+/// alias `d` (the statements that read deliveries all join or update through it).
+macro_rules! delivery_columns_of_d {
+    () => {
+        "d.id, d.event_id, d.event_type, d.endpoint_id, d.attempts, d.state, \
+         d.next_attempt_at, d.created_at"
+    };
+}
+pub(crate) use delivery_columns_of_d;
+
+/// The columns of `webhook_attempts` that [`attempt_from_row`] reads, qualified by the alias
+/// `t` (none of them shares a name with a column of [`delivery_columns_of_d!`]).
+macro_rules! attempt_columns_of_t {
+    () => {
+        "t.delivery_id, t.number, t.at, t.status, t.error, t.duration_ms"
+    };
+}
+pub(crate) use attempt_columns_of_t;
 
 /// A time as it is bound: truncated towards the past to the microsecond, the precision of
 /// `timestamptz` and of the domain clock, so anything the clock produced reads back equal.
@@ -242,6 +273,74 @@ pub(crate) fn event_from_row(row: &PgRow) -> Result<AuditEvent, StoreError> {
         key_id: r.get::<Option<Uuid>>("key_id")?.map(KeyId),
         detail: r.get("detail")?,
         at: r.get("at")?,
+    })
+}
+
+/// A `webhook_endpoints` row (all of [`endpoint_columns!`]).
+pub(crate) fn endpoint_from_row(row: &PgRow) -> Result<Endpoint, StoreError> {
+    let r = Reader::new(row, "webhook_endpoints");
+    let names: Vec<String> = r.get("events")?;
+    let events = Subscription::parse(&names).map_err(|e| r.bad("events", e))?;
+    let previous_secret: Option<Vec<u8>> = r.get("previous_secret")?;
+    let previous_until: Option<OffsetDateTime> = r.get("previous_until")?;
+    let previous_secret = match (previous_secret, previous_until) {
+        (Some(secret), Some(until)) => Some((secret, until)),
+        (None, None) => None,
+        _ => {
+            return Err(r.bad(
+                "previous_until",
+                "previous_secret and previous_until must be set together",
+            ));
+        }
+    };
+    Ok(Endpoint {
+        id: EndpointId(r.get("id")?),
+        account_id: AccountId(r.get("account_id")?),
+        url: r.get("url")?,
+        description: r.get("description")?,
+        events,
+        state: r.parsed("state", EndpointState::from_name)?,
+        sealed_secret: r.get("sealed_secret")?,
+        previous_secret,
+        created_at: r.get("created_at")?,
+        updated_at: r.get("updated_at")?,
+    })
+}
+
+/// A `webhook_deliveries` row (all of [`delivery_columns_of_d!`]).
+pub(crate) fn delivery_from_row(row: &PgRow) -> Result<Delivery, StoreError> {
+    let r = Reader::new(row, "webhook_deliveries");
+    let attempts: i64 = r.get("attempts")?;
+    Ok(Delivery {
+        id: DeliveryId(r.get("id")?),
+        event_id: EventId(r.get("event_id")?),
+        event_type: r.parsed("event_type", EventType::from_name)?,
+        endpoint_id: EndpointId(r.get("endpoint_id")?),
+        attempts: u32::try_from(attempts)
+            .map_err(|_| r.bad("attempts", format!("{attempts} is not a count")))?,
+        state: r.parsed("state", DeliveryState::from_name)?,
+        next_attempt_at: r.get("next_attempt_at")?,
+        created_at: r.get("created_at")?,
+    })
+}
+
+/// A `webhook_attempts` row (all of [`attempt_columns_of_t!`]).
+pub(crate) fn attempt_from_row(row: &PgRow) -> Result<Attempt, StoreError> {
+    let r = Reader::keyed_by(row, "webhook_attempts", "delivery_id");
+    let number: i64 = r.get("number")?;
+    let status: Option<i32> = r.get("status")?;
+    let duration_ms: i64 = r.get("duration_ms")?;
+    Ok(Attempt {
+        delivery_id: DeliveryId(r.get("delivery_id")?),
+        number: u32::try_from(number)
+            .map_err(|_| r.bad("number", format!("{number} is not an attempt number")))?,
+        at: r.get("at")?,
+        status: status
+            .map(|s| u16::try_from(s).map_err(|_| r.bad("status", format!("{s} is no status"))))
+            .transpose()?,
+        error: r.get("error")?,
+        duration_ms: u32::try_from(duration_ms)
+            .map_err(|_| r.bad("duration_ms", format!("{duration_ms} is not a duration")))?,
     })
 }
 

@@ -80,6 +80,12 @@ pub(crate) fn map_sqlx(error: sqlx::Error) -> StoreError {
         sqlx::Error::WorkerCrashed => {
             StoreError::Unavailable("the database connection worker stopped".into())
         }
+        // The connection broke off in a way the protocol did not expect: most often a proxy or
+        // pooler in front of a database that is down (it accepts, then closes at once). A new
+        // connection is the remedy, so the caller is told to retry, not that we failed.
+        sqlx::Error::Protocol(e) => {
+            StoreError::Unavailable(format!("the database connection broke off: {e}"))
+        }
         // The variants that remain (decoding, protocol, configuration) carry no URL: sqlx
         // parses the URL into options before any of them can arise, and its URL errors name
         // the part that is wrong, not the URL.
@@ -147,6 +153,7 @@ mod tests {
             sqlx::Error::PoolTimedOut,
             sqlx::Error::PoolClosed,
             sqlx::Error::Io(std::io::Error::from(std::io::ErrorKind::ConnectionReset)),
+            sqlx::Error::Protocol("unexpected response from SSLRequest: 0x00".into()),
         ] {
             let failure = Failure::from(error);
             assert!(!failure.transient);

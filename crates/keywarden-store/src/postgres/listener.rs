@@ -3,7 +3,7 @@
 //! to every listening session when (and only if) the transaction commits.
 //!
 //! A notification is a hint, never the data: the change feed
-//! ([`Store::keys_changed_since`](keywarden_core::store::Store::keys_changed_since)) stays the
+//! ([`KeyFeed::keys_changed_since`](keywarden_core::store::KeyFeed::keys_changed_since)) stays the
 //! one source of truth. Notifications are not queued for a session that is not connected, so a
 //! listener that loses its connection reports [`KeyChangeNotice::Reconnected`] and the caller
 //! must read the feed, exactly as after a missed poll.

@@ -9,10 +9,13 @@ use crate::narrow_feed::{bad_column, parse_name};
 use keywarden_core::account::{Account, Role, User};
 use keywarden_core::audit::{Action, Actor, AuditEvent};
 use keywarden_core::digest::KeyDigest;
-use keywarden_core::ids::{AccountId, EventId, KeyId, UserId};
+use keywarden_core::ids::{AccountId, DeliveryId, EndpointId, EventId, KeyId, UserId};
 use keywarden_core::key_format::{KeyKind, Mode};
 use keywarden_core::key_record::{KeyRecord, Lifecycle};
-use keywarden_core::store::{KeyTableRow, StoreError, TotpEnrolment};
+use keywarden_core::store::{
+    Attempt, Delivery, DeliveryState, KeyTableRow, StoreError, TotpEnrolment,
+};
+use keywarden_core::webhook::{Endpoint, EndpointState, EventType, Subscription};
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 use time::OffsetDateTime;
@@ -47,6 +50,41 @@ macro_rules! event_columns {
 }
 pub(crate) use event_columns;
 
+/// The columns of `webhook_endpoints` that [`endpoint_from_row`] reads.
+macro_rules! endpoint_columns {
+    () => {
+        "id, account_id, url, description, events, state, sealed_secret, previous_secret, \
+         previous_until, created_at, updated_at"
+    };
+}
+pub(crate) use endpoint_columns;
+
+/// The columns of `webhook_deliveries` that [`delivery_from_row`] reads.
+macro_rules! delivery_columns {
+    () => {
+        "id, event_id, event_type, endpoint_id, attempts, state, next_attempt_at, created_at"
+    };
+}
+pub(crate) use delivery_columns;
+
+/// [`delivery_columns!`] qualified by the alias `d`, for joins (the names stay the same).
+macro_rules! delivery_columns_of_d {
+    () => {
+        "d.id, d.event_id, d.event_type, d.endpoint_id, d.attempts, d.state, \
+         d.next_attempt_at, d.created_at"
+    };
+}
+pub(crate) use delivery_columns_of_d;
+
+/// The columns of `webhook_attempts` that [`attempt_from_row`] reads, qualified by the alias
+/// `t` (none of them shares a name with a column of [`delivery_columns!`]).
+macro_rules! attempt_columns_of_t {
+    () => {
+        "t.delivery_id, t.number, t.at, t.status, t.error, t.duration_ms"
+    };
+}
+pub(crate) use attempt_columns_of_t;
+
 /// Microseconds since the epoch. Times are truncated (towards the past) to the microsecond,
 /// the precision the domain clock keeps, so anything it produced reads back equal.
 pub(crate) fn micros(at: OffsetDateTime) -> Result<i64, StoreError> {
@@ -62,6 +100,18 @@ pub(crate) fn opt_micros(at: Option<OffsetDateTime>) -> Result<Option<i64>, Stor
 pub(crate) fn from_micros(us: i64, what: &str) -> Result<OffsetDateTime, StoreError> {
     OffsetDateTime::from_unix_timestamp_nanos(i128::from(us) * 1_000)
         .map_err(|_| StoreError::Other(format!("{what} holds an out-of-range time {us}")))
+}
+
+/// A subscription as stored: a JSON array of type names (`["*"]` for every type).
+pub(crate) fn subscription_json(events: &Subscription) -> Result<String, StoreError> {
+    serde_json::to_string(&events.names())
+        .map_err(|e| StoreError::Other(format!("encoding event types: {e}")))
+}
+
+/// Ids as one JSON array of their TEXT forms, for `IN (SELECT value FROM json_each(?))`.
+pub(crate) fn ids_json(ids: impl IntoIterator<Item = Uuid>) -> Result<String, StoreError> {
+    let texts: Vec<String> = ids.into_iter().map(|id| id_text(id).to_string()).collect();
+    serde_json::to_string(&texts).map_err(|e| StoreError::Other(format!("encoding ids: {e}")))
 }
 
 /// An id as the TEXT it is stored as.
@@ -308,6 +358,76 @@ pub(crate) fn event_from_row(row: &SqliteRow) -> Result<AuditEvent, StoreError> 
         key_id: r.opt_uuid("key_id")?.map(KeyId),
         detail: r.get("detail")?,
         at: r.time("at")?,
+    })
+}
+
+/// A `webhook_endpoints` row (all of [`endpoint_columns!`]).
+pub(crate) fn endpoint_from_row(row: &SqliteRow) -> Result<Endpoint, StoreError> {
+    let r = Reader::new(row, "webhook_endpoints");
+    let events: String = r.get("events")?;
+    let names: Vec<String> = serde_json::from_str(&events)
+        .map_err(|e| r.bad("events", format!("not a JSON list: {e}")))?;
+    let events = Subscription::parse(&names).map_err(|e| r.bad("events", e))?;
+    let previous_secret: Option<Vec<u8>> = r.get("previous_secret")?;
+    let previous_until = r.opt_time("previous_until")?;
+    let previous_secret = match (previous_secret, previous_until) {
+        (Some(secret), Some(until)) => Some((secret, until)),
+        (None, None) => None,
+        _ => {
+            return Err(r.bad(
+                "previous_until",
+                "previous_secret and previous_until must be set together",
+            ));
+        }
+    };
+    Ok(Endpoint {
+        id: EndpointId(r.uuid("id")?),
+        account_id: AccountId(r.uuid("account_id")?),
+        url: r.get("url")?,
+        description: r.get("description")?,
+        events,
+        state: r.parsed("state", EndpointState::from_name)?,
+        sealed_secret: r.get("sealed_secret")?,
+        previous_secret,
+        created_at: r.time("created_at")?,
+        updated_at: r.time("updated_at")?,
+    })
+}
+
+/// A `webhook_deliveries` row (all of [`delivery_columns!`]).
+pub(crate) fn delivery_from_row(row: &SqliteRow) -> Result<Delivery, StoreError> {
+    let r = Reader::new(row, "webhook_deliveries");
+    let attempts: i64 = r.get("attempts")?;
+    Ok(Delivery {
+        id: DeliveryId(r.uuid("id")?),
+        event_id: EventId(r.uuid("event_id")?),
+        event_type: r.parsed("event_type", EventType::from_name)?,
+        endpoint_id: EndpointId(r.uuid("endpoint_id")?),
+        attempts: u32::try_from(attempts)
+            .map_err(|_| r.bad("attempts", format!("{attempts} is not a count")))?,
+        state: r.parsed("state", DeliveryState::from_name)?,
+        next_attempt_at: r.opt_time("next_attempt_at")?,
+        created_at: r.time("created_at")?,
+    })
+}
+
+/// A `webhook_attempts` row (all of [`attempt_columns_of_t!`]).
+pub(crate) fn attempt_from_row(row: &SqliteRow) -> Result<Attempt, StoreError> {
+    let r = Reader::keyed_by(row, "webhook_attempts", "delivery_id");
+    let number: i64 = r.get("number")?;
+    let status: Option<i64> = r.get("status")?;
+    let duration_ms: i64 = r.get("duration_ms")?;
+    Ok(Attempt {
+        delivery_id: DeliveryId(r.uuid("delivery_id")?),
+        number: u32::try_from(number)
+            .map_err(|_| r.bad("number", format!("{number} is not an attempt number")))?,
+        at: r.time("at")?,
+        status: status
+            .map(|s| u16::try_from(s).map_err(|_| r.bad("status", format!("{s} is no status"))))
+            .transpose()?,
+        error: r.get("error")?,
+        duration_ms: u32::try_from(duration_ms)
+            .map_err(|_| r.bad("duration_ms", format!("{duration_ms} is not a duration")))?,
     })
 }
 

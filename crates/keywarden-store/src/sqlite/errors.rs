@@ -19,7 +19,7 @@ const SQLITE_PROTOCOL: i64 = 15;
 /// For unique indexes on plain columns SQLite names the columns, not the index
 /// (`UNIQUE constraint failed: users.email`); this turns them back into the index names of
 /// the migration, which are what callers match on.
-const UNIQUE_RULES: [(&str, &str); 5] = [
+const UNIQUE_RULES: [(&str, &str); 7] = [
     (
         "api_keys.account_id, api_keys.mode",
         "one_active_standard_key_per_mode",
@@ -31,6 +31,16 @@ const UNIQUE_RULES: [(&str, &str); 5] = [
     (
         "recovery_codes.user_id, recovery_codes.code_hash",
         "recovery_codes_unique",
+    ),
+    // 0003: an event goes to an endpoint once, and an attempt is recorded once (the primary
+    // key of webhook_attempts).
+    (
+        "webhook_deliveries.event_id, webhook_deliveries.endpoint_id",
+        "webhook_deliveries_unique",
+    ),
+    (
+        "webhook_attempts.delivery_id, webhook_attempts.number",
+        "webhook_attempts_unique",
     ),
 ];
 

@@ -1,4 +1,4 @@
-//! The narrow change feed ([`Store::key_table_since`]) of a database file, read with rusqlite.
+//! The narrow change feed ([`KeyFeed::key_table_since`]) of a database file, read with rusqlite.
 //!
 //! Start-up reads every stored key through this feed. sqlx's SQLite driver hands each row
 //! from its worker thread to the runtime and copies every value (`sqlite3_value_dup`): about
@@ -13,7 +13,7 @@
 //! change skipped) holds as it does for the sqlx query. An in-memory database has no file to
 //! open a second connection to; it is read through sqlx instead.
 //!
-//! [`Store::key_table_since`]: keywarden_core::store::Store::key_table_since
+//! [`KeyFeed::key_table_since`]: keywarden_core::store::KeyFeed::key_table_since
 
 use super::codec::{FeedColumns, table_row_from};
 use crate::narrow_feed::table_columns;

@@ -1,16 +1,21 @@
 //! Upgrading a database written under an earlier schema: the data survives every migration,
 //! and the rules of the new schema hold for it.
 
-use super::*;
-use keywarden_core::account::Role;
-use keywarden_core::audit::{Action, Actor};
+use super::accounts::insert_account;
+use super::codec::{id_text, micros};
+use super::{MIGRATOR, SqliteStore, insert_key, insert_user_row};
+use keywarden_core::account::{Account, Role, User};
+use keywarden_core::audit::{Action, Actor, AuditEvent};
 use keywarden_core::digest::KeyDigest;
-use keywarden_core::ids::EventId;
+use keywarden_core::ids::{AccountId, EventId, KeyId, UserId};
 use keywarden_core::key_format::{KeyKind, Mode};
-use keywarden_core::key_record::Lifecycle;
+use keywarden_core::key_record::{KeyRecord, Lifecycle};
+use keywarden_core::store::{AuditQuery, AuditStore, KeyFeed, KeyStore, StoreError, UserStore};
 use sqlx::Row;
-use time::Duration;
+use sqlx::sqlite::{SqliteConnectOptions, SqlitePool};
+use std::str::FromStr;
 use time::macros::datetime;
+use time::{Duration, OffsetDateTime};
 
 const T0: OffsetDateTime = datetime!(2026-01-10 08:00:00.123456 UTC);
 
@@ -57,6 +62,28 @@ fn event(account: AccountId, who: &User, action: Action, key: Option<KeyId>, s: 
         detail: action.as_str().into(),
         at: at(s),
     }
+}
+
+/// Inserts an audit event as 0001 stored it. (`insert_events` also writes the webhook outbox
+/// of 0003, which a database of 0001 does not have.)
+async fn insert_event_of_0001(conn: &mut sqlx::SqliteConnection, e: &AuditEvent) {
+    sqlx::query(
+        "INSERT INTO audit_events (id, account_id, action, actor_user_id, actor_label, ip, \
+         user_agent, key_id, detail, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(id_text(e.id.0))
+    .bind(id_text(e.account_id.0))
+    .bind(e.action.as_str())
+    .bind(e.actor.user_id.map(|u| id_text(u.0)))
+    .bind(&e.actor.label)
+    .bind(e.actor.ip.as_deref())
+    .bind(e.actor.user_agent.as_deref())
+    .bind(e.key_id.map(|k| id_text(k.0)))
+    .bind(&e.detail)
+    .bind(micros(e.at).unwrap())
+    .execute(conn)
+    .await
+    .unwrap();
 }
 
 #[tokio::test]
@@ -134,7 +161,9 @@ async fn a_database_of_0001_upgrades_with_its_data_and_then_lets_users_go() {
         for k in &keys {
             insert_key(&mut tx, k).await.unwrap();
         }
-        insert_events(&mut tx, &events).await.unwrap();
+        for e in &events {
+            insert_event_of_0001(&mut tx, e).await;
+        }
         tx.commit().await.unwrap();
         // Under 0001, the developer could not be removed at all.
         let refused = sqlx::query("DELETE FROM users WHERE id = ?")

@@ -4,7 +4,7 @@
 
 use super::*;
 use keywarden_core::key_record::KeyStatus;
-use keywarden_core::store::{AuditQuery, KeyQuery, KeyUpdate, TotpEnrolment};
+use keywarden_core::store::{AuditQuery, KeyQuery, KeyUpdate, SecondFactorProof, TotpEnrolment};
 
 /// A user added to an account with its event, created at `created` (so "oldest first" is
 /// defined).
@@ -1120,6 +1120,356 @@ pub(crate) async fn check_recovery_codes(store: &dyn Store) {
                 .await
                 .unwrap()
         );
+    }
+}
+
+/// A user of `a` with TOTP on: confirmed at step 100 with the recovery code hashes
+/// `{prefix}-0` … `{prefix}-5`.
+async fn with_totp(store: &dyn Store, a: &Account, email: &str, prefix: &str) -> User {
+    let u = add_user(store, a, email, Role::Developer, at(1)).await;
+    let codes: Vec<String> = (0..6).map(|i| format!("{prefix}-{i}")).collect();
+    store
+        .begin_totp(
+            u.id,
+            b"seed",
+            &event(a.id, Action::TwoFactorSetupStarted, None, at(2)),
+        )
+        .await
+        .unwrap();
+    store
+        .confirm_totp(
+            u.id,
+            100,
+            &codes,
+            &event(a.id, Action::TwoFactorEnabled, None, at(3)),
+        )
+        .await
+        .unwrap();
+    store.user(u.id).await.unwrap().unwrap()
+}
+
+/// Whether `user` still has the recovery code `hash` (using it up when they do).
+async fn has_code(store: &dyn Store, user: &User, hash: &str) -> bool {
+    let used = event(user.account_id, Action::RecoveryCodeUsed, None, at(90));
+    store
+        .consume_recovery_code(user.id, hash, &used)
+        .await
+        .unwrap()
+}
+
+pub(crate) async fn check_disable_totp(store: &dyn Store) {
+    let (a, _) = seed(store, "A").await;
+    let ada = with_totp(store, &a, &format!("ada-{}@example.com", a.id), "ada").await;
+    let bob = with_totp(store, &a, &format!("bob-{}@example.com", a.id), "bob").await;
+    let plain = add_user(
+        store,
+        &a,
+        &format!("plain-{}@example.com", a.id),
+        Role::Member,
+        at(1),
+    )
+    .await;
+    let enrolment = store.totp(ada.id).await.unwrap();
+    let events = all_events(store, a.id).await;
+    let off = |n: i64| {
+        by(
+            &ada,
+            event(a.id, Action::TwoFactorDisabled, None, at(10 + n)),
+        )
+    };
+
+    // Refused proofs change nothing: a step not later than the last one used, a recovery
+    // code the user does not have (or another user's), any proof of a user without TOTP.
+    for proof in [
+        SecondFactorProof::TotpStep(100),
+        SecondFactorProof::TotpStep(99),
+        SecondFactorProof::RecoveryCode("unknown".into()),
+        SecondFactorProof::RecoveryCode("bob-0".into()),
+    ] {
+        assert!(
+            !store.disable_totp(ada.id, &proof, &off(0)).await.unwrap(),
+            "{proof:?}"
+        );
+    }
+    for proof in [
+        SecondFactorProof::TotpStep(1000),
+        SecondFactorProof::RecoveryCode("ada-0".into()),
+    ] {
+        assert!(!store.disable_totp(plain.id, &proof, &off(0)).await.unwrap());
+    }
+    assert_eq!(store.totp(ada.id).await.unwrap(), enrolment);
+    assert_eq!(store.user(ada.id).await.unwrap().as_ref(), Some(&ada));
+    assert_eq!(store.user(plain.id).await.unwrap().as_ref(), Some(&plain));
+    assert_eq!(all_events(store, a.id).await, events, "no event was added");
+
+    // A failed audit event: nothing changes, the step is not used up.
+    let result = store
+        .disable_totp(
+            ada.id,
+            &SecondFactorProof::TotpStep(101),
+            &clashing(store, a.id, Action::TwoFactorDisabled).await,
+        )
+        .await;
+    assert!(matches!(result, Err(StoreError::Conflict(_))), "{result:?}");
+    assert_eq!(store.totp(ada.id).await.unwrap(), enrolment);
+    assert_eq!(store.user(ada.id).await.unwrap().as_ref(), Some(&ada));
+
+    // With a later step: off, the seed and the codes gone, the sessions ended, one event.
+    let done = off(1);
+    assert!(
+        store
+            .disable_totp(ada.id, &SecondFactorProof::TotpStep(101), &done)
+            .await
+            .unwrap()
+    );
+    assert_eq!(store.totp(ada.id).await.unwrap(), None);
+    let after = store.user(ada.id).await.unwrap().unwrap();
+    assert!(!after.two_factor_enabled);
+    assert_eq!(after.session_version, ada.session_version + 1);
+    assert_eq!(
+        User {
+            two_factor_enabled: true,
+            session_version: ada.session_version,
+            ..after
+        },
+        ada,
+        "nothing else of the user changed"
+    );
+    assert_eq!(all_events(store, a.id).await[0], done);
+    assert!(!has_code(store, &ada, "ada-1").await, "the codes are gone");
+    // Nothing left to turn off.
+    assert!(
+        !store
+            .disable_totp(ada.id, &SecondFactorProof::TotpStep(102), &off(2))
+            .await
+            .unwrap()
+    );
+    // The other user's second factor is theirs.
+    assert_eq!(store.user(bob.id).await.unwrap().as_ref(), Some(&bob));
+    assert!(store.totp(bob.id).await.unwrap().unwrap().confirmed);
+
+    // With a recovery code, for the other user.
+    let done = by(&bob, event(a.id, Action::TwoFactorDisabled, None, at(20)));
+    assert!(
+        store
+            .disable_totp(
+                bob.id,
+                &SecondFactorProof::RecoveryCode("bob-0".into()),
+                &done
+            )
+            .await
+            .unwrap()
+    );
+    assert_eq!(store.totp(bob.id).await.unwrap(), None);
+    assert!(
+        !store
+            .user(bob.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .two_factor_enabled
+    );
+    assert!(!has_code(store, &bob, "bob-1").await);
+
+    // Setup can start again, and an enrolment not yet confirmed cannot be "turned off".
+    store
+        .begin_totp(
+            ada.id,
+            b"seed two",
+            &event(a.id, Action::TwoFactorSetupStarted, None, at(30)),
+        )
+        .await
+        .unwrap();
+    assert!(
+        !store
+            .disable_totp(ada.id, &SecondFactorProof::TotpStep(500), &off(3))
+            .await
+            .unwrap()
+    );
+    assert!(!store.totp(ada.id).await.unwrap().unwrap().confirmed);
+
+    // Concurrent attempts with one code: exactly one turns it off, with exactly one event.
+    for (n, proof) in [
+        SecondFactorProof::TotpStep(101),
+        SecondFactorProof::RecoveryCode("carl-3".into()),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let carl = with_totp(store, &a, &format!("carl{n}-{}@example.com", a.id), "carl").await;
+        let es: Vec<AuditEvent> = (0..4)
+            .map(|i| {
+                by(
+                    &carl,
+                    event(a.id, Action::TwoFactorDisabled, None, at(40 + i)),
+                )
+            })
+            .collect();
+        let (r1, r2, r3, r4) = tokio::join!(
+            store.disable_totp(carl.id, &proof, &es[0]),
+            store.disable_totp(carl.id, &proof, &es[1]),
+            store.disable_totp(carl.id, &proof, &es[2]),
+            store.disable_totp(carl.id, &proof, &es[3]),
+        );
+        let results: Vec<bool> = [r1, r2, r3, r4].into_iter().map(Result::unwrap).collect();
+        assert_eq!(results.iter().filter(|r| **r).count(), 1, "{proof:?}");
+        let events = all_events(store, a.id).await;
+        for (won, e) in results.iter().zip(&es) {
+            assert_eq!(events.contains(e), *won, "{proof:?}");
+        }
+        let after = store.user(carl.id).await.unwrap().unwrap();
+        assert_eq!(
+            after.session_version,
+            carl.session_version + 1,
+            "bumped once"
+        );
+    }
+}
+
+pub(crate) async fn check_replace_recovery_codes(store: &dyn Store) {
+    let (a, _) = seed(store, "A").await;
+    let ada = with_totp(store, &a, &format!("ada-{}@example.com", a.id), "ada").await;
+    let bob = with_totp(store, &a, &format!("bob-{}@example.com", a.id), "bob").await;
+    let plain = add_user(
+        store,
+        &a,
+        &format!("plain-{}@example.com", a.id),
+        Role::Member,
+        at(1),
+    )
+    .await;
+    let enrolment = store.totp(ada.id).await.unwrap();
+    let events = all_events(store, a.id).await;
+    let new = |n: i64| {
+        by(
+            &ada,
+            event(a.id, Action::RecoveryCodesRegenerated, None, at(10 + n)),
+        )
+    };
+    let fresh: Vec<String> = (0..10).map(|i| format!("fresh-{i}")).collect();
+
+    // Refused proofs change nothing.
+    for proof in [
+        SecondFactorProof::TotpStep(100),
+        SecondFactorProof::RecoveryCode("unknown".into()),
+        SecondFactorProof::RecoveryCode("bob-0".into()),
+    ] {
+        assert!(
+            !store
+                .replace_recovery_codes(ada.id, &proof, &fresh, &new(0))
+                .await
+                .unwrap(),
+            "{proof:?}"
+        );
+    }
+    assert!(
+        !store
+            .replace_recovery_codes(
+                plain.id,
+                &SecondFactorProof::TotpStep(1000),
+                &fresh,
+                &new(0)
+            )
+            .await
+            .unwrap()
+    );
+    assert_eq!(all_events(store, a.id).await, events, "no event was added");
+    // A failed audit event: nothing changes, the code is not used up.
+    let result = store
+        .replace_recovery_codes(
+            ada.id,
+            &SecondFactorProof::RecoveryCode("ada-0".into()),
+            &fresh,
+            &clashing(store, a.id, Action::RecoveryCodesRegenerated).await,
+        )
+        .await;
+    assert!(matches!(result, Err(StoreError::Conflict(_))), "{result:?}");
+    assert!(!has_code(store, &ada, "fresh-0").await);
+
+    // With a recovery code: the new set replaces every old code, the one spent included.
+    let done = new(1);
+    assert!(
+        store
+            .replace_recovery_codes(
+                ada.id,
+                &SecondFactorProof::RecoveryCode("ada-0".into()),
+                &fresh,
+                &done
+            )
+            .await
+            .unwrap()
+    );
+    assert_eq!(all_events(store, a.id).await[0], done);
+    for old in ["ada-0", "ada-2", "ada-5"] {
+        assert!(!has_code(store, &ada, old).await, "{old}");
+    }
+    assert!(has_code(store, &ada, "fresh-0").await);
+    assert!(!has_code(store, &ada, "fresh-0").await, "once");
+    assert_eq!(
+        store.totp(ada.id).await.unwrap(),
+        enrolment,
+        "the seed stays"
+    );
+    assert_eq!(
+        store.user(ada.id).await.unwrap().as_ref(),
+        Some(&ada),
+        "still on, and the sessions stand"
+    );
+
+    // With a later step, which is then used up.
+    let again: Vec<String> = (0..10).map(|i| format!("again-{i}")).collect();
+    assert!(
+        store
+            .replace_recovery_codes(ada.id, &SecondFactorProof::TotpStep(101), &again, &new(2))
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store.totp(ada.id).await.unwrap().unwrap().last_step,
+        Some(101)
+    );
+    assert!(!store.claim_totp_step(ada.id, 101).await.unwrap());
+    assert!(
+        !store
+            .replace_recovery_codes(ada.id, &SecondFactorProof::TotpStep(101), &fresh, &new(3))
+            .await
+            .unwrap(),
+        "a step works once"
+    );
+    assert!(!has_code(store, &ada, "fresh-1").await);
+    assert!(has_code(store, &ada, "again-1").await);
+
+    // The other user's codes are theirs, even where the hashes are alike.
+    assert!(has_code(store, &bob, "bob-1").await);
+    assert!(!has_code(store, &bob, "again-2").await);
+
+    // Concurrent replacements with one code: exactly one wins, and its codes are the ones.
+    let mut current = again;
+    for round in 0..2_i64 {
+        let proof = if round == 0 {
+            SecondFactorProof::TotpStep(200)
+        } else {
+            SecondFactorProof::RecoveryCode(current[5].clone())
+        };
+        let sets: Vec<Vec<String>> = (0..4)
+            .map(|i| (0..10).map(|j| format!("race-{round}-{i}-{j}")).collect())
+            .collect();
+        let es: Vec<AuditEvent> = (0..4).map(|i| new(20 + 10 * round + i)).collect();
+        let (r1, r2, r3, r4) = tokio::join!(
+            store.replace_recovery_codes(ada.id, &proof, &sets[0], &es[0]),
+            store.replace_recovery_codes(ada.id, &proof, &sets[1], &es[1]),
+            store.replace_recovery_codes(ada.id, &proof, &sets[2], &es[2]),
+            store.replace_recovery_codes(ada.id, &proof, &sets[3], &es[3]),
+        );
+        let results: Vec<bool> = [r1, r2, r3, r4].into_iter().map(Result::unwrap).collect();
+        assert_eq!(results.iter().filter(|r| **r).count(), 1, "{proof:?}");
+        let events = all_events(store, a.id).await;
+        for ((won, e), set) in results.iter().zip(&es).zip(&sets) {
+            assert_eq!(events.contains(e), *won, "{proof:?}");
+            assert_eq!(has_code(store, &ada, &set[9]).await, *won, "{proof:?}");
+        }
+        let winner = results.iter().position(|won| *won).unwrap();
+        current = sets[winner].clone();
     }
 }
 

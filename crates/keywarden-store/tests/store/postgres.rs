@@ -9,9 +9,12 @@
 //! here that needs a server says so on stderr and passes.
 
 use super::*;
+use keywarden_core::ids::DeliveryId;
+use keywarden_core::store::WebhookStore;
+use keywarden_core::webhook::{EndpointState, Subscription};
 use keywarden_store::{KEY_CHANGES_CHANNEL, KeyChangeListener, KeyChangeNotice, PostgresStore};
 use sqlx::{AssertSqlSafe, Connection, Executor, PgConnection};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::Write;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -500,6 +503,105 @@ async fn a_transaction_aborted_to_break_a_deadlock_runs_again() {
     assert!(read.change_seq > k.change_seq);
     let events = db.store.audit_events(a.id, 100).await.unwrap();
     assert_eq!(events.iter().filter(|e| **e == revoked).count(), 1);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Webhook queues shared by several instances
+
+/// Events, endpoints, and so deliveries, of the concurrency test.
+const QUEUE_EVENTS: usize = 50;
+const QUEUE_ENDPOINTS: usize = 4;
+
+/// Runs `work` on two instances at once (each on a task of its own, started together) until
+/// both say they are done, and returns what each one did.
+async fn on_two_instances<T, F, Fut>(first: PostgresStore, second: PostgresStore, work: F) -> [T; 2]
+where
+    T: Send + 'static,
+    F: Fn(PostgresStore, Arc<tokio::sync::Barrier>) -> Fut,
+    Fut: std::future::Future<Output = T> + Send + 'static,
+{
+    let start = Arc::new(tokio::sync::Barrier::new(2));
+    let a = tokio::spawn(work(first, start.clone()));
+    let b = tokio::spawn(work(second, start));
+    [a.await.unwrap(), b.await.unwrap()]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn instances_dispatch_each_event_once_and_never_claim_the_same_delivery() {
+    let Some(db) = PgDb::new().await else { return };
+    let other = db.another_instance().await;
+    let store: &dyn Store = &db.store;
+    let (a, _) = seed(store, "A").await;
+    for i in 0..QUEUE_ENDPOINTS {
+        add_endpoint(
+            store,
+            a.id,
+            Subscription::All,
+            EndpointState::Active,
+            at(i as i64),
+        )
+        .await;
+    }
+    let mut events = HashSet::new();
+    for i in 0..QUEUE_EVENTS {
+        let e = event(a.id, Action::UserCreated, None, at(10 + i as i64));
+        store.insert_event(&e).await.unwrap();
+        events.insert(e.id);
+    }
+    assert_eq!(queued(store).await, QUEUE_EVENTS as u64);
+    let now = at(100);
+
+    // Two dispatchers, a few events at a time each.
+    let dispatched = on_two_instances(db.store.clone(), other.clone(), |s, start| async move {
+        start.wait().await;
+        let mut total = 0;
+        loop {
+            let n = s.dispatch_events(now, 3).await.unwrap();
+            if n == 0 {
+                break total;
+            }
+            total += n;
+        }
+    })
+    .await;
+    eprintln!("dispatched by each instance: {dispatched:?}");
+    assert_eq!(dispatched.iter().sum::<u32>() as usize, QUEUE_EVENTS);
+    let deliveries = QUEUE_EVENTS * QUEUE_ENDPOINTS;
+    assert_eq!(queued(store).await, deliveries as u64);
+
+    // Two claimers, a few deliveries at a time each, leases far longer than the test.
+    let claimed = on_two_instances(db.store.clone(), other, |s, start| async move {
+        start.wait().await;
+        let mut mine = Vec::new();
+        loop {
+            let batch = s.claim_deliveries(now, FARTHER, 7).await.unwrap();
+            if batch.is_empty() {
+                break mine;
+            }
+            mine.extend(
+                batch
+                    .into_iter()
+                    .map(|c| (c.delivery.id, c.delivery.event_id)),
+            );
+        }
+    })
+    .await;
+    eprintln!(
+        "claimed by each instance: [{}, {}]",
+        claimed[0].len(),
+        claimed[1].len()
+    );
+    let all: Vec<(DeliveryId, EventId)> = claimed.concat();
+    let unique: HashSet<DeliveryId> = all.iter().map(|(d, _)| *d).collect();
+    assert_eq!(all.len(), deliveries, "every delivery claimed");
+    assert_eq!(unique.len(), deliveries, "none claimed twice");
+    // Each event fanned out exactly once: one delivery per endpoint.
+    let mut per_event: HashMap<EventId, usize> = HashMap::new();
+    for (_, e) in &all {
+        *per_event.entry(*e).or_default() += 1;
+    }
+    assert_eq!(per_event.keys().copied().collect::<HashSet<_>>(), events);
+    assert!(per_event.values().all(|n| *n == QUEUE_ENDPOINTS));
 }
 
 /// The one-crypto-provider rule (ECOSYSTEM.md): rustls with aws-lc-rs only, so `ring` must

@@ -1,0 +1,309 @@
+//! `POST /v1/verify/`: the platform's services ask whether a key may be used.
+//! Always 200 with `valid` true or false; 400 only when the request itself is wrong.
+
+use super::caller::check_verifier_secret;
+use crate::error::{ApiError, RefusalBody};
+use crate::extract::ApiJson;
+use crate::state::AppState;
+use axum::Json;
+use axum::extract::{FromRequest, Request, State};
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use keywarden_api_types::verify::{VerifyRequest, VerifyResponse};
+use keywarden_core::ids::{AccountId, KeyId};
+use keywarden_core::key_format;
+use keywarden_core::key_table::{TableEntry, from_millis};
+use keywarden_core::scope::{Catalog, ScopeSet};
+use keywarden_core::verdict::{Needs, Outcome, Refusal};
+use serde::ser::{Serialize, SerializeSeq, Serializer};
+use time::OffsetDateTime;
+
+/// `POST /v1/verify/` `{"key": "...", "scope"?: "payroll:write"}`
+#[utoipa::path(
+    post,
+    path = "/v1/verify/",
+    operation_id = "verify_key",
+    tag = "Key checks",
+    summary = "Check a key",
+    description = "For the platform's services: is this key valid, and does it have `scope`? \
+                   Always 200 when the request itself is right: `valid` says whether the key may \
+                   be used, and a refused key's `code` is one of the codes of the key checks \
+                   (`invalid_key_format`, `key_not_found`, `key_revoked`, `key_rotated`, \
+                   `key_expired`, `insufficient_scope`).",
+    security((), ("verifier_secret" = [])),
+    request_body = VerifyRequest,
+    responses(
+        (status = 200, description = "The verdict.", body = VerifyResponse,
+            examples(
+                ("valid" = (summary = "A valid key", value = json!({
+                    "valid": true,
+                    "key_id": "01936f6e-8a4b-7c1d-9e2f-3a4b5c6d7e8f",
+                    "account_id": "01936f6e-1111-7c1d-9e2f-3a4b5c6d7e8f",
+                    "type": "live",
+                    "kind": "standard",
+                    "scopes": ["payroll:read", "payroll:write"],
+                    "expires_at": null
+                }))),
+                ("refused" = (summary = "A revoked key", value = json!({
+                    "valid": false,
+                    "code": "key_revoked",
+                    "detail": "This API key has been revoked. Use another key, or create a new one in the console.",
+                    "stopped_at": "2026-11-02T09:30:00Z"
+                }))),
+                ("insufficient_scope" = (summary = "A key without the scope asked for", value = json!({
+                    "valid": false,
+                    "code": "insufficient_scope",
+                    "detail": "This API key does not have the 'payroll:write' permission.",
+                    "required_scope": "payroll:write"
+                })))
+            )
+        ),
+        (status = 400, description = "The request is wrong: an unknown `scope`, a missing `key`, a \
+                                      body that is not JSON. `field` names the field.",
+            body = keywarden_api_types::ErrorBody,
+            examples(
+                ("scope" = (summary = "Unknown scope", value = json!({
+                    "detail": "scope: 'payrol:write' names no product of this platform; GET /v1/products/ lists them",
+                    "code": "invalid",
+                    "field": "scope"
+                }))),
+                ("missing key" = (summary = "No key in the body", value = json!({
+                    "detail": "key: this field is required",
+                    "code": "invalid",
+                    "field": "key"
+                })))
+            )
+        ),
+        (status = 401, description = "A verifier secret is configured and this request did not \
+                                      present it in `X-Keywarden-Verifier-Secret`.",
+            body = keywarden_api_types::ErrorBody,
+            headers((
+                "WWW-Authenticate" = String,
+                description = "`Basic realm=\"keywarden\", Api-Key realm=\"keywarden\", Bearer realm=\"keywarden\"`"
+            )),
+            example = json!({
+                "detail": "This endpoint needs the verifier secret: send it in the X-Keywarden-Verifier-Secret header.",
+                "code": "verifier_secret_required"
+            })
+        ),
+        (status = 413, response = crate::error::responses::PayloadTooLarge),
+        (status = 503, response = crate::error::responses::Unavailable),
+    ),
+)]
+pub async fn verify(State(state): State<AppState>, http: Request) -> Result<Response, ApiError> {
+    // The request whole rather than a `HeaderMap` extractor, which would clone every header.
+    // The order of the answers is kept: a malformed body is a 400 before a missing verifier
+    // secret is a 401.
+    let verifier = check_verifier_secret(&state, http.headers());
+    let ApiJson(request) = ApiJson::<VerifyRequest>::from_request(http, &state).await?;
+    verifier?;
+    let catalog = state.keys.catalog();
+    let needs = match request.scope.as_deref() {
+        None => Needs::Nothing,
+        Some(name) => Needs::Scope(catalog.parse_scope(name).map_err(|e| ApiError::Invalid {
+            field: "scope".into(),
+            message: e.to_string(),
+        })?),
+    };
+    let accept = |entry: &TableEntry| ValidAnswer::of(entry, catalog);
+    let verdict = match key_format::parse(&request.key) {
+        Err(error) => Err(Refusal::from(error)),
+        Ok(key) => match state.keys.check(key, needs, accept) {
+            // Perhaps created on another instance or by the CLI a moment ago (SPEC §5).
+            Err(Refusal::NotFound) => {
+                let seen = state.keys.reads_started();
+                state
+                    .keys
+                    .check_after_catching_up(seen, key, needs, accept)
+                    .await
+            }
+            verdict => verdict,
+        },
+    };
+    match verdict {
+        Ok(valid) => {
+            state.metrics.key_check(Outcome::Valid);
+            Ok(valid.into_response())
+        }
+        Err(refusal) => {
+            state.metrics.key_check(refusal.outcome());
+            if refusal == Refusal::Unavailable {
+                return Err(ApiError::Unavailable);
+            }
+            let required_scope = request.scope.unwrap_or_default();
+            Ok(Json(RefusedAnswer {
+                valid: false,
+                body: RefusalBody::of(&refusal, &required_scope),
+            })
+            .into_response())
+        }
+    }
+}
+
+/// A refused key's answer: `valid: false` and the body of the key checks' 401/403 (the JSON
+/// of [`keywarden_api_types::verify::InvalidKey`]).
+#[derive(serde::Serialize)]
+struct RefusedAnswer<'a> {
+    valid: bool,
+    #[serde(flatten)]
+    body: RefusalBody<'a>,
+}
+
+/// A valid key's answer: the JSON of [`keywarden_api_types::verify::ValidKey`], written
+/// straight from the table entry's fields. The owned type would cost a `String` per id and per
+/// scope (sixteen for a standard key) and a growing buffer, on the path every service calls.
+#[derive(serde::Serialize)]
+struct ValidAnswer<'a> {
+    valid: bool,
+    key_id: KeyId,
+    account_id: AccountId,
+    #[serde(rename = "type")]
+    mode: &'static str,
+    kind: &'static str,
+    scopes: ScopeNames<'a>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    expires_at: Option<OffsetDateTime>,
+}
+
+impl<'a> ValidAnswer<'a> {
+    fn of(entry: &TableEntry, catalog: &'a Catalog) -> Self {
+        Self {
+            valid: true,
+            key_id: entry.key_id,
+            account_id: entry.account_id,
+            mode: entry.mode.as_str(),
+            kind: entry.kind.as_str(),
+            scopes: ScopeNames {
+                catalog,
+                set: entry.scopes,
+            },
+            expires_at: (entry.expires_at != i64::MAX).then(|| from_millis(entry.expires_at)),
+        }
+    }
+}
+
+impl IntoResponse for ValidAnswer<'_> {
+    fn into_response(self) -> Response {
+        // Room for a standard key on a catalog of a dozen products, so the buffer rarely grows.
+        let mut body = Vec::with_capacity(512);
+        match serde_json::to_writer(&mut body, &self) {
+            Ok(()) => (
+                [(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json"),
+                )],
+                body,
+            )
+                .into_response(),
+            Err(error) => {
+                ApiError::Internal(format!("writing a verify answer: {error}")).into_response()
+            }
+        }
+    }
+}
+
+/// A scope set as the JSON list of its names, each written as it is serialized.
+struct ScopeNames<'a> {
+    catalog: &'a Catalog,
+    set: ScopeSet,
+}
+
+impl Serialize for ScopeNames<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut list = serializer.serialize_seq(None)?;
+        for name in self.catalog.names_of(self.set) {
+            list.serialize_element(name)?;
+        }
+        list.end()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use keywarden_api_types::verify::ValidKey;
+    use keywarden_core::key_format::{KeyKind, Mode};
+    use keywarden_core::scope::{Access, Scope};
+
+    /// The owned answer the API types describe (and clients parse), for the same entry.
+    fn owned(answer: &ValidAnswer<'_>) -> VerifyResponse {
+        VerifyResponse::Valid(ValidKey {
+            valid: true,
+            key_id: answer.key_id.to_string(),
+            account_id: answer.account_id.to_string(),
+            mode: answer.mode.into(),
+            kind: answer.kind.into(),
+            scopes: answer.scopes.catalog.names(answer.scopes.set),
+            expires_at: answer.expires_at,
+        })
+    }
+
+    #[test]
+    fn a_refused_answer_is_the_json_of_the_owned_one() {
+        use keywarden_api_types::verify::InvalidKey;
+        use keywarden_core::key_record::Stopped;
+        let at = from_millis(1_795_000_000_000);
+        let refusal = Refusal::Stopped(Stopped::Revoked { at });
+        let written = serde_json::to_string(&RefusedAnswer {
+            valid: false,
+            body: RefusalBody::of(&refusal, ""),
+        })
+        .unwrap();
+        let parsed: VerifyResponse = serde_json::from_str(&written).unwrap();
+        assert_eq!(
+            parsed,
+            VerifyResponse::Invalid(InvalidKey {
+                valid: false,
+                code: keywarden_api_types::ErrorCode::KeyRevoked,
+                detail: refusal.detail("").into_owned(),
+                hint: None,
+                stopped_at: Some(at),
+                required_scope: None,
+            })
+        );
+    }
+
+    #[test]
+    fn the_written_answer_is_the_json_of_the_owned_one() {
+        let catalog = Catalog::default();
+        let one = ScopeSet::only(Scope {
+            product: 2,
+            access: Access::Write,
+        });
+        let cases = [
+            (Mode::Live, KeyKind::Standard, catalog.all(), None),
+            (
+                Mode::Test,
+                KeyKind::Restricted,
+                one,
+                Some(1_795_000_000_123),
+            ),
+            (
+                Mode::Live,
+                KeyKind::Restricted,
+                ScopeSet::default(),
+                Some(0),
+            ),
+        ];
+        for (mode, kind, set, expires) in cases {
+            let answer = ValidAnswer {
+                valid: true,
+                key_id: KeyId(uuid::Uuid::from_u128(
+                    0x01a2_37b5_eca7_7415_8108_6080_5704_d366,
+                )),
+                account_id: AccountId(uuid::Uuid::from_u128(u128::MAX / 3)),
+                mode: mode.as_str(),
+                kind: kind.as_str(),
+                scopes: ScopeNames {
+                    catalog: &catalog,
+                    set,
+                },
+                expires_at: expires.map(from_millis),
+            };
+            let written = serde_json::to_string(&answer).unwrap();
+            assert_eq!(written, serde_json::to_string(&owned(&answer)).unwrap());
+            let parsed: VerifyResponse = serde_json::from_str(&written).unwrap();
+            assert_eq!(parsed, owned(&answer));
+        }
+    }
+}
