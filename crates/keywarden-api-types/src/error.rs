@@ -25,6 +25,14 @@ pub enum ErrorCode {
     InsufficientScope,
     /// Too many failed attempts from this client.
     RateLimited,
+    /// The key may not be used from the client's address (its allowlist).
+    IpNotAllowed,
+    /// The key's own rate limit is reached.
+    KeyRateLimited,
+    /// The key's usage limit for its period is reached.
+    UsageLimitExceeded,
+    /// A key change breaks the account's key policy; `field` names the field.
+    PolicyViolation,
     /// The console access token is missing, invalid or expired.
     TokenNotValid,
     /// Email or password wrong.
@@ -97,6 +105,14 @@ pub struct ErrorBody {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", schema(example = "payroll:write"))]
     pub required_scope: Option<String>,
+    /// For `usage_limit_exceeded`: when the usage limit resets, or null if it never does.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "crate::policy::resets_at"
+    )]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime, example = "2026-12-01T00:00:00Z"))]
+    pub resets_at: Option<Option<time::OffsetDateTime>>,
     /// For `invalid`: the field that breaks a rule; for `password_invalid` and `otp_invalid`
     /// when a change is confirmed: the field that is wrong.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -124,6 +140,7 @@ impl ErrorBody {
             hint: None,
             stopped_at: None,
             required_scope: None,
+            resets_at: None,
             field: None,
             messages: None,
         }

@@ -65,6 +65,18 @@ pub struct KeyMetadata {
     pub grace_until: Option<OffsetDateTime>,
     /// Older than the account's rotation period.
     pub rotation_due: bool,
+    /// Addresses and CIDR ranges the key may be used from; null for anywhere.
+    #[cfg_attr(feature = "openapi", schema(required, example = json!(["203.0.113.7", "10.0.0.0/8"])))]
+    pub allowed_ips: Option<Vec<String>>,
+    /// The key's rate limit, or null.
+    #[cfg_attr(feature = "openapi", schema(required))]
+    pub rate_limit: Option<crate::policy::RateLimitBody>,
+    /// The key's usage limit, or null.
+    #[cfg_attr(feature = "openapi", schema(required))]
+    pub usage_limit: Option<crate::policy::UsageLimitBody>,
+    /// The customer's own JSON object (at most 4 KiB), returned by verification; or null.
+    #[cfg_attr(feature = "openapi", schema(required, value_type = Option<Object>, example = json!({"customer": "acme-42"})))]
+    pub metadata: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 /// A key just issued: metadata plus the secret, shown this once.
@@ -158,6 +170,22 @@ pub struct CreateKeyRequest {
     #[serde(default, with = "time::serde::rfc3339::option")]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime, example = "2030-01-31T00:00:00Z"))]
     pub expires_at: Option<OffsetDateTime>,
+    /// Addresses and CIDR ranges (IPv4 or IPv6, at most 100) the key may be used from;
+    /// absent or null for anywhere.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_items = 100, example = json!(["203.0.113.7", "10.0.0.0/8"])))]
+    pub allowed_ips: Option<Vec<String>>,
+    /// A rate limit; absent or null for none.
+    #[serde(default)]
+    pub rate_limit: Option<crate::policy::RateLimitBody>,
+    /// A usage limit; absent or null for none.
+    #[serde(default)]
+    pub usage_limit: Option<crate::policy::UsageLimitBody>,
+    /// The customer's own JSON object (at most 4 KiB as compact JSON), returned by
+    /// verification.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>, example = json!({"customer": "acme-42"})))]
+    pub metadata: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 /// `PATCH /v1/api-keys/{id}/`: absent fields stay as they are; `"expires_at": null` removes the
@@ -178,17 +206,43 @@ pub struct UpdateKeyRequest {
     /// New expiry, or null for never.
     #[serde(
         default,
-        deserialize_with = "double_option_time",
+        deserialize_with = "crate::policy::double_option",
         skip_serializing_if = "Option::is_none"
     )]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime, example = "2027-01-31T00:00:00Z"))]
     pub expires_at: Option<Option<String>>,
-}
-
-fn double_option_time<'de, D: serde::Deserializer<'de>>(
-    deserializer: D,
-) -> Result<Option<Option<String>>, D::Error> {
-    Option::<String>::deserialize(deserializer).map(Some)
+    /// New allowlist, or null for anywhere.
+    #[serde(
+        default,
+        deserialize_with = "crate::policy::double_option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Vec<String>>, max_items = 100))]
+    pub allowed_ips: Option<Option<Vec<String>>>,
+    /// New rate limit, or null for none.
+    #[serde(
+        default,
+        deserialize_with = "crate::policy::double_option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<crate::policy::RateLimitBody>))]
+    pub rate_limit: Option<Option<crate::policy::RateLimitBody>>,
+    /// New usage limit, or null for none.
+    #[serde(
+        default,
+        deserialize_with = "crate::policy::double_option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<crate::policy::UsageLimitBody>))]
+    pub usage_limit: Option<Option<crate::policy::UsageLimitBody>>,
+    /// New metadata object, or null for none.
+    #[serde(
+        default,
+        deserialize_with = "crate::policy::double_option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
+    pub metadata: Option<Option<serde_json::Map<String, serde_json::Value>>>,
 }
 
 /// `POST /v1/api-keys/{id}/rotate/`

@@ -6,6 +6,7 @@
 pub mod error;
 pub mod keys;
 pub mod names;
+pub mod policy;
 pub mod session;
 pub mod users;
 pub mod verify;

@@ -192,3 +192,16 @@ pub enum DeliveryStateName {
     /// Every attempt failed; an admin may retry it.
     Failed,
 }
+
+/// The period of a usage limit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum UsagePeriodName {
+    /// A calendar day, UTC.
+    Day,
+    /// A calendar month, UTC.
+    Month,
+    /// The key's whole life: never resets.
+    Total,
+}

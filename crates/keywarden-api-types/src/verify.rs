@@ -18,6 +18,11 @@ pub struct VerifyRequest {
     #[serde(default)]
     #[cfg_attr(feature = "openapi", schema(example = "payroll:write"))]
     pub scope: Option<String>,
+    /// The address of the client that presented the key, checked against the key's
+    /// allowlist; absent: the address of this request's client (SPEC §3).
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(example = "203.0.113.7"))]
+    pub client_ip: Option<String>,
 }
 
 /// The answer: always 200; `valid` says whether the key may be used.
@@ -55,6 +60,16 @@ pub struct ValidKey {
     #[serde(with = "time::serde::rfc3339::option")]
     #[cfg_attr(feature = "openapi", schema(required, value_type = Option<String>, format = DateTime, example = "2026-11-02T09:30:00Z"))]
     pub expires_at: Option<OffsetDateTime>,
+    /// The key's metadata, for a key with some.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>, example = json!({"customer": "acme-42"})))]
+    pub metadata: Option<serde_json::Map<String, serde_json::Value>>,
+    /// The rate limit after this check, for a key with one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_limit: Option<crate::policy::LimitStatus>,
+    /// The usage limit after this check, for a key with one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage_limit: Option<crate::policy::LimitStatus>,
 }
 
 /// A refused key.
@@ -83,4 +98,12 @@ pub struct InvalidKey {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", schema(example = "payroll:write"))]
     pub required_scope: Option<String>,
+    /// For `usage_limit_exceeded`: when the limit resets, or null if it never does.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "crate::policy::resets_at"
+    )]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime, example = "2026-12-01T00:00:00Z"))]
+    pub resets_at: Option<Option<OffsetDateTime>>,
 }

@@ -3,6 +3,7 @@
 use crate::digest::KeyDigest;
 use crate::ids::{AccountId, KeyId, UserId};
 use crate::key_format::{KeyKind, Mode};
+use crate::key_policy::KeyPolicy;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
@@ -126,6 +127,8 @@ pub struct KeyRecord {
     pub replaces: Option<KeyId>,
     /// Position in the store's change feed (assigned by the store).
     pub change_seq: i64,
+    /// Allowlist, limits and metadata (SPEC §9); empty for most keys.
+    pub policy: KeyPolicy,
 }
 
 impl KeyRecord {
@@ -205,6 +208,7 @@ mod tests {
             replaced_by: None,
             replaces: None,
             change_seq: 0,
+            policy: Default::default(),
         }
     }
 

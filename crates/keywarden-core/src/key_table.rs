@@ -9,6 +9,7 @@
 use crate::digest::{KeyDigest, KeyHasher};
 use crate::ids::{AccountId, KeyId};
 use crate::key_format::{KeyKind, Mode, ParsedKey};
+use crate::key_limits::EntryPolicy;
 use crate::key_record::{KeyRecord, Lifecycle, Stopped};
 use crate::scope::{Catalog, ScopeSet};
 use crate::store::KeyTableRow;
@@ -40,6 +41,8 @@ pub struct TableEntry {
     pub lifecycle: Lifecycle,
     /// Revocation time, or the end of a rotated key's grace, in Unix milliseconds.
     pub stopped_at: i64,
+    /// Allowlist, limits and metadata; `None` for a key without any (most keys).
+    pub policy: Option<Box<EntryPolicy>>,
     /// Last successful use not yet written to storage (0 = none).
     last_used: AtomicI64,
 }
@@ -52,6 +55,13 @@ fn millis(at: OffsetDateTime) -> i64 {
 pub fn from_millis(ms: i64) -> OffsetDateTime {
     OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
         .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}
+
+/// Unix milliseconds as RFC 3339 (for a refusal's detail).
+pub fn rfc3339(ms: i64) -> String {
+    from_millis(ms)
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
 }
 
 impl TableEntry {
@@ -76,6 +86,7 @@ impl TableEntry {
             expires_at: row.expires_at.map_or(NEVER, millis),
             lifecycle: row.lifecycle,
             stopped_at: row.stopped_at.map_or(NEVER, millis),
+            policy: EntryPolicy::of(&row.policy),
             last_used: AtomicI64::new(0),
         }
     }
@@ -180,6 +191,9 @@ impl KeyTable {
             Some(slot) => {
                 let pending = slot.last_used.load(Ordering::Relaxed);
                 entry.last_used.store(pending, Ordering::Relaxed);
+                if let (Some(new), Some(old)) = (&entry.policy, &slot.policy) {
+                    new.carry_counts_from(old);
+                }
                 *slot = entry;
             }
             None => {
@@ -289,6 +303,7 @@ mod tests {
             replaced_by: None,
             replaces: None,
             change_seq: 1,
+            policy: Default::default(),
         };
         (key.expose().to_owned(), rec)
     }
@@ -301,8 +316,10 @@ mod tests {
             needs,
             required: needs.scopes(&f.catalog),
             now_ms: NOW,
+            client: &|| std::net::Ipv4Addr::LOCALHOST.into(),
+            consume: true,
         };
-        check_text(&f.table, &f.hasher, key, &context)
+        check_text(&f.table, &f.hasher, key, &context).map(|(entry, _)| entry)
     }
 
     #[test]

@@ -26,6 +26,8 @@ pub mod error;
 pub mod failure_limit;
 pub mod ids;
 pub mod key_format;
+pub mod key_limits;
+pub mod key_policy;
 pub mod key_record;
 pub mod key_table;
 pub mod password;

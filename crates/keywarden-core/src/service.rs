@@ -9,6 +9,7 @@ use crate::digest::KeyHasher;
 use crate::error::DomainError;
 use crate::ids::{AccountId, EventId, KeyId, UserId};
 use crate::key_format::{self, KeyKind, Mode, PlainKey};
+use crate::key_policy::KeyPolicy;
 use crate::key_record::{KeyRecord, Lifecycle};
 use crate::random::RandomSource;
 use crate::scope::Catalog;
@@ -214,6 +215,7 @@ impl AccountService {
             replaced_by: None,
             replaces,
             change_seq: 0,
+            policy: KeyPolicy::default(),
         };
         Ok(IssuedKey { record, secret })
     }
@@ -467,7 +469,7 @@ impl AccountService {
                     .into(),
             ));
         }
-        let new = self.issue(
+        let mut new = self.issue(
             current.account_id,
             current.kind,
             current.mode,
@@ -478,6 +480,9 @@ impl AccountService {
             Some(current.id),
             now,
         )?;
+        // The successor keeps the old key's allowlist, limits and metadata (its counts start
+        // afresh: they belong to the old key).
+        new.record.policy = current.policy.clone();
         let until = now + grace;
         let detail = if grace.is_zero() {
             format!(

@@ -6,10 +6,12 @@
 //! [`crate::check`].
 
 use crate::key_format::KeyFormatError;
+use crate::key_limits::LimitState;
 use crate::key_record::Stopped;
 use crate::scope::{Access, Catalog, Scope, ScopeSet};
 use std::borrow::Cow;
 use std::fmt;
+use std::net::IpAddr;
 use time::OffsetDateTime;
 
 /// How a key check ended, without its details: what `/metrics` counts and what the wire
@@ -30,6 +32,12 @@ pub enum Outcome {
     KeyExpired,
     /// `insufficient_scope`
     InsufficientScope,
+    /// `ip_not_allowed`: the key's allowlist does not hold the client's address.
+    IpNotAllowed,
+    /// `key_rate_limited`: the key's own rate limit.
+    KeyRateLimited,
+    /// `usage_limit_exceeded`: the key's usage limit for its period.
+    UsageLimitExceeded,
     /// `rate_limited`
     RateLimited,
     /// `unavailable`: the key table is too old to trust.
@@ -40,7 +48,7 @@ pub enum Outcome {
 
 impl Outcome {
     /// Every outcome, in the order `/metrics` lists them.
-    pub const ALL: [Self; 10] = [
+    pub const ALL: [Self; 13] = [
         Self::Valid,
         Self::InvalidKeyFormat,
         Self::KeyNotFound,
@@ -48,6 +56,9 @@ impl Outcome {
         Self::KeyRotated,
         Self::KeyExpired,
         Self::InsufficientScope,
+        Self::IpNotAllowed,
+        Self::KeyRateLimited,
+        Self::UsageLimitExceeded,
         Self::RateLimited,
         Self::Unavailable,
         Self::NotProvided,
@@ -63,6 +74,9 @@ impl Outcome {
             Self::KeyRotated => "key_rotated",
             Self::KeyExpired => "key_expired",
             Self::InsufficientScope => "insufficient_scope",
+            Self::IpNotAllowed => "ip_not_allowed",
+            Self::KeyRateLimited => "key_rate_limited",
+            Self::UsageLimitExceeded => "usage_limit_exceeded",
             Self::RateLimited => "rate_limited",
             Self::Unavailable => "unavailable",
             Self::NotProvided => "not_provided",
@@ -79,8 +93,8 @@ impl Outcome {
             | Self::KeyRotated
             | Self::KeyExpired
             | Self::NotProvided => 401,
-            Self::InsufficientScope => 403,
-            Self::RateLimited => 429,
+            Self::InsufficientScope | Self::IpNotAllowed => 403,
+            Self::RateLimited | Self::KeyRateLimited | Self::UsageLimitExceeded => 429,
             Self::Unavailable => 503,
         }
     }
@@ -163,6 +177,17 @@ pub enum Refusal {
     Stopped(Stopped),
     /// Valid, but without the scope the request needs.
     InsufficientScope(Needs),
+    /// The key may not be used from this address.
+    IpNotAllowed(IpAddr),
+    /// The key's own rate limit is reached.
+    KeyRateLimited {
+        /// The limit's state, for the `RateLimit-*` headers.
+        state: LimitState,
+        /// Seconds until a request fits.
+        retry_after: u64,
+    },
+    /// The key's usage limit for its period is reached.
+    UsageLimitExceeded(LimitState),
     /// Too many failed presentations from this client.
     RateLimited {
         /// Seconds until another attempt is counted.
@@ -183,6 +208,9 @@ impl Refusal {
             Self::Stopped(Stopped::Rotated { .. }) => Outcome::KeyRotated,
             Self::Stopped(Stopped::Expired { .. }) => Outcome::KeyExpired,
             Self::InsufficientScope(_) => Outcome::InsufficientScope,
+            Self::IpNotAllowed(_) => Outcome::IpNotAllowed,
+            Self::KeyRateLimited { .. } => Outcome::KeyRateLimited,
+            Self::UsageLimitExceeded(_) => Outcome::UsageLimitExceeded,
             Self::RateLimited { .. } => Outcome::RateLimited,
             Self::Unavailable => Outcome::Unavailable,
         }
@@ -208,6 +236,27 @@ impl Refusal {
                 return Cow::Owned(format!(
                     "This API key does not have the '{required_scope}' permission."
                 ));
+            }
+            Self::IpNotAllowed(client) => {
+                return Cow::Owned(format!("This API key may not be used from {client}."));
+            }
+            Self::KeyRateLimited { retry_after, .. } => {
+                return Cow::Owned(format!(
+                    "This API key has reached its rate limit. Retry in {retry_after} seconds, or ask an admin for a higher limit."
+                ));
+            }
+            Self::UsageLimitExceeded(state) => {
+                return Cow::Owned(match state.reset_ms {
+                    Some(reset) => format!(
+                        "This API key has used all {} requests of its usage limit; it resets at {}.",
+                        state.limit,
+                        crate::key_table::rfc3339(reset)
+                    ),
+                    None => format!(
+                        "This API key has used all {} requests of its usage limit, which never resets. Ask an admin to raise it, or use another key.",
+                        state.limit
+                    ),
+                });
             }
             Self::RateLimited { retry_after } => {
                 return Cow::Owned(format!(
@@ -290,6 +339,24 @@ mod tests {
                 403,
             ),
             (Refusal::RateLimited { retry_after: 3 }, "rate_limited", 429),
+            (
+                Refusal::IpNotAllowed(std::net::Ipv4Addr::LOCALHOST.into()),
+                "ip_not_allowed",
+                403,
+            ),
+            (
+                Refusal::KeyRateLimited {
+                    state: LimitState::default(),
+                    retry_after: 1,
+                },
+                "key_rate_limited",
+                429,
+            ),
+            (
+                Refusal::UsageLimitExceeded(LimitState::default()),
+                "usage_limit_exceeded",
+                429,
+            ),
             (Refusal::Unavailable, "unavailable", 503),
         ] {
             assert_eq!(refusal.outcome().code(), code);

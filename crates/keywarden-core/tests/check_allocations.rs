@@ -54,6 +54,7 @@ fn stored(
         replaced_by: None,
         replaces: None,
         change_seq: 1,
+        policy: Default::default(),
     };
     (key.expose().to_owned(), record)
 }
@@ -93,6 +94,8 @@ fn the_key_check_allocates_nothing() {
         needs: payroll_read,
         required: payroll_read.scopes(&catalog),
         now_ms: NOW_MS,
+        client: &|| std::net::Ipv4Addr::LOCALHOST.into(),
+        consume: true,
     };
 
     let cases: [(&str, &str, bool); 8] = [
@@ -115,7 +118,7 @@ fn the_key_check_allocates_nothing() {
         for _ in 0..1_000 {
             let verdict = check_text(&table, &hasher, black_box(text), &context);
             assert_eq!(verdict.is_ok(), accepted, "{name}");
-            black_box(verdict.ok().map(|e| e.key_id));
+            black_box(verdict.ok().map(|(e, _)| e.key_id));
         }
         let change = region.change();
         assert_eq!(

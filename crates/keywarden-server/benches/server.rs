@@ -103,6 +103,7 @@ fn filler(f: &Fixture, n: usize) -> Vec<KeyRecord> {
                 replaced_by: None,
                 replaces: None,
                 change_seq: 0,
+                policy: Default::default(),
             }
         })
         .collect()
@@ -125,6 +126,7 @@ fn bench_create(c: &mut Criterion) {
                             mode: Mode::Test,
                             scopes: vec!["payroll:read".into()],
                             expires_at: None,
+                            policy: Default::default(),
                         },
                         &Actor::cli(),
                     )
@@ -167,7 +169,16 @@ fn bench_verify_threads(c: &mut Criterion) {
     ));
     f.runtime.block_on(cache.catch_up()).unwrap();
     let parsed = key_format::parse(&f.valid).unwrap();
-    assert!(cache.check(parsed, Needs::Nothing, |_| ()).is_ok());
+    assert!(
+        cache
+            .check(
+                parsed,
+                Needs::Nothing,
+                &|| std::net::Ipv4Addr::LOCALHOST.into(),
+                |_, _| ()
+            )
+            .is_ok()
+    );
 
     let mut group = c.benchmark_group("verify");
     group.throughput(Throughput::Elements(1));
@@ -186,7 +197,14 @@ fn bench_verify_threads(c: &mut Criterion) {
                                     // The key is parsed where it is read, as the handlers do.
                                     let parsed = key_format::parse(black_box(key)).unwrap();
                                     black_box(
-                                        cache.check(parsed, Needs::Nothing, |e| e.key_id).is_ok(),
+                                        cache
+                                            .check(
+                                                parsed,
+                                                Needs::Nothing,
+                                                &|| std::net::Ipv4Addr::LOCALHOST.into(),
+                                                |e, _| e.key_id,
+                                            )
+                                            .is_ok(),
                                     );
                                 }
                             });

@@ -93,6 +93,7 @@ async fn main() -> anyhow::Result<()> {
                 mode: Mode::Live,
                 scopes: every_read,
                 expires_at: None,
+                policy: Default::default(),
             },
             &actor,
         )
@@ -138,6 +139,7 @@ async fn main() -> anyhow::Result<()> {
                 replaced_by: None,
                 replaces: None,
                 change_seq: 0,
+                policy: Default::default(),
             });
         }
         store.insert_keys(&batch, &[]).await?;

@@ -12,6 +12,7 @@ use axum::response::{IntoResponse, Response};
 use keywarden_api_types::error::{NoticeBody, TokenMessage};
 use keywarden_api_types::{ErrorBody, ErrorCode};
 use keywarden_core::DomainError;
+use keywarden_core::key_table::from_millis;
 use keywarden_core::scope::Catalog;
 use keywarden_core::store::StoreError;
 use keywarden_core::verdict::{FormatProblem, Refusal};
@@ -319,6 +320,11 @@ pub struct RefusalBody<'a> {
     stopped_at: Option<time::OffsetDateTime>,
     #[serde(skip_serializing_if = "Option::is_none")]
     required_scope: Option<&'a str>,
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        with = "keywarden_api_types::policy::resets_at"
+    )]
+    resets_at: Option<Option<time::OffsetDateTime>>,
 }
 
 impl<'a> RefusalBody<'a> {
@@ -331,6 +337,10 @@ impl<'a> RefusalBody<'a> {
             stopped_at: refusal.stopped_at(),
             required_scope: matches!(refusal, Refusal::InsufficientScope(_))
                 .then_some(required_scope),
+            resets_at: match refusal {
+                Refusal::UsageLimitExceeded(state) => Some(state.reset_ms.map(from_millis)),
+                _ => None,
+            },
         }
     }
 }
@@ -379,6 +389,19 @@ impl IntoResponse for ApiError {
                 ..
             } => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
+            }
+            Self::Refused {
+                refusal: Refusal::KeyRateLimited { state, retry_after },
+                ..
+            } => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
+                crate::limit_headers::insert(headers, state);
+            }
+            Self::Refused {
+                refusal: Refusal::UsageLimitExceeded(state),
+                ..
+            } if state.reset_ms.is_some() => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(state.reset_secs));
             }
             Self::Unavailable
             | Self::Refused {

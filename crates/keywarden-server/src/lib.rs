@@ -31,6 +31,7 @@ pub mod console;
 pub mod docs_page;
 pub mod error;
 pub mod extract;
+pub mod limit_headers;
 pub mod metrics;
 pub mod openapi;
 pub mod password_pool;

@@ -29,6 +29,9 @@ mod forward_auth;
 #[path = "api/hostile_input.rs"]
 mod hostile_input;
 #[cfg(test)]
+#[path = "api/key_policy.rs"]
+mod key_policy;
+#[cfg(test)]
 #[path = "api/key_table_load.rs"]
 mod key_table_load;
 #[cfg(test)]

@@ -18,11 +18,19 @@ macro_rules! files {
 }
 
 /// `migrations/sqlite/`, oldest first.
-pub(crate) const SQLITE: &[File] =
-    files!("sqlite": "0001_initial.sql", "0002_console.sql", "0003_webhooks.sql");
+pub(crate) const SQLITE: &[File] = files!(
+    "sqlite": "0001_initial.sql",
+    "0002_console.sql",
+    "0003_webhooks.sql",
+    "0004_key_policy.sql",
+);
 
 /// `migrations/postgres/`, oldest first.
-pub(crate) const POSTGRES: &[File] = files!("postgres": "0001_initial.sql", "0002_webhooks.sql");
+pub(crate) const POSTGRES: &[File] = files!(
+    "postgres": "0001_initial.sql",
+    "0002_webhooks.sql",
+    "0003_key_policy.sql",
+);
 
 /// The migrator for `files`, as `sqlx::migrate!` would build it from their folder.
 pub(crate) fn migrator(files: &[File]) -> Migrator {

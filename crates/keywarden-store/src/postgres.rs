@@ -107,6 +107,7 @@ mod webhooks;
 
 pub use listener::{KEY_CHANGES_CHANNEL, KeyChangeListener, KeyChangeNotice};
 
+use crate::narrow_feed::policy_json;
 use codec::{key_columns, opt_pg_time, pg_time};
 use errors::{Failure, map_migrate, map_sqlx};
 use keywarden_core::account::User;
@@ -320,7 +321,7 @@ async fn insert_key(conn: &mut PgConnection, k: &KeyRecord, seq: i64) -> Result<
         "INSERT INTO api_keys (",
         key_columns!(),
         ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
-         $18, $19)"
+         $18, $19, $20)"
     ))
     .bind(k.id.0)
     .bind(k.account_id.0)
@@ -341,6 +342,7 @@ async fn insert_key(conn: &mut PgConnection, k: &KeyRecord, seq: i64) -> Result<
     .bind(k.replaced_by.map(|id| id.0))
     .bind(k.replaces.map(|id| id.0))
     .bind(seq)
+    .bind(policy_json(&k.policy)?)
     .execute(conn)
     .await?;
     Ok(())

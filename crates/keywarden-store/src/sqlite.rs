@@ -58,6 +58,7 @@ mod second_factor;
 mod users;
 mod webhooks;
 
+use crate::narrow_feed::policy_json;
 use codec::{id_text, key_columns, micros, opt_micros, scopes_json};
 use errors::{map_migrate, map_sqlx};
 use keywarden_core::account::User;
@@ -335,7 +336,7 @@ async fn insert_key(conn: &mut SqliteConnection, k: &KeyRecord) -> Result<i64, S
     sqlx::query(concat!(
         "INSERT INTO api_keys (",
         key_columns!(),
-        ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
     ))
     .bind(id_text(k.id.0))
     .bind(id_text(k.account_id.0))
@@ -356,6 +357,7 @@ async fn insert_key(conn: &mut SqliteConnection, k: &KeyRecord) -> Result<i64, S
     .bind(k.replaced_by.map(|id| id_text(id.0)))
     .bind(k.replaces.map(|id| id_text(id.0)))
     .bind(seq)
+    .bind(policy_json(&k.policy)?)
     .execute(conn)
     .await
     .map_err(map_sqlx)?;

@@ -91,6 +91,7 @@ fn key(account: AccountId, kind: KeyKind, mode: Mode, created: OffsetDateTime) -
         replaced_by: None,
         replaces: None,
         change_seq: 0,
+        policy: Default::default(),
     }
 }
 

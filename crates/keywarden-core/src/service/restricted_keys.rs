@@ -7,6 +7,7 @@ use crate::audit::{Action, Actor};
 use crate::error::DomainError;
 use crate::ids::{AccountId, KeyId};
 use crate::key_format::{KeyKind, Mode};
+use crate::key_policy::{KeyPolicy, PolicyChanges, describe_changes};
 use crate::key_record::{KeyRecord, Lifecycle};
 use crate::store::{KeyQuery, KeyUpdate, StoreError};
 use time::OffsetDateTime;
@@ -27,6 +28,8 @@ pub struct NewKey {
     pub scopes: Vec<String>,
     /// Optional expiry, in the future.
     pub expires_at: Option<OffsetDateTime>,
+    /// Allowlist, limits and metadata, as sent.
+    pub policy: PolicyChanges,
 }
 
 /// Changes to a key; `None` leaves a field alone.
@@ -38,6 +41,8 @@ pub struct KeyChanges {
     pub scopes: Option<Vec<String>>,
     /// New expiry; `Some(None)` removes it (restricted keys only).
     pub expires_at: Option<Option<OffsetDateTime>>,
+    /// Changes to the allowlist, limits and metadata.
+    pub policy: PolicyChanges,
 }
 
 impl AccountService {
@@ -93,7 +98,8 @@ impl AccountService {
         let label = valid_label(&new.label)?;
         let scopes = self.valid_scopes(&new.scopes)?;
         let expires_at = valid_expiry(new.expires_at, now)?;
-        let key = self.issue(
+        let policy = new.policy.apply(&KeyPolicy::default())?;
+        let mut key = self.issue(
             account_id,
             KeyKind::Restricted,
             new.mode,
@@ -104,13 +110,18 @@ impl AccountService {
             None,
             now,
         )?;
-        let detail = format!(
+        let mut detail = format!(
             "created restricted {} key '{}' ({}) with scopes {}",
             new.mode,
             key.record.label,
             key.record.hint,
             key.record.scopes.join(", ")
         );
+        for part in describe_changes(&KeyPolicy::default(), &policy) {
+            detail.push_str("; ");
+            detail.push_str(&part);
+        }
+        key.record.policy = policy;
         let event = self.event(
             account_id,
             Action::KeyCreated,
@@ -185,7 +196,7 @@ impl AccountService {
             };
             return Err(DomainError::Invalid {
                 field,
-                message: "standard keys reach every product and never expire; only their label can change".into(),
+                message: "standard keys reach every product and never expire: change their label, allowed_ips, rate_limit, usage_limit or metadata instead".into(),
             });
         }
         let now = self.clock.now();
@@ -200,11 +211,16 @@ impl AccountService {
                 None => None,
                 Some(at) => Some(valid_expiry(at, now)?),
             },
+            policy: if changes.policy.is_empty() {
+                None
+            } else {
+                Some(changes.policy.apply(&current.policy)?)
+            },
         };
         if update == KeyUpdate::default() {
             return Err(DomainError::Invalid {
                 field: "label",
-                message: "send at least one of label, scopes and expires_at".into(),
+                message: "send at least one of label, scopes, expires_at, allowed_ips, rate_limit, usage_limit and metadata".into(),
             });
         }
         let mut changed = Vec::new();
@@ -223,6 +239,9 @@ impl AccountService {
                 "expiry → {}",
                 expiry.map_or_else(|| "never".to_owned(), |t| t.to_string())
             ));
+        }
+        if let Some(policy) = &update.policy {
+            changed.extend(describe_changes(&current.policy, policy));
         }
         let detail = format!("updated {}: {}", current.hint, changed.join("; "));
         let event = self.event(

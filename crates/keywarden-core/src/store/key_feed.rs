@@ -4,6 +4,7 @@ use super::StoreError;
 use crate::digest::KeyDigest;
 use crate::ids::{AccountId, KeyId};
 use crate::key_format::{KeyKind, Mode};
+use crate::key_policy::KeyPolicy;
 use crate::key_record::{KeyRecord, Lifecycle};
 use async_trait::async_trait;
 use time::OffsetDateTime;
@@ -33,6 +34,8 @@ pub struct KeyTableRow {
     pub expires_at: Option<OffsetDateTime>,
     /// When a revoked key was revoked, or when a rotated key's grace ends; `None` when active.
     pub stopped_at: Option<OffsetDateTime>,
+    /// Allowlist, limits and metadata.
+    pub policy: KeyPolicy,
 }
 
 impl KeyTableRow {
@@ -49,6 +52,7 @@ impl KeyTableRow {
             lifecycle: record.lifecycle,
             expires_at: record.expires_at,
             stopped_at: record.stopped_at(),
+            policy: record.policy.clone(),
         }
     }
 }

@@ -4,6 +4,7 @@ use super::StoreError;
 use crate::audit::AuditEvent;
 use crate::ids::{AccountId, KeyId};
 use crate::key_format::{KeyKind, Mode};
+use crate::key_policy::KeyPolicy;
 use crate::key_record::{KeyRecord, KeyStatus};
 use async_trait::async_trait;
 use time::OffsetDateTime;
@@ -61,6 +62,8 @@ pub struct KeyUpdate {
     pub scopes: Option<Vec<String>>,
     /// New expiry (`Some(None)` removes it).
     pub expires_at: Option<Option<OffsetDateTime>>,
+    /// The key's whole new policy.
+    pub policy: Option<KeyPolicy>,
 }
 
 /// An account's keys. Every change bumps the key's `change_seq`, so it reaches the change feed
@@ -91,7 +94,7 @@ pub trait KeyStore: Send + Sync {
         event: &AuditEvent,
     ) -> Result<(), StoreError>;
 
-    /// Changes a key's label, scopes or expiry and bumps its `change_seq`; returns the key as
+    /// Changes a key's label, scopes, expiry or policy and bumps its `change_seq`; returns the key as
     /// stored. A revoked key is a `Conflict`; another account's key is `NotFound`.
     async fn update_key(
         &self,

@@ -128,6 +128,7 @@ mod tests {
             replaces: None,
             last_used_at: None,
             change_seq: 0,
+            policy: Default::default(),
         }
     }
 

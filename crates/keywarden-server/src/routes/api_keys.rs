@@ -6,7 +6,7 @@
 
 use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiPath, ApiQuery, Console, bytes_rejection, optional_json};
-use crate::routes::metadata::{Creators, issued, metadata};
+use crate::routes::metadata::{Creators, issued, metadata, policy_changes};
 use crate::routes::standard_keys::grace_seconds;
 use crate::state::AppState;
 use axum::Json;
@@ -205,6 +205,13 @@ pub async fn create(
         mode,
         scopes: request.scopes,
         expires_at: request.expires_at,
+        // Absent and null alike mean none on a new key.
+        policy: policy_changes(
+            request.allowed_ips.map(Some),
+            request.rate_limit.map(Some),
+            request.usage_limit.map(Some),
+            request.metadata.map(Some),
+        ),
     };
     let key = state
         .service
@@ -314,6 +321,12 @@ pub async fn update(
         label: request.label,
         scopes: request.scopes,
         expires_at,
+        policy: policy_changes(
+            request.allowed_ips,
+            request.rate_limit,
+            request.usage_limit,
+            request.metadata,
+        ),
     };
     let record = state
         .service

@@ -3,9 +3,11 @@
 use crate::error::ApiError;
 use crate::state::AppState;
 use keywarden_api_types::keys::{IssuedKeyBody, KeyMetadata};
+use keywarden_api_types::policy::{RateLimitBody, UsageLimitBody};
 use keywarden_core::account::User;
 use keywarden_core::ids::{AccountId, UserId};
 use keywarden_core::key_format::KeyKind;
+use keywarden_core::key_policy::{PolicyChanges, ip_text};
 use keywarden_core::key_record::KeyRecord;
 use keywarden_core::scope::Catalog;
 use keywarden_core::service::IssuedKey;
@@ -64,6 +66,35 @@ pub fn metadata(
         revoked_at: record.revoked_at,
         grace_until: record.grace_until,
         rotation_due: record.rotation_due(now, rotation_period_days),
+        allowed_ips: record
+            .policy
+            .allowed_ips
+            .as_ref()
+            .map(|nets| nets.iter().map(ip_text).collect()),
+        rate_limit: record.policy.rate_limit.map(|r| RateLimitBody {
+            limit: i64::from(r.limit),
+            period_seconds: i64::from(r.period_seconds),
+        }),
+        usage_limit: record.policy.usage_limit.map(|u| UsageLimitBody {
+            limit: i64::try_from(u.limit).unwrap_or(i64::MAX),
+            period: u.period.as_str().into(),
+        }),
+        metadata: record.policy.metadata.clone(),
+    }
+}
+
+/// The policy parts of a create or update body, for the service to check.
+pub fn policy_changes(
+    allowed_ips: Option<Option<Vec<String>>>,
+    rate_limit: Option<Option<RateLimitBody>>,
+    usage_limit: Option<Option<UsageLimitBody>>,
+    metadata: Option<Option<serde_json::Map<String, serde_json::Value>>>,
+) -> PolicyChanges {
+    PolicyChanges {
+        allowed_ips,
+        rate_limit: rate_limit.map(|r| r.map(|r| (r.limit, r.period_seconds))),
+        usage_limit: usage_limit.map(|u| u.map(|u| (u.limit, u.period))),
+        metadata,
     }
 }
 

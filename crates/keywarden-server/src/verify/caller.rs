@@ -32,7 +32,7 @@ pub fn check_verifier_secret(state: &AppState, headers: &HeaderMap) -> Result<()
 
 /// The client's address (the peer, or what a trusted proxy says). Only the address is
 /// needed, not `ClientMeta`, whose user agent is a copied string.
-fn client(state: &AppState, parts: &Parts) -> IpAddr {
+pub fn client(state: &AppState, parts: &Parts) -> IpAddr {
     let peer = parts
         .extensions
         .get::<ConnectInfo<SocketAddr>>()

@@ -5,7 +5,7 @@
 //!
 //! This is the hot path: no database, no allocation for the key itself.
 
-use super::caller::{check_verifier_secret, count_failure, is_over_the_limit};
+use super::caller::{check_verifier_secret, client, count_failure, is_over_the_limit};
 use super::presented_key::{BasicBuffer, presented_key};
 use super::route_table::{access_of, method_access};
 use crate::answer_first::Taken;
@@ -16,8 +16,10 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use bytes::{Bytes, BytesMut};
+use keywarden_core::check::Limits;
 use keywarden_core::ids::{AccountId, KeyId};
 use keywarden_core::key_format::{Mode, ParsedKey};
+use keywarden_core::key_limits::LimitState;
 use keywarden_core::key_table::TableEntry;
 use keywarden_core::verdict::{Needs, Outcome, Refusal};
 use std::cell::RefCell;
@@ -68,6 +70,13 @@ const X_FORWARDED_URI: HeaderName = HeaderName::from_static("x-forwarded-uri");
                 ("X-Keywarden-Account" = String, description = "The key's account id."),
                 ("X-Keywarden-Key-Id" = String, description = "The key's id."),
                 ("X-Keywarden-Mode" = String, description = "`test` or `live`."),
+                ("X-Keywarden-Metadata" = String, description = "The key's metadata object as \
+                 base64 (standard alphabet) of its JSON; only for a key with metadata."),
+                ("RateLimit-Limit" = u64, description = "For a key with a rate limit: the limit."),
+                ("RateLimit-Remaining" = u64, description = "For a key with a rate limit: \
+                 requests left in the window."),
+                ("RateLimit-Reset" = u64, description = "For a key with a rate limit: seconds \
+                 until the window resets."),
             )
         ),
         (status = 401, response = crate::error::responses::KeyUnauthorized),
@@ -104,11 +113,12 @@ pub fn answer(state: &AppState, request: Request) -> Taken {
             let state = state.clone();
             Taken::Later(Box::pin(async move {
                 let mut buffer: BasicBuffer = [0; 192];
+                let client = || client(&state, &parts);
                 let verdict = match presented(&state, &parts, &mut buffer) {
                     Ok((key, needs)) => {
                         state
                             .keys
-                            .check_after_catching_up(seen, key, needs, identity)
+                            .check_after_catching_up(seen, key, needs, &client, accepted)
                             .await
                     }
                     Err(refusal) => Err(refusal),
@@ -136,31 +146,64 @@ fn presented<'a>(
 }
 
 /// What an accepted key's answer carries.
-type Identity = (AccountId, KeyId, Mode);
-
-fn identity(entry: &TableEntry) -> Identity {
-    (entry.account_id, entry.key_id, entry.mode)
+struct Accepted {
+    account: AccountId,
+    key_id: KeyId,
+    mode: Mode,
+    /// `X-Keywarden-Metadata`, written when the key table was filled (a reference count here).
+    metadata: Option<Bytes>,
+    /// The rate limit's state, for the `RateLimit-*` headers.
+    rate: Option<LimitState>,
 }
 
-fn check(state: &AppState, parts: &Parts) -> Result<Identity, Refusal> {
+fn accepted(entry: &TableEntry, limits: Limits) -> Accepted {
+    Accepted {
+        account: entry.account_id,
+        key_id: entry.key_id,
+        mode: entry.mode,
+        metadata: entry
+            .policy
+            .as_ref()
+            .and_then(|p| p.metadata_base64.clone()),
+        rate: limits.rate,
+    }
+}
+
+fn check(state: &AppState, parts: &Parts) -> Result<Accepted, Refusal> {
     let mut buffer: BasicBuffer = [0; 192];
     let (key, needs) = presented(state, parts, &mut buffer)?;
-    state.keys.check(key, needs, identity)
+    state
+        .keys
+        .check(key, needs, &|| client(state, parts), accepted)
 }
 
 /// The answer to a verdict: 200 with the identity headers, or the refusal (counted against
 /// the client first).
-fn finish(state: &AppState, parts: &Parts, verdict: Result<Identity, Refusal>) -> Response {
+fn finish(state: &AppState, parts: &Parts, verdict: Result<Accepted, Refusal>) -> Response {
     match verdict {
-        Ok((account, key_id, mode)) => {
+        Ok(accepted) => {
             state.metrics.key_check(Outcome::Valid);
             let mut response = StatusCode::OK.into_response();
             let out = response.headers_mut();
-            if let Some((account, key_id)) = id_header_values(&account.0, &key_id.0) {
+            if let Some((account, key_id)) =
+                id_header_values(&accepted.account.0, &accepted.key_id.0)
+            {
                 out.insert(ACCOUNT_HEADER, account);
                 out.insert(KEY_ID_HEADER, key_id);
             }
-            out.insert(MODE_HEADER, HeaderValue::from_static(mode.as_str()));
+            out.insert(
+                MODE_HEADER,
+                HeaderValue::from_static(accepted.mode.as_str()),
+            );
+            if let Some(metadata) = accepted
+                .metadata
+                .and_then(|m| HeaderValue::from_maybe_shared(m).ok())
+            {
+                out.insert(METADATA_HEADER, metadata);
+            }
+            if let Some(rate) = &accepted.rate {
+                crate::limit_headers::insert(out, rate);
+            }
             response
         }
         Err(refusal) => {
@@ -174,6 +217,7 @@ fn finish(state: &AppState, parts: &Parts, verdict: Result<Identity, Refusal>) -
 const ACCOUNT_HEADER: HeaderName = HeaderName::from_static("x-keywarden-account");
 const KEY_ID_HEADER: HeaderName = HeaderName::from_static("x-keywarden-key-id");
 const MODE_HEADER: HeaderName = HeaderName::from_static("x-keywarden-mode");
+const METADATA_HEADER: HeaderName = HeaderName::from_static("x-keywarden-metadata");
 
 /// Length of a hyphenated UUID.
 const UUID_LEN: usize = 36;

@@ -12,7 +12,7 @@
 
 use crossbeam_utils::sync::{ShardedLock, ShardedLockReadGuard};
 use keywarden_core::Clock;
-use keywarden_core::check::{self, Context};
+use keywarden_core::check::{self, ClientAddr, Context, Limits};
 use keywarden_core::digest::KeyHasher;
 use keywarden_core::key_format::ParsedKey;
 use keywarden_core::key_record::{KeyRecord, Lifecycle};
@@ -209,15 +209,17 @@ impl SyncedKeyTable {
         now_ms - self.synced_at.load(Ordering::Relaxed) <= self.max_age_ms
     }
 
-    /// Checks a parsed key for a request that `needs` this access; calls `accept` with the
-    /// entry if every step passes. The closure runs under the read lock, so it must be short
-    /// and must not block.
+    /// Checks a parsed key for a request that `needs` this access from the address `client`
+    /// gives (asked only for a key with an allowlist); calls `accept` with the entry and its
+    /// limits' state if every step passes. The closure runs under the read lock, so it must be
+    /// short and must not block.
     #[inline]
     pub fn check<R>(
         &self,
         key: ParsedKey<'_>,
         needs: Needs,
-        accept: impl FnOnce(&TableEntry) -> R,
+        client: &ClientAddr<'_>,
+        accept: impl FnOnce(&TableEntry, Limits) -> R,
     ) -> Result<R, Refusal> {
         let now_ms = self.clock.unix_millis();
         if !self.is_fresh(now_ms) {
@@ -227,9 +229,12 @@ impl SyncedKeyTable {
             needs,
             required: needs.scopes(&self.catalog),
             now_ms,
+            client,
+            consume: true,
         };
         let table = self.read();
-        check::check(&table, &self.hasher, key, &context).map(accept)
+        check::check(&table, &self.hasher, key, &context)
+            .map(|(entry, limits)| accept(entry, limits))
     }
 
     /// Feed reads started so far (see [`SyncedKeyTable::catch_up_for_unknown_key`]).
@@ -274,7 +279,8 @@ impl SyncedKeyTable {
         seen: u64,
         key: ParsedKey<'_>,
         needs: Needs,
-        accept: impl Fn(&TableEntry) -> R,
+        client: &ClientAddr<'_>,
+        accept: impl Fn(&TableEntry, Limits) -> R,
     ) -> Result<R, Refusal> {
         // Bounded: with the database away, an unknown key is answered as unknown, not held.
         match tokio::time::timeout(UNKNOWN_KEY_WAIT, self.catch_up_for_unknown_key(seen)).await {
@@ -288,7 +294,7 @@ impl SyncedKeyTable {
                 tracing::debug!("the key change feed took too long to read for an unknown key")
             }
         }
-        self.check(key, needs, accept)
+        self.check(key, needs, client, accept)
     }
 
     /// Writes the uses noted since the last call, in one batch.

@@ -1,7 +1,7 @@
 //! `POST /v1/verify/`: the platform's services ask whether a key may be used.
 //! Always 200 with `valid` true or false; 400 only when the request itself is wrong.
 
-use super::caller::check_verifier_secret;
+use super::caller::{check_verifier_secret, client};
 use crate::error::{ApiError, RefusalBody};
 use crate::extract::ApiJson;
 use crate::state::AppState;
@@ -10,12 +10,17 @@ use axum::extract::{FromRequest, Request, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use keywarden_api_types::verify::{VerifyRequest, VerifyResponse};
+use keywarden_core::check::Limits;
 use keywarden_core::ids::{AccountId, KeyId};
 use keywarden_core::key_format;
+use keywarden_core::key_limits::LimitState;
 use keywarden_core::key_table::{TableEntry, from_millis};
 use keywarden_core::scope::{Catalog, ScopeSet};
 use keywarden_core::verdict::{Needs, Outcome, Refusal};
 use serde::ser::{Serialize, SerializeSeq, Serializer};
+use serde_json::value::RawValue;
+use std::net::IpAddr;
+use std::sync::Arc;
 use time::OffsetDateTime;
 
 /// `POST /v1/verify/` `{"key": "...", "scope"?: "payroll:write"}`
@@ -95,8 +100,21 @@ pub async fn verify(State(state): State<AppState>, http: Request) -> Result<Resp
     // The order of the answers is kept: a malformed body is a 400 before a missing verifier
     // secret is a 401.
     let verifier = check_verifier_secret(&state, http.headers());
+    // The address of this request's client, for a key with an allowlist when the body names
+    // no `client_ip` (the body's reader takes the request whole).
+    let (parts, body) = http.into_parts();
+    let caller = client(&state, &parts);
+    let http = Request::from_parts(parts, body);
     let ApiJson(request) = ApiJson::<VerifyRequest>::from_request(http, &state).await?;
     verifier?;
+    let client_ip = match request.client_ip.as_deref() {
+        None => caller,
+        Some(text) => text.trim().parse::<IpAddr>().map_err(|_| ApiError::Invalid {
+            field: "client_ip".into(),
+            message: "give the address of the client that presented the key, e.g. 203.0.113.7 or 2001:db8::1".into(),
+        })?,
+    };
+    let client_ip = move || client_ip;
     let catalog = state.keys.catalog();
     let needs = match request.scope.as_deref() {
         None => Needs::Nothing,
@@ -105,16 +123,16 @@ pub async fn verify(State(state): State<AppState>, http: Request) -> Result<Resp
             message: e.to_string(),
         })?),
     };
-    let accept = |entry: &TableEntry| ValidAnswer::of(entry, catalog);
+    let accept = |entry: &TableEntry, limits: Limits| ValidAnswer::of(entry, limits, catalog);
     let verdict = match key_format::parse(&request.key) {
         Err(error) => Err(Refusal::from(error)),
-        Ok(key) => match state.keys.check(key, needs, accept) {
+        Ok(key) => match state.keys.check(key, needs, &client_ip, accept) {
             // Perhaps created on another instance or by the CLI a moment ago (SPEC §5).
             Err(Refusal::NotFound) => {
                 let seen = state.keys.reads_started();
                 state
                     .keys
-                    .check_after_catching_up(seen, key, needs, accept)
+                    .check_after_catching_up(seen, key, needs, &client_ip, accept)
                     .await
             }
             verdict => verdict,
@@ -131,11 +149,15 @@ pub async fn verify(State(state): State<AppState>, http: Request) -> Result<Resp
                 return Err(ApiError::Unavailable);
             }
             let required_scope = request.scope.unwrap_or_default();
-            Ok(Json(RefusedAnswer {
+            let mut response = Json(RefusedAnswer {
                 valid: false,
                 body: RefusalBody::of(&refusal, &required_scope),
             })
-            .into_response())
+            .into_response();
+            if let Refusal::KeyRateLimited { state, .. } = &refusal {
+                crate::limit_headers::insert(response.headers_mut(), state);
+            }
+            Ok(response)
         }
     }
 }
@@ -163,10 +185,46 @@ struct ValidAnswer<'a> {
     scopes: ScopeNames<'a>,
     #[serde(with = "time::serde::rfc3339::option")]
     expires_at: Option<OffsetDateTime>,
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "raw_json")]
+    metadata: Option<Arc<RawValue>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rate_limit: Option<LimitAnswer>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    usage_limit: Option<LimitAnswer>,
+    /// The rate limit's state, for the `RateLimit-*` headers.
+    #[serde(skip)]
+    rate_state: Option<LimitState>,
+}
+
+/// A limit's state: the JSON of [`keywarden_api_types::policy::LimitStatus`].
+#[derive(serde::Serialize)]
+struct LimitAnswer {
+    limit: u64,
+    remaining: u64,
+    #[serde(with = "time::serde::rfc3339::option")]
+    reset: Option<OffsetDateTime>,
+}
+
+impl LimitAnswer {
+    fn of(state: LimitState) -> Self {
+        Self {
+            limit: state.limit,
+            remaining: state.remaining,
+            reset: state.reset_ms.map(from_millis),
+        }
+    }
+}
+
+/// Writes the metadata's JSON as it was stored when the key table was filled.
+fn raw_json<S: Serializer>(json: &Option<Arc<RawValue>>, serializer: S) -> Result<S::Ok, S::Error> {
+    match json {
+        Some(json) => json.as_ref().serialize(serializer),
+        None => serializer.serialize_none(),
+    }
 }
 
 impl<'a> ValidAnswer<'a> {
-    fn of(entry: &TableEntry, catalog: &'a Catalog) -> Self {
+    fn of(entry: &TableEntry, limits: Limits, catalog: &'a Catalog) -> Self {
         Self {
             valid: true,
             key_id: entry.key_id,
@@ -178,6 +236,10 @@ impl<'a> ValidAnswer<'a> {
                 set: entry.scopes,
             },
             expires_at: (entry.expires_at != i64::MAX).then(|| from_millis(entry.expires_at)),
+            metadata: entry.policy.as_ref().and_then(|p| p.metadata_json.clone()),
+            rate_limit: limits.rate.map(LimitAnswer::of),
+            usage_limit: limits.usage.map(LimitAnswer::of),
+            rate_state: limits.rate,
         }
     }
 }
@@ -187,14 +249,20 @@ impl IntoResponse for ValidAnswer<'_> {
         // Room for a standard key on a catalog of a dozen products, so the buffer rarely grows.
         let mut body = Vec::with_capacity(512);
         match serde_json::to_writer(&mut body, &self) {
-            Ok(()) => (
-                [(
-                    header::CONTENT_TYPE,
-                    HeaderValue::from_static("application/json"),
-                )],
-                body,
-            )
-                .into_response(),
+            Ok(()) => {
+                let mut response = (
+                    [(
+                        header::CONTENT_TYPE,
+                        HeaderValue::from_static("application/json"),
+                    )],
+                    body,
+                )
+                    .into_response();
+                if let Some(rate) = &self.rate_state {
+                    crate::limit_headers::insert(response.headers_mut(), rate);
+                }
+                response
+            }
             Err(error) => {
                 ApiError::Internal(format!("writing a verify answer: {error}")).into_response()
             }
@@ -235,7 +303,21 @@ mod tests {
             kind: answer.kind.into(),
             scopes: answer.scopes.catalog.names(answer.scopes.set),
             expires_at: answer.expires_at,
+            metadata: answer
+                .metadata
+                .as_ref()
+                .map(|raw| serde_json::from_str(raw.get()).unwrap()),
+            rate_limit: answer.rate_limit.as_ref().map(limit_status),
+            usage_limit: answer.usage_limit.as_ref().map(limit_status),
         })
+    }
+
+    fn limit_status(answer: &LimitAnswer) -> keywarden_api_types::policy::LimitStatus {
+        keywarden_api_types::policy::LimitStatus {
+            limit: answer.limit,
+            remaining: answer.remaining,
+            reset: answer.reset,
+        }
     }
 
     #[test]
@@ -259,8 +341,25 @@ mod tests {
                 hint: None,
                 stopped_at: Some(at),
                 required_scope: None,
+                resets_at: None,
             })
         );
+        // A usage limit that never resets says so with `"resets_at": null`.
+        let refusal = Refusal::UsageLimitExceeded(LimitState {
+            limit: 5,
+            ..LimitState::default()
+        });
+        let written = serde_json::to_string(&RefusedAnswer {
+            valid: false,
+            body: RefusalBody::of(&refusal, ""),
+        })
+        .unwrap();
+        assert!(written.contains(r#""resets_at":null"#), "{written}");
+        let parsed: VerifyResponse = serde_json::from_str(&written).unwrap();
+        let VerifyResponse::Invalid(invalid) = parsed else {
+            panic!("{written}")
+        };
+        assert_eq!(invalid.resets_at, Some(None));
     }
 
     #[test]
@@ -285,7 +384,16 @@ mod tests {
                 Some(0),
             ),
         ];
-        for (mode, kind, set, expires) in cases {
+        let metadata = serde_json::value::to_raw_value(&serde_json::json!({
+            "customer": "acme-42", "tier": {"name": "gold", "seats": 12}, "z": [1, "é"]
+        }))
+        .unwrap();
+        let limit = |reset_ms: Option<i64>| LimitAnswer {
+            limit: 100,
+            remaining: 41,
+            reset: reset_ms.map(from_millis),
+        };
+        for (n, (mode, kind, set, expires)) in cases.into_iter().enumerate() {
             let answer = ValidAnswer {
                 valid: true,
                 key_id: KeyId(uuid::Uuid::from_u128(
@@ -299,6 +407,10 @@ mod tests {
                     set,
                 },
                 expires_at: expires.map(from_millis),
+                metadata: (n > 0).then(|| Arc::from(metadata.clone())),
+                rate_limit: (n > 0).then(|| limit(Some(1_795_000_060_000))),
+                usage_limit: (n == 2).then(|| limit(None)),
+                rate_state: None,
             };
             let written = serde_json::to_string(&answer).unwrap();
             assert_eq!(written, serde_json::to_string(&owned(&answer)).unwrap());

@@ -163,6 +163,7 @@ mod tests {
             replaces: None,
             last_used_at: None,
             change_seq: 0,
+            policy: Default::default(),
         }
     }
 

@@ -52,7 +52,12 @@ async fn a_long_feed_loads_every_key_and_the_next_change_after_it() {
     });
     let check = |secret: &str| {
         let key = key_format::parse(secret).map_err(Refusal::from)?;
-        cache.check(key, read, |entry| entry.key_id)
+        cache.check(
+            key,
+            read,
+            &|| std::net::Ipv4Addr::LOCALHOST.into(),
+            |entry, _| entry.key_id,
+        )
     };
     for (secret, record) in secrets.iter().zip(&records) {
         assert_eq!(check(secret).ok(), Some(record.id), "{}", record.hint);

@@ -119,6 +119,10 @@ async fn creating_a_key_shows_its_secret_once_and_then_only_its_metadata() {
         "revoked_at": null,
         "grace_until": null,
         "rotation_due": false,
+        "allowed_ips": null,
+        "rate_limit": null,
+        "usage_limit": null,
+        "metadata": null,
     });
     let mut with_secret = expected.clone();
     with_secret["key"] = Value::from(secret.clone());
@@ -874,6 +878,10 @@ async fn rotation_without_grace_stops_the_old_key_at_once_and_keeps_the_settings
         "revoked_at": null,
         "grace_until": null,
         "rotation_due": false,
+        "allowed_ips": null,
+        "rate_limit": null,
+        "usage_limit": null,
+        "metadata": null,
         "previous": {
             "id": old_id.to_string(),
             "hint": hint_of(&old_secret),

@@ -71,6 +71,10 @@ fn fresh_metadata(record: &KeyRecord, key: &str) -> Value {
         "revoked_at": null,
         "grace_until": null,
         "rotation_due": false,
+        "allowed_ips": null,
+        "rate_limit": null,
+        "usage_limit": null,
+        "metadata": null,
     })
 }
 

@@ -256,6 +256,7 @@ pub fn restricted_record(
         replaced_by: None,
         replaces: None,
         change_seq: 0,
+        policy: Default::default(),
     };
     (secret.expose().to_owned(), record)
 }

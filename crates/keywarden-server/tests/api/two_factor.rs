@@ -623,6 +623,7 @@ async fn the_service_itself_enforces_the_policy_and_updates_the_key_table() {
         mode: Mode::Test,
         scopes: vec!["payroll:read".into()],
         expires_at: None,
+        policy: Default::default(),
     };
     let before = service
         .store()

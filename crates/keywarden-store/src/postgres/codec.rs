@@ -5,7 +5,7 @@
 //! Reading is strict: a row that does not decode into a valid domain value is an error
 //! naming the table, column and row id, never silently a default.
 
-use crate::narrow_feed::{bad_column, parse_name};
+use crate::narrow_feed::{bad_column, parse_name, policy_from};
 use keywarden_core::account::{Account, Role, User};
 use keywarden_core::audit::{Action, Actor, AuditEvent};
 use keywarden_core::clock::truncate_to_micros;
@@ -28,7 +28,7 @@ macro_rules! key_columns {
     () => {
         "id, account_id, kind, mode, label, hint, digest, scopes, lifecycle, created_at, \
          created_by, expires_at, last_used_at, rotated_at, revoked_at, grace_until, \
-         replaced_by, replaces, change_seq"
+         replaced_by, replaces, change_seq, policy"
     };
 }
 pub(crate) use key_columns;
@@ -205,6 +205,9 @@ pub(crate) fn key_from_row(row: &PgRow) -> Result<KeyRecord, StoreError> {
         replaced_by: r.get::<Option<Uuid>>("replaced_by")?.map(KeyId),
         replaces: r.get::<Option<Uuid>>("replaces")?.map(KeyId),
         change_seq: r.get("change_seq")?,
+        policy: policy_from(r.get::<Option<String>>("policy")?.as_deref(), &|c, why| {
+            r.bad(c, why.to_string())
+        })?,
     })
 }
 
@@ -244,6 +247,11 @@ pub(crate) fn table_row_from_row(row: &PgRow) -> Result<KeyTableRow, StoreError>
         )?,
         expires_at: row.try_get(8).map_err(|e| bad("expires_at", &e))?,
         stopped_at: row.try_get(9).map_err(|e| bad("stopped_at", &e))?,
+        policy: policy_from(
+            row.try_get::<Option<&str>, _>(10)
+                .map_err(|e| bad("policy", &e))?,
+            &bad,
+        )?,
     })
 }
 

@@ -16,6 +16,7 @@
 use super::codec::{self, key_columns, opt_pg_time, pg_time};
 use super::errors::{Failure, map_sqlx};
 use super::{PostgresStore, insert_events, insert_key, page_limit, take_change_seqs};
+use crate::narrow_feed::policy_json;
 use async_trait::async_trait;
 use keywarden_core::audit::AuditEvent;
 use keywarden_core::ids::{AccountId, KeyId};
@@ -222,13 +223,15 @@ impl KeyStore for PostgresStore {
             None => (false, None),
             Some(expiry) => (true, opt_pg_time(expiry)),
         };
+        let policy = update.policy.as_ref().map(policy_json).transpose()?;
         in_transaction!(self, |tx| {
             // A fresh change_seq, so every instance's key table picks up the new scopes and
             // expiry.
             let seq = take_change_seqs(tx, 1).await?;
             let row = sqlx::query(concat!(
                 "UPDATE api_keys SET label = COALESCE($1, label), scopes = COALESCE($2, scopes), \
-                     expires_at = CASE WHEN $3 THEN $4 ELSE expires_at END, change_seq = $5 \
+                     expires_at = CASE WHEN $3 THEN $4 ELSE expires_at END, change_seq = $5, \
+                     policy = CASE WHEN $8 THEN $9 ELSE policy END \
                      WHERE id = $6 AND account_id = $7 AND lifecycle <> 'revoked' RETURNING ",
                 key_columns!()
             ))
@@ -239,6 +242,8 @@ impl KeyStore for PostgresStore {
             .bind(seq)
             .bind(key_id.0)
             .bind(account_id.0)
+            .bind(update.policy.is_some())
+            .bind(policy.clone().flatten())
             .fetch_optional(&mut *tx)
             .await?;
             let Some(row) = row else {

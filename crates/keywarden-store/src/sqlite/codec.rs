@@ -5,7 +5,7 @@
 //! Reading is strict: a row that does not decode into a valid domain value is an error
 //! naming the table, column and row id, never silently a default.
 
-use crate::narrow_feed::{bad_column, parse_name};
+use crate::narrow_feed::{bad_column, parse_name, policy_from};
 use keywarden_core::account::{Account, Role, User};
 use keywarden_core::audit::{Action, Actor, AuditEvent};
 use keywarden_core::digest::KeyDigest;
@@ -28,7 +28,7 @@ macro_rules! key_columns {
     () => {
         "id, account_id, kind, mode, label, hint, digest, scopes, lifecycle, created_at, \
          created_by, expires_at, last_used_at, rotated_at, revoked_at, grace_until, \
-         replaced_by, replaces, change_seq"
+         replaced_by, replaces, change_seq, policy"
     };
 }
 pub(crate) use key_columns;
@@ -257,6 +257,9 @@ pub(crate) fn key_from_row(row: &SqliteRow) -> Result<KeyRecord, StoreError> {
         replaced_by: r.opt_uuid("replaced_by")?.map(KeyId),
         replaces: r.opt_uuid("replaces")?.map(KeyId),
         change_seq: r.get("change_seq")?,
+        policy: policy_from(r.get::<Option<String>>("policy")?.as_deref(), &|c, why| {
+            r.bad(c, why.to_string())
+        })?,
     })
 }
 
@@ -270,6 +273,8 @@ pub(crate) trait FeedColumns {
     fn text(&self, at: usize) -> Result<&str, String>;
     /// A BLOB, borrowed.
     fn blob(&self, at: usize) -> Result<&[u8], String>;
+    /// TEXT or NULL, borrowed.
+    fn opt_text(&self, at: usize) -> Result<Option<&str>, String>;
 }
 
 impl FeedColumns for SqliteRow {
@@ -282,6 +287,10 @@ impl FeedColumns for SqliteRow {
     }
 
     fn blob(&self, at: usize) -> Result<&[u8], String> {
+        self.try_get(at).map_err(|e| e.to_string())
+    }
+
+    fn opt_text(&self, at: usize) -> Result<Option<&str>, String> {
         self.try_get(at).map_err(|e| e.to_string())
     }
 }
@@ -329,6 +338,7 @@ pub(crate) fn table_row_from(row: &impl FeedColumns) -> Result<KeyTableRow, Stor
         )?,
         expires_at: time(8, "expires_at")?,
         stopped_at: time(9, "stopped_at")?,
+        policy: policy_from(row.opt_text(10).map_err(|e| bad("policy", &e))?, &bad)?,
     })
 }
 

@@ -136,4 +136,9 @@ impl FeedColumns for Row<'_> {
         let value = self.get_ref(at).map_err(|e| e.to_string())?;
         value.as_blob().map_err(|e| e.to_string())
     }
+
+    fn opt_text(&self, at: usize) -> Result<Option<&str>, String> {
+        let value = self.get_ref(at).map_err(|e| e.to_string())?;
+        value.as_str_or_null().map_err(|e| e.to_string())
+    }
 }

@@ -15,6 +15,7 @@
 use super::codec::{self, id_text, key_columns, micros, opt_micros, scopes_json};
 use super::errors::map_sqlx;
 use super::{SqliteStore, commit, insert_events, insert_key, next_change_seq, page_limit};
+use crate::narrow_feed::policy_json;
 use async_trait::async_trait;
 use keywarden_core::audit::AuditEvent;
 use keywarden_core::ids::{AccountId, KeyId};
@@ -130,12 +131,14 @@ impl KeyStore for SqliteStore {
             None => (false, None),
             Some(expiry) => (true, opt_micros(expiry)?),
         };
+        let policy = update.policy.as_ref().map(policy_json).transpose()?;
         let mut tx = self.begin_write().await?;
         // A fresh change_seq, so every instance's key table picks up the new scopes and expiry.
         let seq = next_change_seq(&mut tx).await?;
         let row = sqlx::query(concat!(
             "UPDATE api_keys SET label = COALESCE(?1, label), scopes = COALESCE(?2, scopes), \
-             expires_at = CASE WHEN ?3 THEN ?4 ELSE expires_at END, change_seq = ?5 \
+             expires_at = CASE WHEN ?3 THEN ?4 ELSE expires_at END, change_seq = ?5, \
+             policy = CASE WHEN ?8 THEN ?9 ELSE policy END \
              WHERE id = ?6 AND account_id = ?7 AND lifecycle <> 'revoked' RETURNING ",
             key_columns!()
         ))
@@ -146,6 +149,8 @@ impl KeyStore for SqliteStore {
         .bind(seq)
         .bind(id_text(key_id.0))
         .bind(id_text(account_id.0))
+        .bind(update.policy.is_some())
+        .bind(policy.flatten())
         .fetch_optional(&mut *tx)
         .await
         .map_err(map_sqlx)?;

@@ -3,7 +3,7 @@
 
 use super::accounts::insert_account;
 use super::codec::{id_text, micros};
-use super::{MIGRATOR, SqliteStore, insert_key, insert_user_row};
+use super::{MIGRATOR, SqliteStore, insert_user_row, next_change_seq};
 use keywarden_core::account::{Account, Role, User};
 use keywarden_core::audit::{Action, Actor, AuditEvent};
 use keywarden_core::digest::KeyDigest;
@@ -44,6 +44,7 @@ fn key(account: AccountId, kind: KeyKind, mode: Mode, n: u8, by: Option<UserId>)
         replaced_by: None,
         replaces: None,
         change_seq: 0,
+        policy: Default::default(),
     }
 }
 
@@ -81,6 +82,39 @@ async fn insert_event_of_0001(conn: &mut sqlx::SqliteConnection, e: &AuditEvent)
     .bind(e.key_id.map(|k| id_text(k.0)))
     .bind(&e.detail)
     .bind(micros(e.at).unwrap())
+    .execute(conn)
+    .await
+    .unwrap();
+}
+
+/// A key as 0001's `api_keys` holds it: every column but those later migrations add.
+async fn insert_key_of_0001(conn: &mut sqlx::SqliteConnection, k: &KeyRecord) {
+    let seq = next_change_seq(&mut *conn).await.unwrap();
+    sqlx::query(
+        "INSERT INTO api_keys (id, account_id, kind, mode, label, hint, digest, scopes, \
+         lifecycle, created_at, created_by, expires_at, last_used_at, rotated_at, revoked_at, \
+         grace_until, replaced_by, replaces, change_seq) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(id_text(k.id.0))
+    .bind(id_text(k.account_id.0))
+    .bind(k.kind.as_str())
+    .bind(k.mode.as_str())
+    .bind(&k.label)
+    .bind(&k.hint)
+    .bind(k.digest.0.as_slice())
+    .bind(serde_json::to_string(&k.scopes).unwrap())
+    .bind(k.lifecycle.as_str())
+    .bind(micros(k.created_at).unwrap())
+    .bind(k.created_by.map(|u| id_text(u.0)))
+    .bind(k.expires_at.map(|t| micros(t).unwrap()))
+    .bind(k.last_used_at.map(|t| micros(t).unwrap()))
+    .bind(k.rotated_at.map(|t| micros(t).unwrap()))
+    .bind(k.revoked_at.map(|t| micros(t).unwrap()))
+    .bind(k.grace_until.map(|t| micros(t).unwrap()))
+    .bind(k.replaced_by.map(|id| id_text(id.0)))
+    .bind(k.replaces.map(|id| id_text(id.0)))
+    .bind(seq)
     .execute(conn)
     .await
     .unwrap();
@@ -159,7 +193,7 @@ async fn a_database_of_0001_upgrades_with_its_data_and_then_lets_users_go() {
         insert_user_row(&mut tx, &admin).await.unwrap();
         insert_user_row(&mut tx, &dev).await.unwrap();
         for k in &keys {
-            insert_key(&mut tx, k).await.unwrap();
+            insert_key_of_0001(&mut tx, k).await;
         }
         for e in &events {
             insert_event_of_0001(&mut tx, e).await;

@@ -3,6 +3,7 @@
 //! like the rest of this test binary. Fixtures come from `store.rs`.
 
 use super::*;
+use keywarden_core::key_policy::{KeyPolicy, PolicyChanges};
 use keywarden_core::key_record::KeyStatus;
 use keywarden_core::store::{AuditQuery, KeyQuery, KeyUpdate, SecondFactorProof, TotpEnrolment};
 
@@ -436,6 +437,64 @@ pub(crate) async fn check_update_key(store: &dyn Store) {
         Some(other.clone()),
         "only the one key changed"
     );
+
+    // A policy: stored whole, kept by a change of label, carried by both feeds, removed by the
+    // empty policy.
+    let mut metadata = serde_json::Map::new();
+    metadata.insert("zeta".into(), serde_json::json!(1));
+    metadata.insert("alpha".into(), serde_json::json!({"é": [true, null]}));
+    let policy = PolicyChanges {
+        allowed_ips: Some(Some(vec!["10.0.0.0/8".into(), "2001:db8::1".into()])),
+        rate_limit: Some(Some((100, 60))),
+        usage_limit: Some(Some((5_000, "month".into()))),
+        metadata: Some(Some(metadata)),
+    }
+    .apply(&KeyPolicy::default())
+    .unwrap();
+    let before = max_seq(store).await;
+    let update = KeyUpdate {
+        policy: Some(policy.clone()),
+        ..KeyUpdate::default()
+    };
+    let e4 = event(a.id, Action::KeyUpdated, Some(k.id), at(12));
+    let fourth = store.update_key(a.id, k.id, &update, &e4).await.unwrap();
+    assert_eq!(fourth.policy, policy);
+    assert_eq!(
+        serde_json::to_string(fourth.policy.metadata.as_ref().unwrap()).unwrap(),
+        r#"{"zeta":1,"alpha":{"é":[true,null]}}"#,
+        "the customer's fields keep their order"
+    );
+    let rows = store.key_table_since(before, i64::MAX, 100).await.unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].policy, policy, "the narrow feed carries the policy");
+    let relabelled = store
+        .update_key(
+            a.id,
+            k.id,
+            &KeyUpdate {
+                label: Some("relabelled".into()),
+                ..KeyUpdate::default()
+            },
+            &event(a.id, Action::KeyUpdated, Some(k.id), at(12)),
+        )
+        .await
+        .unwrap();
+    assert_eq!(relabelled.policy, policy, "a label change keeps the policy");
+    let cleared = store
+        .update_key(
+            a.id,
+            k.id,
+            &KeyUpdate {
+                policy: Some(KeyPolicy::default()),
+                label: Some("after".into()),
+                ..KeyUpdate::default()
+            },
+            &event(a.id, Action::KeyUpdated, Some(k.id), at(12)),
+        )
+        .await
+        .unwrap();
+    assert!(cleared.policy.is_empty());
+    let third = cleared;
 
     // Another account's key, and a missing key: NotFound, nothing changes or is spent.
     let seq = max_seq(store).await;
@@ -1675,6 +1734,7 @@ pub(crate) async fn check_console_writes_roll_back_on_failed_event(store: &dyn S
         label: Some("changed".into()),
         scopes: Some(vec!["asset:read".into()]),
         expires_at: Some(Some(at(900))),
+        policy: Some(KeyPolicy::default()),
     };
     fails(
         store
