@@ -74,6 +74,10 @@ pub struct KeyMetadata {
     /// The key's usage limit, or null.
     #[cfg_attr(feature = "openapi", schema(required))]
     pub usage_limit: Option<crate::policy::UsageLimitBody>,
+    /// For a key with a usage limit, where it stands in the current period (key listings and
+    /// single-key answers; null elsewhere, such as webhook bodies).
+    #[cfg_attr(feature = "openapi", schema(required))]
+    pub usage: Option<crate::policy::UsageStatus>,
     /// The customer's own JSON object (at most 4 KiB), returned by verification; or null.
     #[cfg_attr(feature = "openapi", schema(required, value_type = Option<Object>, example = json!({"customer": "acme-42"})))]
     pub metadata: Option<serde_json::Map<String, serde_json::Value>>,

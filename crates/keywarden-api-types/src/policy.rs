@@ -55,6 +55,23 @@ pub struct LimitStatus {
     pub reset: Option<OffsetDateTime>,
 }
 
+/// Where a key stands against its usage limit, as every instance has reported it (up to one
+/// flush interval behind).
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct UsageStatus {
+    /// Requests allowed in the current period.
+    #[cfg_attr(feature = "openapi", schema(example = 1204))]
+    pub used: u64,
+    /// Requests left in it.
+    #[cfg_attr(feature = "openapi", schema(example = 8796))]
+    pub remaining: u64,
+    /// When the period ends; null for a limit over the key's whole life.
+    #[serde(with = "time::serde::rfc3339::option")]
+    #[cfg_attr(feature = "openapi", schema(required, value_type = Option<String>, format = DateTime, example = "2026-12-01T00:00:00Z"))]
+    pub resets_at: Option<OffsetDateTime>,
+}
+
 /// Reads a field that may be absent (leave it), `null` (remove it) or a value (set it).
 pub(crate) fn double_option<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
 where

@@ -16,6 +16,8 @@ mod crash_consistency;
 mod multi_instance;
 #[path = "cli/sign_in_flood.rs"]
 mod sign_in_flood;
+#[path = "cli/usage_limits.rs"]
+mod usage_limits;
 #[path = "cli/webhooks.rs"]
 mod webhooks;
 

@@ -250,15 +250,23 @@ impl UsageCount {
         (millis(start), end.map(millis))
     }
 
-    /// Counts one request at `now_ms` if the limit has room (`consume`), or only looks.
-    pub fn take(&self, now_ms: i64, consume: bool) -> Result<LimitState, LimitState> {
+    /// Moves the count to the period holding `now_ms` if it is not there yet; the period's
+    /// start and end.
+    fn roll_to(&self, now_ms: i64) -> (i64, Option<i64>) {
         let (start, end) = self.window(now_ms);
         if self.window_start.load(Ordering::Relaxed) != start {
-            // A new period: what was counted belonged to the last one (its unsaved part is
-            // still saved, under its own period, by `take_unsaved`).
+            // A new period. What the last one counted but did not save yet (at most one flush
+            // interval) is dropped: the period is over, and no limit reads it again.
             self.window_start.store(start, Ordering::Relaxed);
             self.used.store(0, Ordering::Relaxed);
+            self.unsaved.store(0, Ordering::Relaxed);
         }
+        (start, end)
+    }
+
+    /// Counts one request at `now_ms` if the limit has room (`consume`), or only looks.
+    pub fn take(&self, now_ms: i64, consume: bool) -> Result<LimitState, LimitState> {
+        let (_, end) = self.roll_to(now_ms);
         let limit = self.limit.limit;
         let state = |used: u64| LimitState {
             limit,
@@ -287,14 +295,24 @@ impl UsageCount {
         }
     }
 
-    /// The requests counted since the last call, with the start of their period, for the
-    /// store; zero when none.
-    pub fn take_unsaved(&self) -> (OffsetDateTime, u64) {
-        let start = self.window_start.load(Ordering::Relaxed);
+    /// The requests counted since the last call in the period holding `now_ms`, with its
+    /// start, for the store; zero when none. A key not used yet in this period (a new entry,
+    /// an instance just started) still names its period, so the store's answer tells this
+    /// instance what the others allowed before its first request.
+    pub fn take_unsaved(&self, now_ms: i64) -> (OffsetDateTime, u64) {
+        let (start, _) = self.roll_to(now_ms);
         (
-            crate::key_table::from_millis(start.max(0)),
+            crate::key_table::from_millis(start),
             self.unsaved.swap(0, Ordering::Relaxed),
         )
+    }
+
+    /// Puts back counts a failed flush took, to be saved with the next one (only if the
+    /// period has not moved on meanwhile).
+    pub fn restore_unsaved(&self, start: OffsetDateTime, count: u64) {
+        if self.window_start.load(Ordering::Relaxed) == millis(start) {
+            self.unsaved.fetch_add(count, Ordering::Relaxed);
+        }
     }
 
     /// What every instance has stored for the period starting at `start`: this instance's
@@ -419,7 +437,7 @@ mod tests {
         assert_eq!(count.take(now, true).unwrap().remaining, 0);
         let refused = count.take(now, true).unwrap_err();
         assert_eq!(refused.reset_ms, Some(20_001 * day));
-        let (start, unsaved) = count.take_unsaved();
+        let (start, unsaved) = count.take_unsaved(now);
         assert_eq!((millis(start), unsaved), (20_000 * day, 2));
         // Another instance stored 5 more: still refused, and nothing unsaved.
         count.set_stored_total(start, 7);

@@ -12,7 +12,7 @@ use crate::key_format::{KeyKind, Mode, ParsedKey};
 use crate::key_limits::EntryPolicy;
 use crate::key_record::{KeyRecord, Lifecycle, Stopped};
 use crate::scope::{Catalog, ScopeSet};
-use crate::store::KeyTableRow;
+use crate::store::{KeyTableRow, PeriodCount};
 use hashbrown::HashTable;
 use std::sync::atomic::{AtomicI64, Ordering};
 use time::OffsetDateTime;
@@ -225,6 +225,54 @@ impl KeyTable {
     }
 
     /// Takes the uses noted since the last call, for one batched write.
+    /// The unsaved counts of every key with a usage limit (zero counts too: the store's
+    /// answer tells this instance what the others allowed).
+    pub fn take_usage_counts(&self, now_ms: i64) -> Vec<PeriodCount> {
+        self.entries
+            .iter()
+            .filter_map(|e| {
+                let usage = e.policy.as_ref()?.usage.as_ref()?;
+                let (period_start, count) = usage.take_unsaved(now_ms);
+                Some(PeriodCount {
+                    key_id: e.key_id,
+                    period_start,
+                    count,
+                })
+            })
+            .collect()
+    }
+
+    /// Puts back the counts of a flush that failed.
+    pub fn restore_usage_counts(&self, counts: &[PeriodCount]) {
+        let counts: std::collections::HashMap<KeyId, &PeriodCount> =
+            counts.iter().map(|c| (c.key_id, c)).collect();
+        for entry in &self.entries {
+            if let (Some(usage), Some(c)) = (
+                entry.policy.as_ref().and_then(|p| p.usage.as_ref()),
+                counts.get(&entry.key_id),
+            ) {
+                usage.restore_unsaved(c.period_start, c.count);
+            }
+        }
+    }
+
+    /// Every instance's totals, as the store answered for `counts`.
+    pub fn set_usage_totals(&self, counts: &[PeriodCount], totals: &[u64]) {
+        let totals: std::collections::HashMap<KeyId, (OffsetDateTime, u64)> = counts
+            .iter()
+            .zip(totals)
+            .map(|(c, total)| (c.key_id, (c.period_start, *total)))
+            .collect();
+        for entry in &self.entries {
+            if let (Some(usage), Some((start, total))) = (
+                entry.policy.as_ref().and_then(|p| p.usage.as_ref()),
+                totals.get(&entry.key_id),
+            ) {
+                usage.set_stored_total(*start, *total);
+            }
+        }
+    }
+
     pub fn take_uses(&self) -> Vec<(KeyId, OffsetDateTime)> {
         self.entries
             .iter()

@@ -4,7 +4,8 @@
 //! - [`KeyStore`]: keys and their lifecycle; [`KeyFeed`]: the change feed the key table reads.
 //! - [`AccountStore`], [`UserStore`], [`SecondFactorStore`]: accounts, people, their 2FA.
 //! - [`AuditStore`]: the audit trail; [`InstallationStore`]: the server secret's fingerprint and
-//!   readiness; [`WebhookStore`]: webhook endpoints, the outbox's deliveries, reminders sent.
+//!   readiness; [`WebhookStore`]: webhook endpoints, the outbox's deliveries, reminders sent;
+//!   [`UsageLimitStore`]: the counts behind keys' usage limits.
 //!
 //! [`Store`] is all of them together, which a backend gets for free by implementing each one.
 //! A new area (an outbox, usage counts, leak reports) is one new trait here, added to
@@ -19,6 +20,7 @@ mod installation;
 mod key_feed;
 mod keys;
 mod second_factor;
+mod usage_limits;
 mod users;
 mod webhooks;
 
@@ -28,6 +30,7 @@ pub use installation::InstallationStore;
 pub use key_feed::{KeyFeed, KeyTableRow};
 pub use keys::{KeyFilter, KeyQuery, KeyStore, KeyUpdate, Rotation};
 pub use second_factor::{SecondFactorProof, SecondFactorStore, TotpEnrolment};
+pub use usage_limits::{PeriodCount, UsageLimitStore};
 pub use users::UserStore;
 pub use webhooks::{
     Attempt, AttemptResult, Backlog, ClaimedDelivery, Delivery, DeliveryState, EndpointUpdate,
@@ -62,6 +65,7 @@ pub trait Store:
     + AuditStore
     + InstallationStore
     + WebhookStore
+    + UsageLimitStore
     + std::fmt::Debug
 {
 }
@@ -75,6 +79,7 @@ impl<T> Store for T where
         + AuditStore
         + InstallationStore
         + WebhookStore
+        + UsageLimitStore
         + std::fmt::Debug
 {
 }

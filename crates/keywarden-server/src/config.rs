@@ -41,6 +41,9 @@ pub struct CacheConfig {
     pub refresh_interval_ms: u64,
     /// How often last-use times are written, in one batch.
     pub last_used_flush_secs: u64,
+    /// How often usage-limit counts are added to the store's and every instance's totals read
+    /// back: the bound on a usage limit's overshoot and on counts lost in a crash.
+    pub usage_flush_ms: u64,
     /// On PostgreSQL, also wake on `NOTIFY` from other instances (turn off behind a pooler
     /// that cannot `LISTEN`, such as PgBouncer in transaction mode; polling still bounds it).
     pub listen: bool,
@@ -52,6 +55,7 @@ impl Default for CacheConfig {
             max_age_secs: 30,
             refresh_interval_ms: 500,
             last_used_flush_secs: 10,
+            usage_flush_ms: 1_000,
             listen: true,
         }
     }

@@ -112,6 +112,7 @@ pub async fn serve(
         state.keys.clone(),
         Duration::from_millis(state.config.cache.refresh_interval_ms),
         Duration::from_secs(state.config.cache.last_used_flush_secs.max(1)),
+        Duration::from_millis(state.config.cache.usage_flush_ms.max(10)),
         stop_rx,
     ));
     let database_url = state.config.database_url();

@@ -102,6 +102,7 @@ mod key_feed;
 mod keys;
 mod listener;
 mod second_factor;
+mod usage_limits;
 mod users;
 mod webhooks;
 

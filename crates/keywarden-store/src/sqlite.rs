@@ -55,6 +55,7 @@ mod keys;
 #[cfg(test)]
 mod migration_tests;
 mod second_factor;
+mod usage_limits;
 mod users;
 mod webhooks;
 

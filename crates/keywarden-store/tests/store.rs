@@ -1080,6 +1080,57 @@ async fn check_meta(store: &dyn Store) {
     );
 }
 
+/// Usage-limit counts add up across batches (and so across instances), a zero count only reads,
+/// periods and keys stay apart, and pruning takes finished periods but never `total`'s.
+async fn check_usage_counts(store: &dyn Store) {
+    use keywarden_core::store::PeriodCount;
+    let k1 = KeyId::new_at(at(1));
+    let k2 = KeyId::new_at(at(2));
+    let day = |d: i64| OffsetDateTime::UNIX_EPOCH + Duration::days(20_000 + d);
+    let count = |key_id, period_start, count| PeriodCount {
+        key_id,
+        period_start,
+        count,
+    };
+    assert_eq!(store.add_usage(&[]).await.unwrap(), Vec::<u64>::new());
+    assert_eq!(
+        store
+            .add_usage(&[count(k1, day(0), 3), count(k2, day(0), 0)])
+            .await
+            .unwrap(),
+        vec![3, 0]
+    );
+    // Two instances' batches add, never overwrite.
+    let (five, seven) = ([count(k1, day(0), 5)], [count(k1, day(0), 7)]);
+    let (a, b) = tokio::join!(store.add_usage(&five), store.add_usage(&seven));
+    let (a, b) = (a.unwrap()[0], b.unwrap()[0]);
+    assert_eq!(a.max(b), 15, "{a} {b}");
+    assert_eq!(
+        store
+            .add_usage(&[
+                count(k1, day(0), 0),
+                count(k1, day(1), 1),
+                count(k2, OffsetDateTime::UNIX_EPOCH, 2),
+            ])
+            .await
+            .unwrap(),
+        vec![15, 1, 2]
+    );
+    assert_eq!(store.prune_usage(day(1)).await.unwrap(), 1);
+    assert_eq!(
+        store
+            .add_usage(&[
+                count(k1, day(0), 0),
+                count(k1, day(1), 0),
+                count(k2, OffsetDateTime::UNIX_EPOCH, 0),
+            ])
+            .await
+            .unwrap(),
+        vec![0, 1, 2],
+        "the finished day is gone, the rest stays"
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // The console API's checks, backend-independent, in store/console.rs
 
@@ -1114,6 +1165,7 @@ macro_rules! for_each_check {
             a_failed_audit_event_rolls_back_the_change => check_failed_audit_event_rolls_back;
             listing_is_newest_first_and_filtered => check_listing;
             meta_ping_and_count => check_meta;
+            usage_counts_add_up_and_prune => check_usage_counts;
             times_keep_microseconds => check_times_keep_microseconds;
             keys_page_newest_first_without_overlap => check_key_pages;
             key_status_filters_follow_now => check_key_status_filters;

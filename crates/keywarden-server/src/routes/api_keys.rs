@@ -6,7 +6,7 @@
 
 use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiPath, ApiQuery, Console, bytes_rejection, optional_json};
-use crate::routes::metadata::{Creators, issued, metadata, policy_changes};
+use crate::routes::metadata::{Creators, fill_usage, issued, metadata, policy_changes};
 use crate::routes::standard_keys::grace_seconds;
 use crate::state::AppState;
 use axum::Json;
@@ -86,7 +86,10 @@ async fn shown(
     record: &KeyRecord,
 ) -> Result<Json<KeyMetadata>, ApiError> {
     let creators = Creators::of_account(state, console.account.id).await?;
-    Ok(Json(view(state, console, record, &creators)))
+    let mut shown = [view(state, console, record, &creators)];
+    fill_usage(state, &mut shown, std::slice::from_ref(record)).await?;
+    let [shown] = shown;
+    Ok(Json(shown))
 }
 
 /// `GET /v1/api-keys/`
@@ -164,11 +167,13 @@ pub async fn list(
         .then(|| keys.last().map(|k| k.id.to_string()))
         .flatten();
     let creators = Creators::of_account(&state, console.account.id).await?;
+    let mut results: Vec<KeyMetadata> = keys
+        .iter()
+        .map(|k| view(&state, &console, k, &creators))
+        .collect();
+    fill_usage(&state, &mut results, &keys).await?;
     Ok(Json(KeyPage {
-        results: keys
-            .iter()
-            .map(|k| view(&state, &console, k, &creators))
-            .collect(),
+        results,
         next_cursor,
     }))
 }

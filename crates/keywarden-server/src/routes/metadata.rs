@@ -3,7 +3,7 @@
 use crate::error::ApiError;
 use crate::state::AppState;
 use keywarden_api_types::keys::{IssuedKeyBody, KeyMetadata};
-use keywarden_api_types::policy::{RateLimitBody, UsageLimitBody};
+use keywarden_api_types::policy::{RateLimitBody, UsageLimitBody, UsageStatus};
 use keywarden_core::account::User;
 use keywarden_core::ids::{AccountId, UserId};
 use keywarden_core::key_format::KeyKind;
@@ -11,6 +11,7 @@ use keywarden_core::key_policy::{PolicyChanges, ip_text};
 use keywarden_core::key_record::KeyRecord;
 use keywarden_core::scope::Catalog;
 use keywarden_core::service::IssuedKey;
+use keywarden_core::store::PeriodCount;
 use std::collections::HashMap;
 use time::OffsetDateTime;
 
@@ -79,8 +80,46 @@ pub fn metadata(
             limit: i64::try_from(u.limit).unwrap_or(i64::MAX),
             period: u.period.as_str().into(),
         }),
+        usage: None,
         metadata: record.policy.metadata.clone(),
     }
+}
+
+/// Fills `usage` for the keys of `shown` with a usage limit (`records` in the same order), from
+/// the store's totals: one read for the whole page.
+pub async fn fill_usage(
+    state: &AppState,
+    shown: &mut [KeyMetadata],
+    records: &[KeyRecord],
+) -> Result<(), ApiError> {
+    let now = state.service.clock().now();
+    let mut limited = Vec::new();
+    let mut counts = Vec::new();
+    for (at, record) in records.iter().enumerate() {
+        if let Some(limit) = record.policy.usage_limit {
+            let (start, end) = limit.period.window(now);
+            limited.push((at, limit.limit, end));
+            counts.push(PeriodCount {
+                key_id: record.id,
+                period_start: start,
+                count: 0,
+            });
+        }
+    }
+    if counts.is_empty() {
+        return Ok(());
+    }
+    let totals = state.service.store().add_usage(&counts).await?;
+    for ((at, limit, resets_at), used) in limited.into_iter().zip(totals) {
+        if let Some(meta) = shown.get_mut(at) {
+            meta.usage = Some(UsageStatus {
+                used,
+                remaining: limit.saturating_sub(used),
+                resets_at,
+            });
+        }
+    }
+    Ok(())
 }
 
 /// The policy parts of a create or update body, for the service to check.

@@ -64,6 +64,8 @@ pub struct SyncedKeyTable {
     unknown_key_read: tokio::sync::Mutex<Option<tokio::time::Instant>>,
     /// Feed reads made because a key was unknown, for `/metrics`.
     unknown_key_reads: AtomicU64,
+    /// When finished usage periods were last pruned (Unix milliseconds).
+    usage_pruned_at: std::sync::atomic::AtomicI64,
     max_age_ms: i64,
 }
 
@@ -87,6 +89,7 @@ impl SyncedKeyTable {
             reads_started: AtomicU64::new(0),
             unknown_key_read: tokio::sync::Mutex::new(None),
             unknown_key_reads: AtomicU64::new(0),
+            usage_pruned_at: std::sync::atomic::AtomicI64::new(0),
             max_age_ms: i64::try_from(max_age.as_millis()).unwrap_or(60_000),
         }
     }
@@ -307,6 +310,33 @@ impl SyncedKeyTable {
         Ok(uses.len())
     }
 
+    /// Adds this instance's usage-limit counts to the store's and takes every instance's
+    /// totals back (SPEC §9): the only writes usage limits make, one batch per interval.
+    pub async fn flush_usage(&self) -> Result<usize, StoreError> {
+        let now_ms = self.clock.unix_millis();
+        if now_ms - self.usage_pruned_at.load(Ordering::Relaxed) >= USAGE_PRUNE_EVERY_MS {
+            self.usage_pruned_at.store(now_ms, Ordering::Relaxed);
+            // Older than any month that may still be current.
+            let before = self.clock.now() - time::Duration::days(62);
+            self.store.prune_usage(before).await?;
+        }
+        let counts = self.read().take_usage_counts(now_ms);
+        if counts.is_empty() {
+            return Ok(0);
+        }
+        match self.store.add_usage(&counts).await {
+            Ok(totals) => {
+                self.read().set_usage_totals(&counts, &totals);
+                Ok(counts.iter().filter(|c| c.count > 0).count())
+            }
+            Err(e) => {
+                // Counted again next time rather than lost.
+                self.read().restore_usage_counts(&counts);
+                Err(e)
+            }
+        }
+    }
+
     /// The catalog the table was built against.
     pub fn catalog(&self) -> &Catalog {
         &self.catalog
@@ -352,17 +382,26 @@ fn stage(lifecycle: Lifecycle) -> u8 {
     }
 }
 
+/// How often rows of finished usage periods are deleted: hourly.
+const USAGE_PRUNE_EVERY_MS: i64 = 3_600_000;
+
 /// Runs the feed reader and the last-used writer until `shutdown` fires, then flushes once more.
 pub async fn run_refresh(
     table: Arc<SyncedKeyTable>,
     refresh_every: Duration,
     flush_every: Duration,
+    usage_every: Duration,
     mut shutdown: tokio::sync::watch::Receiver<bool>,
 ) {
-    let mut refresh = tokio::time::interval(refresh_every);
+    // Start-up has just read the feed: the first read is one interval away. (The usage counts'
+    // first flush runs at once, so a starting instance learns the others' totals.)
+    let start = tokio::time::Instant::now();
+    let mut refresh = tokio::time::interval_at(start + refresh_every, refresh_every);
     refresh.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut flush = tokio::time::interval(flush_every);
+    let mut flush = tokio::time::interval_at(start + flush_every, flush_every);
     flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut usage = tokio::time::interval(usage_every);
+    usage.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             _ = refresh.tick() => {
@@ -375,10 +414,18 @@ pub async fn run_refresh(
                     tracing::warn!(error = %e, "cannot record last use times; will retry");
                 }
             }
+            _ = usage.tick() => {
+                if let Err(e) = table.flush_usage().await {
+                    tracing::warn!(error = %e, "cannot record usage-limit counts; will retry");
+                }
+            }
             _ = shutdown.changed() => break,
         }
     }
     if let Err(e) = table.flush_last_used().await {
         tracing::warn!(error = %e, "cannot record last use times at shutdown");
+    }
+    if let Err(e) = table.flush_usage().await {
+        tracing::warn!(error = %e, "cannot record usage-limit counts at shutdown");
     }
 }

@@ -23,6 +23,7 @@ pub async fn quiet_server() -> TestServer {
         c.cache.max_age_secs = 60;
         c.cache.refresh_interval_ms = 30_000;
         c.cache.last_used_flush_secs = 3_600;
+        c.cache.usage_flush_ms = 3_600_000;
         // The webhook task's poll would count as the verify path's allocations.
         c.webhooks.poll_interval_ms = 3_600_000;
         c.webhooks.reminder_interval_secs = 3_600;

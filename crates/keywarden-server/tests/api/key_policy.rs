@@ -356,6 +356,25 @@ async fn a_usage_limit_refuses_until_its_period_resets() {
         "resets_at": "2026-06-02T00:00:00Z"
     }));
     assert_eq!(reply.header("retry-after"), Some("43200"));
+    // The key's metadata says where it stands once the counts are flushed (a refused request
+    // is not counted).
+    server.state.keys.flush_usage().await.unwrap();
+    let keys = get(&server, &token, "/v1/api-keys/?kind=restricted").await;
+    let usage: Vec<&Value> = keys.body["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| &k["usage"])
+        .collect();
+    assert_eq!(
+        usage,
+        [
+            &json!({"used": 0, "remaining": 1, "resets_at": null}),
+            &json!({"used": 2, "remaining": 0, "resets_at": "2026-06-02T00:00:00Z"}),
+        ],
+        "{}",
+        keys.text
+    );
 
     assert_eq!(
         verify(&server, &forever, json!({})).await.body["valid"],

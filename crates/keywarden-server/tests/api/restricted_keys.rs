@@ -122,6 +122,7 @@ async fn creating_a_key_shows_its_secret_once_and_then_only_its_metadata() {
         "allowed_ips": null,
         "rate_limit": null,
         "usage_limit": null,
+        "usage": null,
         "metadata": null,
     });
     let mut with_secret = expected.clone();
@@ -881,6 +882,7 @@ async fn rotation_without_grace_stops_the_old_key_at_once_and_keeps_the_settings
         "allowed_ips": null,
         "rate_limit": null,
         "usage_limit": null,
+        "usage": null,
         "metadata": null,
         "previous": {
             "id": old_id.to_string(),

@@ -74,6 +74,7 @@ fn fresh_metadata(record: &KeyRecord, key: &str) -> Value {
         "allowed_ips": null,
         "rate_limit": null,
         "usage_limit": null,
+        "usage": null,
         "metadata": null,
     })
 }

@@ -1,0 +1,222 @@
+//! Usage limits (SPEC §9) against the real binary: counted in memory, added to the store every
+//! `cache.usage_flush_ms`, so a limit holds across a restart, loses at most one flush interval
+//! of counts to `kill -9` (the bound docs/ARCHITECTURE.md states), and is shared by instances on
+//! one PostgreSQL.
+
+use super::{PASSWORD, Server, create_acme, serve, verdict};
+use keywarden_testkit::{PostgresDatabase, announce};
+use serde_json::{Value, json};
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+const SECRET: &str = "usage-limit-test-secret-0123456789abcdef";
+/// The flush interval these tests configure.
+const FLUSH: Duration = Duration::from_millis(100);
+
+/// The environment of every instance: a config file with a short flush interval.
+fn environment(dir: &Path, database: &str) -> Vec<(String, String)> {
+    let config = dir.join("keywarden.toml");
+    std::fs::write(
+        &config,
+        format!("[cache]\nusage_flush_ms = {}\n", FLUSH.as_millis()),
+    )
+    .unwrap();
+    vec![
+        ("KEYWARDEN_CONFIG".into(), config.display().to_string()),
+        ("KEYWARDEN_DATABASE_URL".into(), database.into()),
+        ("KEYWARDEN_SECRET".into(), SECRET.into()),
+    ]
+}
+
+fn borrowed(env: &[(String, String)]) -> Vec<(&str, &str)> {
+    env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()
+}
+
+/// A key with `usage_limit`, created through the API of `server`.
+async fn limited_key(http: &reqwest::Client, server: &Server, limit: u64, period: &str) -> String {
+    let token: Value = http
+        .post(format!("{}/v1/auth/token/", server.base))
+        .json(&json!({ "email": "ada@example.com", "password": PASSWORD }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let created: Value = http
+        .post(format!("{}/v1/api-keys/", server.base))
+        .bearer_auth(token["access"].as_str().unwrap())
+        .json(&json!({
+            "label": "metered", "type": "live", "scopes": ["payroll:read"],
+            "usage_limit": {"limit": limit, "period": period}
+        }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    created["key"].as_str().expect("created").to_owned()
+}
+
+/// Verifies `key` on `server` until it is refused; how many were allowed.
+async fn allowed_until_refused(http: &reqwest::Client, server: &Server, key: &str) -> u64 {
+    let mut allowed = 0;
+    loop {
+        let answer = verdict(http, &server.base, key).await;
+        if answer["valid"] == true {
+            allowed += 1;
+            assert!(allowed < 100_000, "never refused");
+        } else {
+            assert_eq!(answer["code"], "usage_limit_exceeded", "{answer}");
+            return allowed;
+        }
+    }
+}
+
+async fn kill(mut server: Server) {
+    server.child.start_kill().unwrap();
+    server.child.wait().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_usage_limit_holds_across_a_restart_and_loses_at_most_one_flush_to_kill_9() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = format!("sqlite://{}", dir.path().join("keywarden.db").display());
+    let env = environment(dir.path(), &database);
+    create_acme(dir.path(), &borrowed(&env), &[]);
+    let http = reqwest::Client::new();
+
+    // Counted, flushed, restarted after kill -9: the limit continues where it stood.
+    let server = serve(dir.path(), &borrowed(&env)).await;
+    let key = limited_key(&http, &server, 100, "total").await;
+    for _ in 0..40 {
+        assert_eq!(verdict(&http, &server.base, &key).await["valid"], true);
+    }
+    tokio::time::sleep(FLUSH * 3).await;
+    kill(server).await;
+    let server = serve(dir.path(), &borrowed(&env)).await;
+    assert_eq!(allowed_until_refused(&http, &server, &key).await, 60);
+
+    // Killed mid-run: what was acknowledged but not yet flushed is lost, and no more than one
+    // flush interval's worth (plus the flush itself) at the rate the clients reached.
+    const LIMIT: u64 = 100_000;
+    let key = limited_key(&http, &server, LIMIT, "total").await;
+    let acked = Arc::new(AtomicU64::new(0));
+    let started = Instant::now();
+    let mut clients = Vec::new();
+    for _ in 0..4 {
+        let (http, base, key, acked) = (
+            http.clone(),
+            server.base.clone(),
+            key.clone(),
+            acked.clone(),
+        );
+        clients.push(tokio::spawn(async move {
+            loop {
+                match http
+                    .post(format!("{base}/v1/verify/"))
+                    .json(&json!({ "key": key }))
+                    .send()
+                    .await
+                {
+                    Ok(response) => match response.json::<Value>().await {
+                        Ok(answer) if answer["valid"] == true => {
+                            acked.fetch_add(1, Ordering::Relaxed);
+                        }
+                        _ => return,
+                    },
+                    Err(_) => return,
+                }
+            }
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    kill(server).await;
+    let ran = started.elapsed();
+    for client in clients {
+        client.await.unwrap();
+    }
+    let acked = acked.load(Ordering::Relaxed);
+    let rate = acked as f64 / ran.as_secs_f64();
+    let server = serve(dir.path(), &borrowed(&env)).await;
+    // What the restarted instance still allows, read without spending it all: the key metadata.
+    let stored_left = remaining(&http, &server).await;
+    let lost = (acked + stored_left).saturating_sub(LIMIT);
+    let bound = (rate * 2.0 * FLUSH.as_secs_f64()).ceil() as u64 + 1;
+    announce(&format!(
+        "usage limit under kill -9: {acked} requests acknowledged in {:.1} s ({rate:.0}/s), \
+         {lost} counts lost, bound {bound} (2 flush intervals of {} ms at that rate)",
+        ran.as_secs_f64(),
+        FLUSH.as_millis()
+    ));
+    assert!(acked > 100, "the clients barely ran: {acked}");
+    assert!(lost <= bound, "{lost} counts lost, more than {bound}");
+    assert!(
+        stored_left < LIMIT,
+        "the counts flushed before the kill were kept"
+    );
+    kill(server).await;
+}
+
+/// The `remaining` of the one key with a usage limit whose count moved, via the key list.
+async fn remaining(http: &reqwest::Client, server: &Server) -> u64 {
+    let token: Value = http
+        .post(format!("{}/v1/auth/token/", server.base))
+        .json(&json!({ "email": "ada@example.com", "password": PASSWORD }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let page: Value = http
+        .get(format!("{}/v1/api-keys/?status=active", server.base))
+        .bearer_auth(token["access"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    page["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|k| k["usage_limit"]["limit"] == 100_000)
+        .map(|k| k["usage"]["remaining"].as_u64().unwrap())
+        .next()
+        .expect("the metered key")
+}
+
+#[tokio::test]
+async fn two_instances_share_one_usage_limit_through_postgres() {
+    let Some(server_url) = PostgresDatabase::server_url() else {
+        announce("SKIPPED: KEYWARDEN_TEST_POSTGRES_URL is not set (shared usage limits)");
+        return;
+    };
+    let db = PostgresDatabase::create(&server_url).await;
+    let dir = tempfile::tempdir().unwrap();
+    let env = environment(dir.path(), &db.url);
+    create_acme(dir.path(), &borrowed(&env), &[]);
+    let a = serve(dir.path(), &borrowed(&env)).await;
+    let b = serve(dir.path(), &borrowed(&env)).await;
+    let http = reqwest::Client::new();
+    let key = limited_key(&http, &a, 30, "day").await;
+    for _ in 0..10 {
+        assert_eq!(verdict(&http, &a.base, &key).await["valid"], true);
+    }
+    // After a flush on each side, B knows of A's 10.
+    tokio::time::sleep(FLUSH * 4).await;
+    assert_eq!(allowed_until_refused(&http, &b, &key).await, 20);
+    tokio::time::sleep(FLUSH * 4).await;
+    let answer = verdict(&http, &a.base, &key).await;
+    assert_eq!(
+        answer["code"], "usage_limit_exceeded",
+        "A learnt B's: {answer}"
+    );
+    kill(a).await;
+    kill(b).await;
+}
