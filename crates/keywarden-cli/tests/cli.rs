@@ -14,6 +14,8 @@ mod backend_termination;
 mod crash_consistency;
 #[path = "cli/multi_instance.rs"]
 mod multi_instance;
+#[path = "cli/shared_rate_limits.rs"]
+mod shared_rate_limits;
 #[path = "cli/sign_in_flood.rs"]
 mod sign_in_flood;
 #[path = "cli/usage_limits.rs"]

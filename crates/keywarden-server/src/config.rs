@@ -182,6 +182,9 @@ pub struct Config {
     pub secret_file: Option<PathBuf>,
     /// If set, the verification endpoints need `X-Keywarden-Verifier-Secret`.
     pub verifier_secret: Option<SecretText>,
+    /// `redis://…`: rate limits shared by every instance (SPEC §9); each instance counts alone
+    /// without it. Kept out of `Debug` (it may hold a password).
+    pub redis_url: Option<SecretText>,
     /// Rotation period for new accounts, in days.
     pub rotation_period_days: u32,
     /// Proxies whose `X-Forwarded-For` names the client (loopback by default).
@@ -213,6 +216,7 @@ impl Default for Config {
             secret: None,
             secret_file: None,
             verifier_secret: None,
+            redis_url: None,
             rotation_period_days: keywarden_core::account::DEFAULT_ROTATION_PERIOD_DAYS,
             trusted_proxies: ["127.0.0.0/8", "::1/128"]
                 .iter()
@@ -282,6 +286,7 @@ pub const VARIABLES: &[&str] = &[
     "KEYWARDEN_SECRET",
     "KEYWARDEN_SECRET_FILE",
     "KEYWARDEN_VERIFIER_SECRET",
+    "KEYWARDEN_REDIS_URL",
     "KEYWARDEN_ROTATION_PERIOD_DAYS",
     "KEYWARDEN_TRUSTED_PROXIES",
     "KEYWARDEN_PRODUCTS",
@@ -379,6 +384,9 @@ impl Config {
         }
         if let Some(v) = env("KEYWARDEN_VERIFIER_SECRET") {
             self.verifier_secret = Some(SecretText(v));
+        }
+        if let Some(v) = env("KEYWARDEN_REDIS_URL") {
+            self.redis_url = Some(SecretText(v));
         }
         if let Some(v) = env("KEYWARDEN_ROTATION_PERIOD_DAYS") {
             self.rotation_period_days = parsed("KEYWARDEN_ROTATION_PERIOD_DAYS", &v)?;

@@ -56,6 +56,8 @@ pub struct Readings {
     pub webhook_queue_depth: u64,
     /// Age of the oldest of them then, in seconds.
     pub webhook_oldest_secs: f64,
+    /// Rate limits shared through Redis (all zero without `redis_url`).
+    pub shared_rates: crate::verify::shared_rate::SharedRateReadings,
 }
 
 /// Writes the `# HELP` and `# TYPE` lines of a series.
@@ -194,6 +196,26 @@ impl Metrics {
             "Age of the oldest of them (0 when there is none).",
             format_args!("{:.3}", r.webhook_oldest_secs),
         );
+        single(
+            &mut out,
+            "keywarden_rate_limit_redis_degraded",
+            "gauge",
+            "1 while Redis failed or was slow and each instance counts rate limits alone; 0 otherwise (and without redis_url).",
+            u8::from(r.shared_rates.degraded),
+        );
+        let decided = "keywarden_rate_limit_decisions_total";
+        describe(
+            &mut out,
+            decided,
+            "counter",
+            "Requests of rate-limited keys, with redis_url set, by where their limit was decided: shared (Redis answered) or local (Redis failed or was slow).",
+        );
+        for (place, total) in [
+            ("shared", r.shared_rates.shared),
+            ("local", r.shared_rates.fallbacks),
+        ] {
+            let _ = writeln!(out, "{decided}{{by=\"{place}\"}} {total}");
+        }
         out
     }
 }
@@ -221,6 +243,11 @@ mod tests {
             webhooks_failed: 1,
             webhook_queue_depth: 4,
             webhook_oldest_secs: 12.5,
+            shared_rates: crate::verify::shared_rate::SharedRateReadings {
+                degraded: true,
+                shared: 9,
+                fallbacks: 10,
+            },
         });
         assert!(text.contains("keywarden_key_checks_total{outcome=\"valid\"} 2\n"));
         assert!(text.contains("keywarden_key_checks_total{outcome=\"key_revoked\"} 1\n"));
@@ -237,6 +264,9 @@ mod tests {
         assert!(text.contains("keywarden_webhook_deliveries_total{outcome=\"failed\"} 1\n"));
         assert!(text.contains("keywarden_webhook_queue_depth 4\n"));
         assert!(text.contains("keywarden_webhook_oldest_undelivered_seconds 12.500\n"));
+        assert!(text.contains("keywarden_rate_limit_redis_degraded 1\n"));
+        assert!(text.contains("keywarden_rate_limit_decisions_total{by=\"shared\"} 9\n"));
+        assert!(text.contains("keywarden_rate_limit_decisions_total{by=\"local\"} 10\n"));
     }
 
     #[test]

@@ -92,7 +92,14 @@ pub async fn build_state(
         )
         .map_err(|e| StartupError::Webhooks(e.to_string()))?,
     );
+    let shared_rates = config
+        .redis_url
+        .as_ref()
+        .map(|url| crate::verify::shared_rate::SharedRateLimits::new(&url.0))
+        .transpose()
+        .map_err(|e| StartupError::Config(crate::config::ConfigError(e)))?;
     Ok(AppState::new(Shared {
+        shared_rates,
         limiters: Arc::new(Limiters::new(&config)),
         metrics: Arc::default(),
         connections: Arc::default(),

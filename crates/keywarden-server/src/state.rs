@@ -85,4 +85,6 @@ pub struct Shared {
     pub openapi: String,
     /// Webhook delivery: its client, the seal of endpoint secrets, its figures.
     pub webhooks: Arc<crate::webhooks::WebhookWorker>,
+    /// Rate limits shared through Redis, when `redis_url` is configured.
+    pub shared_rates: Option<Arc<crate::verify::shared_rate::SharedRateLimits>>,
 }

@@ -19,5 +19,6 @@ pub mod direct_route;
 pub mod forward_auth;
 pub mod presented_key;
 pub mod route_table;
+pub mod shared_rate;
 pub mod synced_table;
 pub mod verify_key;

@@ -50,6 +50,9 @@ mod restricted_keys;
 #[path = "api/routing.rs"]
 mod routing;
 #[cfg(test)]
+#[path = "api/shared_rate_limit.rs"]
+mod shared_rate_limit;
+#[cfg(test)]
 #[path = "api/sign_in.rs"]
 mod sign_in;
 #[cfg(test)]

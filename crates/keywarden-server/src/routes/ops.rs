@@ -96,6 +96,11 @@ pub async fn metrics(State(state): State<AppState>) -> Result<impl IntoResponse,
         webhooks_failed: webhooks.failed(),
         webhook_queue_depth: webhooks.queue_depth(),
         webhook_oldest_secs: webhooks.oldest_undelivered_secs(),
+        shared_rates: state
+            .shared_rates
+            .as_ref()
+            .map(|shared| shared.readings())
+            .unwrap_or_default(),
     });
     Ok((
         [(

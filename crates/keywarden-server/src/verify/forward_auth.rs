@@ -20,6 +20,7 @@ use keywarden_core::check::Limits;
 use keywarden_core::ids::{AccountId, KeyId};
 use keywarden_core::key_format::{Mode, ParsedKey};
 use keywarden_core::key_limits::LimitState;
+use keywarden_core::key_policy::RateLimit;
 use keywarden_core::key_table::TableEntry;
 use keywarden_core::verdict::{Needs, Outcome, Refusal};
 use std::cell::RefCell;
@@ -123,6 +124,15 @@ pub fn answer(state: &AppState, request: Request) -> Taken {
                     }
                     Err(refusal) => Err(refusal),
                 };
+                let verdict = shared_limit(&state, verdict).await;
+                finish(&state, &parts, verdict)
+            }))
+        }
+        // A rate-limited key when the instances share their counts: Redis decides.
+        Ok(accepted) if accepted.rate_limit.is_some() && state.shared_rates.is_some() => {
+            let state = state.clone();
+            Taken::Later(Box::pin(async move {
+                let verdict = shared_limit(&state, Ok(accepted)).await;
                 finish(&state, &parts, verdict)
             }))
         }
@@ -154,6 +164,20 @@ struct Accepted {
     metadata: Option<Bytes>,
     /// The rate limit's state, for the `RateLimit-*` headers.
     rate: Option<LimitState>,
+    /// The rate limit itself, for the count shared through Redis.
+    rate_limit: Option<RateLimit>,
+}
+
+/// [`super::shared_rate::decide`] for an accepted key.
+async fn shared_limit(
+    state: &AppState,
+    verdict: Result<Accepted, Refusal>,
+) -> Result<Accepted, Refusal> {
+    let mut accepted = verdict?;
+    accepted.rate =
+        super::shared_rate::decide(state, accepted.key_id, accepted.rate_limit, accepted.rate)
+            .await?;
+    Ok(accepted)
 }
 
 fn accepted(entry: &TableEntry, limits: Limits) -> Accepted {
@@ -166,6 +190,11 @@ fn accepted(entry: &TableEntry, limits: Limits) -> Accepted {
             .as_ref()
             .and_then(|p| p.metadata_base64.clone()),
         rate: limits.rate,
+        rate_limit: entry
+            .policy
+            .as_ref()
+            .and_then(|p| p.rate.as_ref())
+            .map(|w| w.limit),
     }
 }
 

@@ -14,6 +14,7 @@ use keywarden_core::check::Limits;
 use keywarden_core::ids::{AccountId, KeyId};
 use keywarden_core::key_format;
 use keywarden_core::key_limits::LimitState;
+use keywarden_core::key_policy::RateLimit;
 use keywarden_core::key_table::{TableEntry, from_millis};
 use keywarden_core::scope::{Catalog, ScopeSet};
 use keywarden_core::verdict::{Needs, Outcome, Refusal};
@@ -138,6 +139,26 @@ pub async fn verify(State(state): State<AppState>, http: Request) -> Result<Resp
             verdict => verdict,
         },
     };
+    let verdict = match verdict {
+        Ok(mut valid) => {
+            match super::shared_rate::decide(
+                &state,
+                valid.key_id,
+                valid.rate_policy,
+                valid.rate_state,
+            )
+            .await
+            {
+                Ok(rate) => {
+                    valid.rate_state = rate;
+                    valid.rate_limit = rate.map(LimitAnswer::of);
+                    Ok(valid)
+                }
+                Err(refusal) => Err(refusal),
+            }
+        }
+        refused => refused,
+    };
     match verdict {
         Ok(valid) => {
             state.metrics.key_check(Outcome::Valid);
@@ -194,6 +215,9 @@ struct ValidAnswer<'a> {
     /// The rate limit's state, for the `RateLimit-*` headers.
     #[serde(skip)]
     rate_state: Option<LimitState>,
+    /// The rate limit itself, for the count shared through Redis.
+    #[serde(skip)]
+    rate_policy: Option<RateLimit>,
 }
 
 /// A limit's state: the JSON of [`keywarden_api_types::policy::LimitStatus`].
@@ -240,6 +264,11 @@ impl<'a> ValidAnswer<'a> {
             rate_limit: limits.rate.map(LimitAnswer::of),
             usage_limit: limits.usage.map(LimitAnswer::of),
             rate_state: limits.rate,
+            rate_policy: entry
+                .policy
+                .as_ref()
+                .and_then(|p| p.rate.as_ref())
+                .map(|w| w.limit),
         }
     }
 }
@@ -411,6 +440,7 @@ mod tests {
                 rate_limit: (n > 0).then(|| limit(Some(1_795_000_060_000))),
                 usage_limit: (n == 2).then(|| limit(None)),
                 rate_state: None,
+                rate_policy: None,
             };
             let written = serde_json::to_string(&answer).unwrap();
             assert_eq!(written, serde_json::to_string(&owned(&answer)).unwrap());
