@@ -10,10 +10,12 @@ BASE, KEY, READER = os.environ["BASE"], os.environ["KEY"], os.environ["READER"]
 passed = failed = 0
 
 
-def request(path, authorization=None, method="GET"):
-    req = urllib.request.Request(BASE + path, method=method)
+def request(path, authorization=None, method="GET", headers=None, base=None):
+    req = urllib.request.Request((base or BASE) + path, method=method)
     if authorization is not None:
         req.add_header("Authorization", authorization)
+    for name, value in (headers or {}).items():
+        req.add_header(name, value)
     try:
         with urllib.request.urlopen(req, timeout=10) as response:
             return response.status, json.loads(response.read() or b"null")
@@ -81,6 +83,31 @@ status, body = request("/v1/customers/", f"Api-Key {READER}")
 check("restricted key cannot reach other paths: 403", status == 403 and body.get("code") == "insufficient_scope", f"{status} {body}")
 status, body = request("/v1/payroll/../health/x", f"Api-Key {READER}")
 check("dot segments do not widen a restricted key", status in (400, 403, 404), f"{status} {body}")
+
+# A key with an allowlist (SPEC §9): the client address is what nginx passes in
+# X-Forwarded-For. This client is on loopback, itself a trusted proxy, so the address it
+# forwards is believed, as a proxy in front of nginx would be.
+FENCED = os.environ["FENCED"]
+for client in ["203.0.113.9", "2001:db8:1::5"]:
+    status, body = request("/v1/payroll/runs/", f"Api-Key {FENCED}", headers={"X-Forwarded-For": client})
+    check(f"allowlisted key from {client}: 200", status == 200, f"{status} {body}")
+status, body = request("/v1/payroll/runs/", f"Api-Key {FENCED}", headers={"X-Forwarded-For": "198.51.100.1"})
+check("allowlisted key from elsewhere: 403 ip_not_allowed",
+      status == 403 and body == {"detail": "This API key may not be used from 198.51.100.1.", "code": "ip_not_allowed"},
+      f"{status} {body}")
+status, body = request("/v1/payroll/runs/", f"Api-Key {FENCED}")
+check("allowlisted key from loopback itself: 403", status == 403 and body.get("code") == "ip_not_allowed", f"{status} {body}")
+# A client that is not a trusted proxy cannot claim an allowed address: nginx appends the
+# address it saw, and Keywarden stops there.
+HOST_IP, HOST_BASE = os.environ.get("HOST_IP", ""), os.environ.get("HOST_BASE", "")
+if HOST_IP:
+    status, body = request("/v1/payroll/runs/", f"Api-Key {FENCED}",
+                           headers={"X-Forwarded-For": "203.0.113.9"}, base=HOST_BASE)
+    check("a spoofed X-Forwarded-For from an untrusted client is ignored: 403",
+          status == 403 and body.get("detail") == f"This API key may not be used from {HOST_IP}.",
+          f"{status} {body}")
+else:
+    print("SKIPPED: this host has no address besides loopback (the spoofed X-Forwarded-For check)")
 
 print(f"nginx forward-auth: {passed} passed, {failed} failed")
 raise SystemExit(1 if failed else 0)

@@ -24,6 +24,10 @@ trap cleanup EXIT
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 KW_PORT=$(free_port); UP_PORT=$(free_port); NG_PORT=$(free_port)
+# This host's address on its outward interface, if it has one: nginx listens there too, so a
+# client that is not on loopback (and so not a trusted proxy) can be tried.
+HOST_IP=$(python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.connect(("192.0.2.1", 9)); print(s.getsockname()[0])' 2>/dev/null || true)
+case "$HOST_IP" in ""|127.*) HOST_IP=""; HOST_LISTEN="" ;; *) HOST_LISTEN="listen $HOST_IP:$NG_PORT;" ;; esac
 
 export KEYWARDEN_DATA_DIR="$scratch/data"
 account=$(printf '%s' 'correct horse battery staple' |
@@ -36,6 +40,7 @@ python3 "$here/upstream.py" "$UP_PORT" &
 pids+=($!)
 sed -e "s|@SCRATCH@|$scratch|g" -e "s|@KEYWARDEN_PORT@|$KW_PORT|g" \
     -e "s|@UPSTREAM_PORT@|$UP_PORT|g" -e "s|@NGINX_PORT@|$NG_PORT|g" \
+    -e "s|@HOST_LISTEN@|$HOST_LISTEN|g" \
     "$here/nginx.conf.template" >"$scratch/nginx.conf"
 "$NGINX" -c "$scratch/nginx.conf" -p "$scratch"
 
@@ -52,6 +57,13 @@ READER=$(curl -s -X POST "http://127.0.0.1:$KW_PORT/v1/api-keys/" -H "Authorizat
     -H 'Content-Type: application/json' -d '{"label":"Payroll-Reader","type":"test","scopes":["payroll:read"]}' |
     python3 -c 'import json,sys; print(json.load(sys.stdin)["key"])')
 
+# A key that may be used only from two ranges (SPEC §9), one of them IPv6.
+FENCED=$(curl -s -X POST "http://127.0.0.1:$KW_PORT/v1/api-keys/" -H "Authorization: Bearer $ACCESS" \
+    -H 'Content-Type: application/json' \
+    -d '{"label":"Office-Only","type":"test","scopes":["payroll:read"],"allowed_ips":["203.0.113.0/24","2001:db8:1::/48"]}' |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["key"])')
+
 BASE="http://127.0.0.1:$NG_PORT"
-export BASE KEY READER
+HOST_BASE=${HOST_IP:+"http://$HOST_IP:$NG_PORT"}
+export BASE KEY READER FENCED HOST_IP HOST_BASE
 python3 "$here/check.py"
