@@ -194,6 +194,50 @@ async fn a_change_on_one_instance_is_refused_by_the_other_within_a_second() {
     assert!(status_a.success() && status_b.success());
 }
 
+/// SPEC §9 propagates like a revocation: a key's allowlist, rate limit and metadata changed on
+/// instance A are enforced by instance B within a second.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_policy_change_on_one_instance_holds_on_the_other_within_a_second() {
+    let Some(admin_url) = postgres_url() else {
+        return;
+    };
+    let db = PostgresDatabase::create(&admin_url).await;
+    let dir = tempfile::tempdir().unwrap();
+    let pair = pair(dir.path(), &db.url, &[]).await;
+    let (id, key) = pair.create_key().await;
+    pair.until_b_says(&key, true, Duration::from_secs(5)).await;
+    let change = |body: Value| {
+        pair.http
+            .patch(format!("{}/v1/api-keys/{id}/", pair.a.base))
+            .bearer_auth(&pair.token)
+            .json(&body)
+            .send()
+    };
+    // An allowlist that does not hold the verifier's address: B refuses.
+    let reply = change(json!({"allowed_ips": ["192.0.2.0/24"], "metadata": {"tier": "gold"}}))
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), 200);
+    let took = pair.until_b_says(&key, false, Duration::from_secs(1)).await;
+    let (_, refused) = pair.verify_on(&pair.b, &key).await;
+    assert_eq!(refused["code"], "ip_not_allowed", "{refused}");
+    // Lifted, with a rate limit of 1 a minute: B allows one, refuses the next.
+    let reply =
+        change(json!({"allowed_ips": null, "rate_limit": {"limit": 1, "period_seconds": 60}}))
+            .await
+            .unwrap();
+    assert_eq!(reply.status(), 200);
+    let lifted = pair.until_b_says(&key, true, Duration::from_secs(1)).await;
+    let (_, answer) = pair.verify_on(&pair.b, &key).await;
+    assert_eq!(answer["code"], "key_rate_limited", "{answer}");
+    announce(&format!(
+        "policy propagation to instance B: allowlist in {took:?}, lifted with a rate limit in {lifted:?}"
+    ));
+    let (status_a, _) = pair.a.terminate().await;
+    let (status_b, _) = pair.b.terminate().await;
+    assert!(status_a.success() && status_b.success());
+}
+
 /// SPEC §5 across instances: A and B rotate the same key at the same moment. Whatever the
 /// order, exactly one rotation wins (200) and the other is told it lost (409), and the account
 /// is left with exactly one active successor.
