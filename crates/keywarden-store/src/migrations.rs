@@ -23,6 +23,7 @@ pub(crate) const SQLITE: &[File] = files!(
     "0002_console.sql",
     "0003_webhooks.sql",
     "0004_key_policy.sql",
+    "0006_account_key_policy.sql",
 );
 
 /// `migrations/postgres/`, oldest first.
@@ -30,6 +31,7 @@ pub(crate) const POSTGRES: &[File] = files!(
     "postgres": "0001_initial.sql",
     "0002_webhooks.sql",
     "0003_key_policy.sql",
+    "0005_account_key_policy.sql",
 );
 
 /// The migrator for `files`, as `sqlx::migrate!` would build it from their folder.
