@@ -233,16 +233,38 @@ async function renderPolicy(section, ctx) {
   }
   const require2fa = h('input.switch', { type: 'checkbox', role: 'switch', id: 'require-2fa', checked: account.require_2fa_for_keys });
   const period = h('input', { type: 'number', id: 'rotation-period', name: 'rotation_period_days', min: '1', max: '3650', step: '1', required: true, value: String(account.rotation_period_days) });
+  const lifetime = h('input', {
+    type: 'number', id: 'max-key-lifetime', name: 'max_key_lifetime_days', min: '1', max: '3650', step: '1', placeholder: 'No maximum',
+    value: account.max_key_lifetime_days === null ? '' : String(account.max_key_lifetime_days),
+  });
+  const requireExpiry = h('input.switch', { type: 'checkbox', role: 'switch', id: 'require-expiry-live', name: 'require_expiry_for_live', checked: account.require_expiry_for_live });
+  const requireAllowlist = h('input.switch', { type: 'checkbox', role: 'switch', id: 'require-allowlist-live', name: 'require_ip_allowlist_for_live', checked: account.require_ip_allowlist_for_live });
+  const leakAction = h('select', { id: 'leak-action', name: 'leak_action' },
+    h('option', { value: 'revoke', selected: account.leak_action === 'revoke' }, 'Revoke the key at once'),
+    h('option', { value: 'notify', selected: account.leak_action === 'notify' }, 'Only notify (the key keeps working)'));
   const save = h('button.btn.primary', { type: 'submit' }, 'Save policy');
+  const violations = h('div.policy-violations', { 'aria-live': 'polite' });
   const form = h('form.form.policy-form', { novalidate: true },
     h('div.form-alert', { hidden: true }),
-    h('div.field.switch-field', { dataset: { field: 'require_2fa_for_keys' } },
-      h('label.switch-wrap', { for: 'require-2fa' }, require2fa, h('span.switch-track', { 'aria-hidden': 'true' }),
-        h('span.switch-text', h('span.switch-title', 'Require two-factor authentication for key changes'),
-          h('span.hint', 'Users without 2FA cannot create, rotate or revoke keys.'))),
-      h('p.field-error', { hidden: true })),
+    switchField(require2fa, 'require_2fa_for_keys', 'Require two-factor authentication for key changes',
+      'Users without 2FA cannot create, rotate or revoke keys.'),
     field({ label: 'Rotation period (days)', input: period, name: 'rotation_period_days', hint: 'Keys older than this are marked “Rotation due”. 90 days is a common choice.' }),
+    h('h3.policy-subtitle', 'Key policy'),
+    h('p.muted', 'Rules every new, changed or rotated key must meet, in the console and the operator CLI alike. Tightening them does not change existing keys: those that break the new rules are listed below.'),
+    field({
+      label: 'Maximum key lifetime (days)', input: lifetime, name: 'max_key_lifetime_days', optional: true,
+      hint: 'Restricted keys must expire within this many days of being created, changed or rotated. Leave empty for no maximum. Standard keys never expire and are not affected.',
+    }),
+    switchField(requireExpiry, 'require_expiry_for_live', 'Require an expiry date on live keys',
+      'Restricted live keys must have an expiry date. Test keys are not affected.'),
+    switchField(requireAllowlist, 'require_ip_allowlist_for_live', 'Require an IP allowlist on live keys',
+      'Live keys, standard and restricted, must list the addresses they may be used from. An account’s standard keys start without one: give them one on the API & Developers page.'),
+    field({
+      label: 'When a key is reported leaked', input: leakAction, name: 'leak_action',
+      hint: 'For example by GitHub secret scanning. Revoking stops the key at once; notifying only records the leak and tells you.',
+    }),
     h('div.form-buttons', save));
+  const showViolations = () => renderViolations(violations);
   form.addEventListener('submit', async (event) => {
     event.preventDefault();
     clearFormErrors(form);
@@ -251,20 +273,75 @@ async function renderPolicy(section, ctx) {
       showFormError(form, { field: 'rotation_period_days', message: 'Enter a whole number of days from 1 to 3650.' });
       return;
     }
+    const maxText = lifetime.value.trim();
+    const maxDays = maxText === '' ? null : Number(maxText);
+    if (maxDays !== null && (!Number.isInteger(maxDays) || maxDays < 1 || maxDays > 3650)) {
+      showFormError(form, { field: 'max_key_lifetime_days', message: 'Enter a whole number of days from 1 to 3650, or leave it empty for no maximum.' });
+      return;
+    }
     await busy(save, 'Saving…', async () => {
       try {
-        await api.patch('/v1/account/', { require_2fa_for_keys: require2fa.checked, rotation_period_days: days });
+        await api.patch('/v1/account/', {
+          require_2fa_for_keys: require2fa.checked,
+          rotation_period_days: days,
+          max_key_lifetime_days: maxDays,
+          require_expiry_for_live: requireExpiry.checked,
+          require_ip_allowlist_for_live: requireAllowlist.checked,
+          leak_action: leakAction.value,
+        });
         await ctx.reloadMe();
         toast('Account policy saved');
       } catch (error) {
         showFormError(form, error);
+        return;
       }
+      await showViolations();
     });
   });
   section.replaceChildren(
     h('div.section-head', h('div', h('h2', { id: 'policy-title' }, 'Account policy'),
       h('p.muted', `Rules for every user of ${account.name}. Only admins can change them.`))),
-    form);
+    form,
+    violations);
+  await showViolations();
+}
+
+/** A switch with its title and hint, in the shape `showFormError` finds by `name`. */
+function switchField(input, name, title, hint) {
+  return h('div.field.switch-field', { dataset: { field: name } },
+    h('label.switch-wrap', { for: input.id }, input, h('span.switch-track', { 'aria-hidden': 'true' }),
+      h('span.switch-text', h('span.switch-title', title), h('span.hint', hint))),
+    h('p.field-error', { hidden: true }));
+}
+
+/** The account's keys that break its key policy, each with the rule and what to change. */
+async function renderViolations(container) {
+  let rows;
+  try {
+    rows = await api.get('/v1/account/policy-violations/');
+  } catch (error) {
+    container.replaceChildren(loadError(error, () => renderViolations(container)));
+    return;
+  }
+  const title = h('h3.policy-subtitle', { id: 'violations-title' }, 'Keys that break the key policy');
+  if (rows.length === 0) {
+    container.replaceChildren(title, h('p.muted.policy-clean', 'Every working key meets the key policy.'));
+    return;
+  }
+  const keys = new Set(rows.map((r) => r.key_id)).size;
+  const fields = { expires_at: 'Expiry', allowed_ips: 'IP allowlist' };
+  container.replaceChildren(
+    title,
+    h('p.muted', `${keys === 1 ? '1 key keeps' : `${keys} keys keep`} working but cannot be rotated until changed to meet the policy.`),
+    h('ul.violation-list', { 'aria-labelledby': 'violations-title' },
+      ...rows.map((row) => h('li.violation', { dataset: { keyId: row.key_id, field: row.field } },
+        h('div.violation-key',
+          h('strong', row.label),
+          h('code', row.hint),
+          badge(row.type === 'live' ? 'Live' : 'Test', row.type === 'live' ? 'violet' : 'blue'),
+          badge(row.kind === 'standard' ? 'Standard' : 'Restricted', 'gray')),
+        h('p.violation-reason', h('span.violation-field', `${fields[row.field] || row.field}: `), row.reason)))),
+    h('a.btn.secondary.small', { href: '#/settings/api' }, icon('key'), 'Open API keys'));
 }
 
 function base64(text) {

@@ -205,3 +205,14 @@ pub enum UsagePeriodName {
     /// The key's whole life: never resets.
     Total,
 }
+
+/// What a leak report does to a key (SPEC §8).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum LeakActionName {
+    /// Revoke the key at once.
+    Revoke,
+    /// Record the leak and tell the account; the key keeps working.
+    Notify,
+}

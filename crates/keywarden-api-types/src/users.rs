@@ -72,6 +72,20 @@ pub struct AccountBody {
     pub require_2fa_for_keys: bool,
     /// Keys older than this are `rotation_due`.
     pub rotation_period_days: u32,
+    /// Restricted keys must expire at most this many days after they are created, changed or
+    /// rotated; null: no maximum. Standard keys never expire and are exempt.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(required, minimum = 1, maximum = 3650, example = 90)
+    )]
+    pub max_key_lifetime_days: Option<u32>,
+    /// Restricted live keys must have an expiry.
+    pub require_expiry_for_live: bool,
+    /// Live keys, standard and restricted, must have an IP allowlist (`allowed_ips`).
+    pub require_ip_allowlist_for_live: bool,
+    /// What a leak report does to a key: `revoke` it (the default) or only `notify`.
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::names::LeakActionName, example = "revoke"))]
+    pub leak_action: String,
     /// Creation time.
     #[serde(with = "time::serde::rfc3339")]
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime, example = "2026-11-02T09:30:00Z"))]
@@ -90,6 +104,49 @@ pub struct UpdateAccountRequest {
     #[serde(default)]
     #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 3650, example = 90))]
     pub rotation_period_days: Option<u32>,
+    /// Longest life of a restricted key in days (1–3650), or null for no maximum.
+    #[serde(
+        default,
+        deserialize_with = "crate::policy::double_option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<u32>, minimum = 1, maximum = 3650, example = 90))]
+    pub max_key_lifetime_days: Option<Option<i64>>,
+    /// Restricted live keys must have an expiry.
+    #[serde(default)]
+    pub require_expiry_for_live: Option<bool>,
+    /// Live keys must have an IP allowlist.
+    #[serde(default)]
+    pub require_ip_allowlist_for_live: Option<bool>,
+    /// `revoke` or `notify`.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<crate::names::LeakActionName>, example = "notify"))]
+    pub leak_action: Option<String>,
+}
+
+/// `GET /v1/account/policy-violations/`: one rule an active key breaks.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PolicyViolationBody {
+    /// The key's id.
+    pub key_id: String,
+    /// The key's display hint.
+    #[cfg_attr(feature = "openapi", schema(example = "rk_live_Docs…T2zK"))]
+    pub hint: String,
+    /// The key's label.
+    pub label: String,
+    /// `standard` or `restricted`.
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::names::KindName))]
+    pub kind: String,
+    /// `test` or `live`.
+    #[serde(rename = "type")]
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::names::ModeName))]
+    pub mode: String,
+    /// The key field to fix: `expires_at` or `allowed_ips`.
+    #[cfg_attr(feature = "openapi", schema(example = "allowed_ips"))]
+    pub field: String,
+    /// What the policy asks and the key lacks.
+    pub reason: String,
 }
 
 /// `POST /v1/auth/2fa/setup/`

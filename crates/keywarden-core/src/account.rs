@@ -1,5 +1,6 @@
 //! Accounts (tenants) and the people who sign into their console.
 
+use crate::account_key_policy::AccountKeyPolicy;
 use crate::ids::{AccountId, UserId};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -20,6 +21,8 @@ pub struct Account {
     pub require_2fa_for_keys: bool,
     /// Keys older than this many days are flagged `rotation_due`.
     pub rotation_period_days: u32,
+    /// The rules its keys must meet (SPEC §9).
+    pub key_policy: AccountKeyPolicy,
 }
 
 /// What a user may do in their account.

@@ -16,6 +16,15 @@ pub enum DomainError {
         /// What is wrong and how to fix it.
         message: String,
     },
+    /// A key change breaks the account's key policy (SPEC §9); `field` names the key field to
+    /// fix.
+    #[error("{field}: {message}")]
+    PolicyViolation {
+        /// `expires_at` or `allowed_ips`.
+        field: &'static str,
+        /// What the policy asks and how to meet it.
+        message: String,
+    },
     /// The account, user or key does not exist in the caller's account.
     #[error("{0} not found")]
     NotFound(&'static str),

@@ -10,13 +10,15 @@
 //! - [`key_table`]: the in-memory table the verify path reads; no database on the hot path.
 //! - [`verdict`]: every answer a key check can give (one `Refusal` type for "no", each with its
 //!   wire code, metrics label and status); [`check`]: the ordered steps that reach it.
-//! - [`account`], [`audit`]: tenants, users, roles, audit events.
+//! - [`account`], [`audit`]: tenants, users, roles, audit events; [`account_key_policy`]: the
+//!   rules an account sets for its keys.
 //! - [`store`]: the storage trait that `keywarden-store` implements per backend.
 //! - [`service`]: the operations (create account, issue, rotate, revoke) shared by HTTP and CLI.
 //! - [`clock`], [`random`]: time and randomness, injected so tests are exact.
 //! - [`password`]: argon2id password hashing; [`two_factor`]: TOTP, sealed seeds, recovery codes.
 
 pub mod account;
+pub mod account_key_policy;
 pub mod audit;
 pub mod base62;
 pub mod check;

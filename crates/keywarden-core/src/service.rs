@@ -3,6 +3,7 @@
 //! same for both.
 
 use crate::account::{Account, DEFAULT_ROTATION_PERIOD_DAYS, Role, User, normalize_email};
+use crate::account_key_policy::AccountKeyPolicy;
 use crate::audit::{Action, Actor, AuditEvent};
 use crate::clock::Clock;
 use crate::digest::KeyHasher;
@@ -27,6 +28,7 @@ pub mod sign_in;
 mod users;
 mod webhooks;
 
+pub use account_policy::{AccountPolicyChanges, PolicyViolation};
 pub use restricted_keys::{KeyChanges, NewKey};
 pub use second_factor::TotpSetup;
 pub use webhooks::{AddedEndpoint, EndpointChanges, NewEndpoint, RotatedEndpointSecret};
@@ -277,6 +279,7 @@ impl AccountService {
             created_at: now,
             require_2fa_for_keys: false,
             rotation_period_days: self.rotation_period_days,
+            key_policy: AccountKeyPolicy::default(),
         };
         let admin = User {
             id: UserId::new_at(now),
@@ -412,14 +415,15 @@ impl AccountService {
         grace: Option<Duration>,
         actor: &Actor,
     ) -> Result<RotatedKey, DomainError> {
-        self.ensure_actor_may_change_keys(account_id, actor).await?;
+        let account = self.ensure_actor_may_change_keys(account_id, actor).await?;
         let current = self
             .standard_keys(account_id)
             .await?
             .into_iter()
             .find(|k| k.mode == mode)
             .ok_or(DomainError::NoStandardKeys)?;
-        self.rotate(current, grace, actor).await
+        self.rotate(current, grace, &account.key_policy, actor)
+            .await
     }
 
     /// Rotates any key of the account: a new secret with the same settings.
@@ -430,19 +434,23 @@ impl AccountService {
         grace: Option<Duration>,
         actor: &Actor,
     ) -> Result<RotatedKey, DomainError> {
-        self.ensure_actor_may_change_keys(account_id, actor).await?;
+        let account = self.ensure_actor_may_change_keys(account_id, actor).await?;
         let current = self
             .store
             .key(account_id, key_id)
             .await?
             .ok_or(DomainError::NotFound("key"))?;
-        self.rotate(current, grace, actor).await
+        self.rotate(current, grace, &account.key_policy, actor)
+            .await
     }
 
+    /// Rotates `current`. The successor keeps its expiry and policy, and must meet the account's
+    /// key policy as it stands now.
     async fn rotate(
         &self,
         current: KeyRecord,
         grace: Option<Duration>,
+        key_policy: &AccountKeyPolicy,
         actor: &Actor,
     ) -> Result<RotatedKey, DomainError> {
         let grace = grace.unwrap_or(Duration::ZERO);
@@ -483,6 +491,16 @@ impl AccountService {
         // The successor keeps the old key's allowlist, limits and metadata (its counts start
         // afresh: they belong to the old key).
         new.record.policy = current.policy.clone();
+        if let Some(breach) = key_policy.breaches(&new.record, now).into_iter().next() {
+            return Err(restricted_keys::violation(
+                breach,
+                &format!(
+                    "change the key first (PATCH /v1/api-keys/{}/), then rotate it: the new key \
+                     keeps the old one's expiry and allowlist",
+                    current.id
+                ),
+            ));
+        }
         let until = now + grace;
         let detail = if grace.is_zero() {
             format!(

@@ -71,6 +71,13 @@ pub enum ApiError {
         /// What is wrong and what to do.
         message: String,
     },
+    /// A key change breaks the account's key policy (SPEC §9).
+    PolicyViolation {
+        /// The key field to fix.
+        field: &'static str,
+        /// What the policy asks and how to meet it.
+        message: String,
+    },
     /// The body is not the expected JSON.
     MalformedBody(String),
     /// Body over the limit.
@@ -140,9 +147,10 @@ impl ApiError {
             | Self::PasswordInvalid
             | Self::ConfirmationOtpInvalid => StatusCode::FORBIDDEN,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Self::Invalid { .. } | Self::MalformedBody(_) | Self::StandardKeyType => {
-                StatusCode::BAD_REQUEST
-            }
+            Self::Invalid { .. }
+            | Self::PolicyViolation { .. }
+            | Self::MalformedBody(_)
+            | Self::StandardKeyType => StatusCode::BAD_REQUEST,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::HeadersTooLarge { .. } => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             Self::UriTooLong { .. } => StatusCode::URI_TOO_LONG,
@@ -219,6 +227,10 @@ impl ApiError {
             Self::Invalid { field, message } => ErrorBody {
                 field: Some(field.to_string()),
                 ..ErrorBody::new(format!("{field}: {message}"), ErrorCode::Invalid)
+            },
+            Self::PolicyViolation { field, message } => ErrorBody {
+                field: Some((*field).to_owned()),
+                ..ErrorBody::new(format!("{field}: {message}"), ErrorCode::PolicyViolation)
             },
             Self::MalformedBody(why) => ErrorBody::new(
                 format!("The request body is not valid JSON for this endpoint: {why}"),
@@ -430,6 +442,9 @@ impl From<DomainError> for ApiError {
                 field: field.into(),
                 message,
             },
+            DomainError::PolicyViolation { field, message } => {
+                Self::PolicyViolation { field, message }
+            }
             DomainError::NotFound(what) => Self::NotFound(what),
             DomainError::NoStandardKeys => Self::NoStandardKeys,
             DomainError::Conflict(message) => Self::Conflict(message),

@@ -53,6 +53,7 @@ says what to do about it; most carry a stable `code` to branch on. Times are RFC
         ),
         responses(
             crate::error::responses::BadRequest,
+            crate::error::responses::KeyBadRequest,
             crate::error::responses::ConsoleUnauthorized,
             crate::error::responses::Forbidden,
             crate::error::responses::KeyChangeForbidden,

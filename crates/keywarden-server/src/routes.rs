@@ -50,6 +50,7 @@ pub fn operations() -> OpenApiRouter<AppState> {
         .routes(routes!(users::list, users::create))
         .routes(routes!(users::update, users::remove))
         .routes(routes!(account::get, account::update))
+        .routes(routes!(account::policy_violations))
         .routes(routes!(account::products))
         .routes(routes!(audit::list))
         .routes(routes!(webhooks::list, webhooks::create))
@@ -91,6 +92,8 @@ pub fn document(catalog: &Catalog) -> Result<String, ApiError> {
 mod tests {
     use super::*;
     use axum::response::IntoResponse;
+    use keywarden_core::account_key_policy::AccountKeyPolicy;
+    use keywarden_core::key_format::{KeyKind, Mode};
     use keywarden_core::key_record::Stopped;
     use keywarden_core::scope::Catalog;
     use keywarden_core::verdict::{FormatProblem, Needs, Refusal};
@@ -173,6 +176,30 @@ mod tests {
             refused(Refusal::InsufficientScope(Needs::Scope(payroll_write))),
             ApiError::RateLimited { retry_after: 42 },
         ];
+        // The key policy's refusals, in core's own words.
+        let strict = AccountKeyPolicy {
+            require_expiry_for_live: true,
+            require_ip_allowlist_for_live: true,
+            ..AccountKeyPolicy::default()
+        };
+        let breaches = [
+            strict.allowlist_breach(Mode::Live, None),
+            strict.expiry_breach(KeyKind::Restricted, Mode::Live, None, at),
+        ];
+        for breach in breaches.into_iter().flatten() {
+            errors.push(ApiError::PolicyViolation {
+                field: breach.field,
+                message: breach.reason.clone(),
+            });
+            errors.push(ApiError::PolicyViolation {
+                field: breach.field,
+                message: format!(
+                    "{}; change the key first (PATCH /v1/api-keys/018f0e5c-5a4b-7cde-8f01-23456789abcd/), \
+                     then rotate it: the new key keeps the old one's expiry and allowlist",
+                    breach.reason
+                ),
+            });
+        }
         errors.extend(
             [
                 "two-factor authentication is already on",

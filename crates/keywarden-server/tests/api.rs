@@ -11,6 +11,9 @@
 mod support;
 
 #[cfg(test)]
+#[path = "api/account_key_policy.rs"]
+mod account_key_policy;
+#[cfg(test)]
 #[path = "api/audit.rs"]
 mod audit;
 #[cfg(test)]

@@ -24,6 +24,7 @@ pub(crate) const SQLITE: &[File] = files!(
     "0003_webhooks.sql",
     "0004_key_policy.sql",
     "0005_usage_counts.sql",
+    "0006_account_key_policy.sql",
 );
 
 /// `migrations/postgres/`, oldest first.
@@ -32,6 +33,7 @@ pub(crate) const POSTGRES: &[File] = files!(
     "0002_webhooks.sql",
     "0003_key_policy.sql",
     "0004_usage_counts.sql",
+    "0005_account_key_policy.sql",
 );
 
 /// The migrator for `files`, as `sqlx::migrate!` would build it from their folder.

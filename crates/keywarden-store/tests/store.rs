@@ -11,6 +11,7 @@
 
 use keywarden_core::OsRandom;
 use keywarden_core::account::{Account, Role, User};
+use keywarden_core::account_key_policy::{AccountKeyPolicy, LeakAction};
 use keywarden_core::audit::{Action, Actor, AuditEvent};
 use keywarden_core::digest::{KeyDigest, KeyHasher};
 use keywarden_core::ids::{AccountId, EventId, KeyId, UserId};
@@ -54,6 +55,7 @@ fn account(name: &str) -> Account {
         created_at: at(0),
         require_2fa_for_keys: false,
         rotation_period_days: 90,
+        key_policy: AccountKeyPolicy::default(),
     }
 }
 
@@ -178,6 +180,12 @@ async fn check_round_trip_is_exact(store: &dyn Store) {
     let account = Account {
         require_2fa_for_keys: true,
         rotation_period_days: 30,
+        key_policy: AccountKeyPolicy {
+            max_key_lifetime_days: Some(3650),
+            require_expiry_for_live: true,
+            require_ip_allowlist_for_live: true,
+            leak_action: LeakAction::Notify,
+        },
         ..account("Round Trip Ltd")
     };
     let admin = User {

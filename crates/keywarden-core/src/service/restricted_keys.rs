@@ -3,6 +3,7 @@
 
 use super::{AccountService, IssuedKey, conflict_as};
 use crate::account::{Account, User};
+use crate::account_key_policy::Breach;
 use crate::audit::{Action, Actor};
 use crate::error::DomainError;
 use crate::ids::{AccountId, KeyId};
@@ -46,29 +47,34 @@ pub struct KeyChanges {
 }
 
 impl AccountService {
-    /// The account policy `require_2fa_for_keys` for the acting user as stored now: every
-    /// operation that creates, rotates or revokes a key checks it first, so no caller can skip
-    /// it. The operator CLI (no user) is not bound by it.
+    /// The account as stored now, after its policy `require_2fa_for_keys` for the acting user:
+    /// every operation that creates, rotates or revokes a key checks it first, so no caller can
+    /// skip it. The operator CLI (no user) is not bound by it, but is by the key policy the
+    /// account returned carries.
     pub(crate) async fn ensure_actor_may_change_keys(
         &self,
         account_id: AccountId,
         actor: &Actor,
-    ) -> Result<(), DomainError> {
+    ) -> Result<Account, DomainError> {
+        let account = self.account_of(account_id).await?;
         let Some(user_id) = actor.user_id else {
-            return Ok(());
+            return Ok(account);
         };
-        let account = self
-            .store
-            .account(account_id)
-            .await?
-            .ok_or(DomainError::NotFound("account"))?;
         let user = self
             .store
             .user(user_id)
             .await?
             .filter(|u| u.account_id == account_id)
             .ok_or(DomainError::NotFound("user"))?;
-        self.ensure_may_change_keys(&account, Some(&user))
+        self.ensure_may_change_keys(&account, Some(&user))?;
+        Ok(account)
+    }
+
+    async fn account_of(&self, account_id: AccountId) -> Result<Account, DomainError> {
+        self.store
+            .account(account_id)
+            .await?
+            .ok_or(DomainError::NotFound("account"))
     }
 
     /// The account policy `require_2fa_for_keys`: a user without 2FA may not create, rotate
@@ -93,12 +99,19 @@ impl AccountService {
         new: NewKey,
         actor: &Actor,
     ) -> Result<IssuedKey, DomainError> {
-        self.ensure_actor_may_change_keys(account_id, actor).await?;
+        let account = self.ensure_actor_may_change_keys(account_id, actor).await?;
         let now = self.clock.now();
         let label = valid_label(&new.label)?;
         let scopes = self.valid_scopes(&new.scopes)?;
         let expires_at = valid_expiry(new.expires_at, now)?;
         let policy = new.policy.apply(&KeyPolicy::default())?;
+        let rules = &account.key_policy;
+        let breach = rules
+            .expiry_breach(KeyKind::Restricted, new.mode, expires_at, now)
+            .or_else(|| rules.allowlist_breach(new.mode, policy.allowed_ips.as_deref()));
+        if let Some(breach) = breach {
+            return Err(violation(breach, ""));
+        }
         let mut key = self.issue(
             account_id,
             KeyKind::Restricted,
@@ -217,6 +230,8 @@ impl AccountService {
                 Some(changes.policy.apply(&current.policy)?)
             },
         };
+        self.ensure_update_keeps_policy(&current, &update, now)
+            .await?;
         if update == KeyUpdate::default() {
             return Err(DomainError::Invalid {
                 field: "label",
@@ -264,6 +279,38 @@ impl AccountService {
         Ok(updated)
     }
 
+    /// The account key policy for a change of `current`: a new expiry must meet it, and so
+    /// must a changed allowlist. Other changes are free, even to a key that already breaks the
+    /// policy (tightening it never changes existing keys).
+    async fn ensure_update_keeps_policy(
+        &self,
+        current: &KeyRecord,
+        update: &KeyUpdate,
+        now: OffsetDateTime,
+    ) -> Result<(), DomainError> {
+        let expiry_changes = update.expires_at.is_some();
+        let allowlist_changes = update
+            .policy
+            .as_ref()
+            .is_some_and(|p| p.allowed_ips != current.policy.allowed_ips);
+        if !expiry_changes && !allowlist_changes {
+            return Ok(());
+        }
+        let rules = self.account_of(current.account_id).await?.key_policy;
+        let expiry = update.expires_at.and_then(|expires_at| {
+            rules.expiry_breach(current.kind, current.mode, expires_at, now)
+        });
+        let allowlist = update
+            .policy
+            .as_ref()
+            .filter(|_| allowlist_changes)
+            .and_then(|p| rules.allowlist_breach(current.mode, p.allowed_ips.as_deref()));
+        match expiry.or(allowlist) {
+            Some(breach) => Err(violation(breach, "")),
+            None => Ok(()),
+        }
+    }
+
     fn valid_scopes(&self, names: &[String]) -> Result<Vec<String>, DomainError> {
         if names.is_empty() {
             return Err(DomainError::Invalid {
@@ -279,6 +326,20 @@ impl AccountService {
                 message: e.to_string(),
             })?;
         Ok(self.catalog.names(set))
+    }
+}
+
+/// The error for a key change that breaks the account's key policy; `then` says what to do
+/// when the breach's own words are not enough.
+pub(crate) fn violation(breach: Breach, then: &str) -> DomainError {
+    let message = if then.is_empty() {
+        breach.reason
+    } else {
+        format!("{}; {then}", breach.reason)
+    };
+    DomainError::PolicyViolation {
+        field: breach.field,
+        message,
     }
 }
 

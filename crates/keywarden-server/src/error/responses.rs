@@ -32,6 +32,41 @@ use utoipa::{ToResponse, ToSchema};
 )]
 pub struct BadRequest(pub ErrorBody);
 
+/// 400 of the operations that create, change or rotate a key: a field breaks a rule, or the
+/// key would break the account's key policy.
+#[derive(Debug, ToResponse)]
+#[response(
+    description = "The request breaks a rule (`invalid`, with `field` naming the field), the body \
+                   is not the JSON this endpoint takes (`malformed_body`), or the key would break \
+                   the account's key policy (`policy_violation`, with `field` naming the key \
+                   field to fix: `expires_at` or `allowed_ips`; see `PATCH /v1/account/`). \
+                   `detail` says what to send instead. Nothing changed. A rotated key's successor \
+                   keeps its expiry and allowlist, so a key that breaks the policy must be \
+                   changed before it can be rotated.",
+    examples(
+        ("invalid" = (summary = "A field breaks a rule", value = json!({
+            "detail": "label: give a label of 1 to 100 characters without line breaks, naming the key's purpose (e.g. Zapier-Integration-Payroll)",
+            "code": "invalid",
+            "field": "label"
+        }))),
+        ("policy_violation: allowed_ips" = (summary = "A live key without an allowlist", value = json!({
+            "detail": "allowed_ips: the account's key policy requires live keys to have an IP allowlist: set allowed_ips to the addresses or ranges the key is used from (test keys may do without)",
+            "code": "policy_violation",
+            "field": "allowed_ips"
+        }))),
+        ("policy_violation: expires_at" = (summary = "A restricted live key without an expiry", value = json!({
+            "detail": "expires_at: the account's key policy requires restricted live keys to expire: set expires_at (test keys may do without)",
+            "code": "policy_violation",
+            "field": "expires_at"
+        }))),
+        ("malformed_body" = (summary = "The body is not JSON", value = json!({
+            "detail": "The request body is not valid JSON for this endpoint: send the header `Content-Type: application/json`",
+            "code": "malformed_body"
+        })))
+    )
+)]
+pub struct KeyBadRequest(pub ErrorBody);
+
 /// 401 of the console endpoints.
 #[derive(Debug, ToResponse)]
 #[response(

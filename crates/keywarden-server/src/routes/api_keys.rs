@@ -191,7 +191,7 @@ pub async fn list(
     request_body = CreateKeyRequest,
     responses(
         (status = 201, description = "The new key, with its secret shown this once.", body = IssuedKeyBody),
-        (status = 400, response = crate::error::responses::BadRequest),
+        (status = 400, response = crate::error::responses::KeyBadRequest),
         (status = 401, response = crate::error::responses::ConsoleUnauthorized),
         (status = 403, response = crate::error::responses::KeyChangeForbidden),
         (status = 413, response = crate::error::responses::PayloadTooLarge),
@@ -282,7 +282,7 @@ pub async fn get(
     request_body = UpdateKeyRequest,
     responses(
         (status = 200, description = "The key as changed.", body = KeyMetadata),
-        (status = 400, response = crate::error::responses::BadRequest),
+        (status = 400, response = crate::error::responses::KeyBadRequest),
         (status = 401, response = crate::error::responses::ConsoleUnauthorized),
         (status = 403, response = crate::error::responses::Forbidden),
         (status = 404, description = "No such key in your account (another account's key answers \
@@ -357,7 +357,7 @@ pub async fn update(
     responses(
         (status = 200, description = "The successor (its secret shown this once) and what \
                                       happens to the previous key.", body = RotatedKeyBody),
-        (status = 400, response = crate::error::responses::BadRequest),
+        (status = 400, response = crate::error::responses::KeyBadRequest),
         (status = 401, response = crate::error::responses::ConsoleUnauthorized),
         (status = 403, response = crate::error::responses::KeyChangeForbidden),
         (status = 404, description = "No such key in your account (another account's key answers \

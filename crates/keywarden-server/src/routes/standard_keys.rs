@@ -81,7 +81,10 @@ pub async fn list(
                                       to the previous one.", body = RotatedKeyBody),
         (status = 400, description = "A missing or wrong `type` (the seeds' notice, under \
                                       `message`), or a wrong `expire_previous_in` or malformed \
-                                      body (an error body naming the field).",
+                                      body (an error body naming the field), or a live key the \
+                                      account's key policy requires an allowlist of and that \
+                                      has none (`policy_violation`: the successor would keep \
+                                      the missing allowlist; give the key `allowed_ips` first).",
             body = crate::error::responses::StandardKeyBadRequest,
             examples(
                 ("type" = (summary = "Missing or wrong `type`", value = json!({"message": {
@@ -94,6 +97,11 @@ pub async fn list(
                     "detail": "expire_previous_in: give a whole number of seconds from 0 to 604800 (7 days) for how long the previous key keeps working",
                     "code": "invalid",
                     "field": "expire_previous_in"
+                }))),
+                ("policy_violation" = (summary = "A live key without the allowlist the policy requires", value = json!({
+                    "detail": "allowed_ips: the account's key policy requires live keys to have an IP allowlist: set allowed_ips to the addresses or ranges the key is used from (test keys may do without); change the key first (PATCH /v1/api-keys/018f0e5c-5a4b-7cde-8f01-23456789abcd/), then rotate it: the new key keeps the old one's expiry and allowlist",
+                    "code": "policy_violation",
+                    "field": "allowed_ips"
                 }))),
                 ("malformed_body" = (summary = "The body is not JSON", value = json!({
                     "detail": "The request body is not valid JSON for this endpoint: expected value at line 1 column 1",

@@ -74,6 +74,7 @@ enum Endpoint {
     UserRemove,
     AccountGet,
     AccountUpdate,
+    AccountPolicyViolations,
     Products,
     AuditEvents,
     WebhooksList,
@@ -87,7 +88,7 @@ enum Endpoint {
     WebhookRetry,
 }
 
-const ENDPOINTS: [Endpoint; 30] = [
+const ENDPOINTS: [Endpoint; 31] = [
     Endpoint::Me,
     Endpoint::StandardKeysGet,
     Endpoint::StandardKeysRotate,
@@ -107,6 +108,7 @@ const ENDPOINTS: [Endpoint; 30] = [
     Endpoint::UserRemove,
     Endpoint::AccountGet,
     Endpoint::AccountUpdate,
+    Endpoint::AccountPolicyViolations,
     Endpoint::Products,
     Endpoint::AuditEvents,
     Endpoint::WebhooksList,
@@ -236,6 +238,9 @@ impl Endpoint {
                 "/v1/account/".into(),
                 Some(json!({ "rotation_period_days": 100 + n })),
             ),
+            Self::AccountPolicyViolations => {
+                (Method::GET, "/v1/account/policy-violations/".into(), None)
+            }
             Self::Products => (Method::GET, "/v1/products/".into(), None),
             Self::AuditEvents => (Method::GET, "/v1/audit-events/".into(), None),
             Self::WebhooksList => (Method::GET, "/v1/webhook-endpoints/".into(), None),
@@ -297,13 +302,22 @@ fn expected(endpoint: Endpoint, who: Who) -> Expect {
             (true, false) => Expect::Ok(200),
         },
         // Admins, each in their own account.
-        E::UsersList | E::UserCreate | E::AccountGet | E::AccountUpdate | E::AuditEvents
+        E::UsersList
+        | E::UserCreate
+        | E::AccountGet
+        | E::AccountUpdate
+        | E::AccountPolicyViolations
+        | E::AuditEvents
             if !admin =>
         {
             Expect::Forbidden
         }
         E::UserCreate => Expect::Ok(201),
-        E::UsersList | E::AccountGet | E::AccountUpdate | E::AuditEvents => Expect::Ok(200),
+        E::UsersList
+        | E::AccountGet
+        | E::AccountUpdate
+        | E::AccountPolicyViolations
+        | E::AuditEvents => Expect::Ok(200),
         // Admins, on Acme's user: the role is checked before anything is looked up.
         E::UserUpdate | E::UserRemove if !admin => Expect::Forbidden,
         E::UserUpdate | E::UserRemove if other => Expect::NotFound,

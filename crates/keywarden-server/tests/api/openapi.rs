@@ -37,6 +37,8 @@ const SPEC_OPERATIONS: &[(&str, &str)] = &[
     ("DELETE", "/v1/users/{id}/"),
     ("GET", "/v1/account/"),
     ("PATCH", "/v1/account/"),
+    // SPEC §9: the keys that break the account key policy (decision 0010).
+    ("GET", "/v1/account/policy-violations/"),
     ("GET", "/v1/products/"),
     ("GET", "/v1/audit-events/"),
     ("GET", "/v1/webhook-endpoints/"),

@@ -610,7 +610,14 @@ async fn the_service_itself_enforces_the_policy_and_updates_the_key_table() {
         .unwrap();
     let stored = service.store().account(account.id).await.unwrap().unwrap();
     service
-        .update_policy(&stored, Some(true), None, &Actor::cli())
+        .update_policy(
+            &stored,
+            keywarden_core::service::AccountPolicyChanges {
+                require_2fa_for_keys: Some(true),
+                ..Default::default()
+            },
+            &Actor::cli(),
+        )
         .await
         .unwrap();
     let as_dev = Actor {

@@ -19,15 +19,21 @@ use sqlx::postgres::PgConnection;
 use std::slice;
 
 async fn insert_account(conn: &mut PgConnection, a: &Account) -> Result<(), Failure> {
+    let policy = &a.key_policy;
     sqlx::query(
-        "INSERT INTO accounts (id, name, created_at, require_2fa_for_keys, rotation_period_days) \
-         VALUES ($1, $2, $3, $4, $5)",
+        "INSERT INTO accounts (id, name, created_at, require_2fa_for_keys, rotation_period_days, \
+         max_key_lifetime_days, require_expiry_for_live, require_ip_allowlist_for_live, \
+         leak_action) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
     .bind(a.id.0)
     .bind(&a.name)
     .bind(pg_time(a.created_at))
     .bind(a.require_2fa_for_keys)
     .bind(codec::days(a.rotation_period_days))
+    .bind(policy.max_key_lifetime_days.map(codec::days))
+    .bind(policy.require_expiry_for_live)
+    .bind(policy.require_ip_allowlist_for_live)
+    .bind(policy.leak_action.as_str())
     .execute(conn)
     .await?;
     Ok(())
@@ -61,8 +67,9 @@ impl AccountStore for PostgresStore {
 
     async fn account(&self, id: AccountId) -> Result<Option<Account>, StoreError> {
         let row = sqlx::query(
-            "SELECT id, name, created_at, require_2fa_for_keys, rotation_period_days \
-             FROM accounts WHERE id = $1",
+            "SELECT id, name, created_at, require_2fa_for_keys, rotation_period_days, \
+             max_key_lifetime_days, require_expiry_for_live, require_ip_allowlist_for_live, \
+             leak_action FROM accounts WHERE id = $1",
         )
         .bind(id.0)
         .fetch_optional(&self.pool)
@@ -78,12 +85,18 @@ impl AccountStore for PostgresStore {
     ) -> Result<(), StoreError> {
         in_transaction!(self, |tx| {
             // The policy only: the name and creation time are not the console's to change.
+            let policy = &account.key_policy;
             let changed = sqlx::query(
-                "UPDATE accounts SET require_2fa_for_keys = $1, rotation_period_days = $2 \
-                     WHERE id = $3",
+                "UPDATE accounts SET require_2fa_for_keys = $1, rotation_period_days = $2, \
+                     max_key_lifetime_days = $3, require_expiry_for_live = $4, \
+                     require_ip_allowlist_for_live = $5, leak_action = $6 WHERE id = $7",
             )
             .bind(account.require_2fa_for_keys)
             .bind(codec::days(account.rotation_period_days))
+            .bind(policy.max_key_lifetime_days.map(codec::days))
+            .bind(policy.require_expiry_for_live)
+            .bind(policy.require_ip_allowlist_for_live)
+            .bind(policy.leak_action.as_str())
             .bind(account.id.0)
             .execute(&mut *tx)
             .await?

@@ -1,5 +1,5 @@
 //! [`AccountStore`] on SQLite: creating an account together with its first admin, keys and
-//! events, reading it, and changing its policy.
+//! events, reading it, and changing its policy (2FA, rotation period and key policy).
 //!
 //! Like every write of this backend, each one is a single `BEGIN IMMEDIATE` transaction that
 //! also inserts its audit events: a new account exists with all of its first rows or not at
@@ -38,8 +38,9 @@ impl AccountStore for SqliteStore {
 
     async fn account(&self, id: AccountId) -> Result<Option<Account>, StoreError> {
         let row = sqlx::query(
-            "SELECT id, name, created_at, require_2fa_for_keys, rotation_period_days \
-             FROM accounts WHERE id = ?",
+            "SELECT id, name, created_at, require_2fa_for_keys, rotation_period_days, \
+             max_key_lifetime_days, require_expiry_for_live, require_ip_allowlist_for_live, \
+             leak_action FROM accounts WHERE id = ?",
         )
         .bind(id_text(id.0))
         .fetch_optional(&self.pool)
@@ -55,11 +56,18 @@ impl AccountStore for SqliteStore {
     ) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
         // The policy only: the name and creation time are not the console's to change.
+        let policy = &account.key_policy;
         let changed = sqlx::query(
-            "UPDATE accounts SET require_2fa_for_keys = ?, rotation_period_days = ? WHERE id = ?",
+            "UPDATE accounts SET require_2fa_for_keys = ?, rotation_period_days = ?, \
+             max_key_lifetime_days = ?, require_expiry_for_live = ?, \
+             require_ip_allowlist_for_live = ?, leak_action = ? WHERE id = ?",
         )
         .bind(i64::from(account.require_2fa_for_keys))
         .bind(i64::from(account.rotation_period_days))
+        .bind(policy.max_key_lifetime_days.map(i64::from))
+        .bind(i64::from(policy.require_expiry_for_live))
+        .bind(i64::from(policy.require_ip_allowlist_for_live))
+        .bind(policy.leak_action.as_str())
         .bind(id_text(account.id.0))
         .execute(&mut *tx)
         .await
@@ -84,15 +92,21 @@ pub(super) async fn insert_account(
     conn: &mut SqliteConnection,
     a: &Account,
 ) -> Result<(), StoreError> {
+    let policy = &a.key_policy;
     sqlx::query(
-        "INSERT INTO accounts (id, name, created_at, require_2fa_for_keys, rotation_period_days) \
-         VALUES (?, ?, ?, ?, ?)",
+        "INSERT INTO accounts (id, name, created_at, require_2fa_for_keys, rotation_period_days, \
+         max_key_lifetime_days, require_expiry_for_live, require_ip_allowlist_for_live, \
+         leak_action) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(id_text(a.id.0))
     .bind(&a.name)
     .bind(micros(a.created_at)?)
     .bind(i64::from(a.require_2fa_for_keys))
     .bind(i64::from(a.rotation_period_days))
+    .bind(policy.max_key_lifetime_days.map(i64::from))
+    .bind(i64::from(policy.require_expiry_for_live))
+    .bind(i64::from(policy.require_ip_allowlist_for_live))
+    .bind(policy.leak_action.as_str())
     .execute(conn)
     .await
     .map_err(map_sqlx)?;

@@ -7,6 +7,7 @@
 
 use crate::narrow_feed::{bad_column, parse_name, policy_from};
 use keywarden_core::account::{Account, Role, User};
+use keywarden_core::account_key_policy::{AccountKeyPolicy, LeakAction};
 use keywarden_core::audit::{Action, Actor, AuditEvent};
 use keywarden_core::digest::KeyDigest;
 use keywarden_core::ids::{AccountId, DeliveryId, EndpointId, EventId, KeyId, UserId};
@@ -203,6 +204,7 @@ impl<'r> Reader<'r> {
 pub(crate) fn account_from_row(row: &SqliteRow) -> Result<Account, StoreError> {
     let r = Reader::new(row, "accounts");
     let days: i64 = r.get("rotation_period_days")?;
+    let lifetime: Option<i64> = r.get("max_key_lifetime_days")?;
     Ok(Account {
         id: AccountId(r.uuid("id")?),
         name: r.get("name")?,
@@ -210,6 +212,18 @@ pub(crate) fn account_from_row(row: &SqliteRow) -> Result<Account, StoreError> {
         require_2fa_for_keys: r.flag("require_2fa_for_keys")?,
         rotation_period_days: u32::try_from(days)
             .map_err(|_| r.bad("rotation_period_days", format!("{days} is not a day count")))?,
+        key_policy: AccountKeyPolicy {
+            max_key_lifetime_days: lifetime
+                .map(|d| {
+                    u32::try_from(d).map_err(|_| {
+                        r.bad("max_key_lifetime_days", format!("{d} is not a day count"))
+                    })
+                })
+                .transpose()?,
+            require_expiry_for_live: r.flag("require_expiry_for_live")?,
+            require_ip_allowlist_for_live: r.flag("require_ip_allowlist_for_live")?,
+            leak_action: r.parsed("leak_action", LeakAction::from_name)?,
+        },
     })
 }
 

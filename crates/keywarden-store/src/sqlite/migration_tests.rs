@@ -1,7 +1,6 @@
 //! Upgrading a database written under an earlier schema: the data survives every migration,
 //! and the rules of the new schema hold for it.
 
-use super::accounts::insert_account;
 use super::codec::{id_text, micros};
 use super::{MIGRATOR, SqliteStore, insert_user_row, next_change_seq};
 use keywarden_core::account::{Account, Role, User};
@@ -10,7 +9,9 @@ use keywarden_core::digest::KeyDigest;
 use keywarden_core::ids::{AccountId, EventId, KeyId, UserId};
 use keywarden_core::key_format::{KeyKind, Mode};
 use keywarden_core::key_record::{KeyRecord, Lifecycle};
-use keywarden_core::store::{AuditQuery, AuditStore, KeyFeed, KeyStore, StoreError, UserStore};
+use keywarden_core::store::{
+    AccountStore, AuditQuery, AuditStore, KeyFeed, KeyStore, StoreError, UserStore,
+};
 use sqlx::Row;
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePool};
 use std::str::FromStr;
@@ -88,6 +89,22 @@ async fn insert_event_of_0001(conn: &mut sqlx::SqliteConnection, e: &AuditEvent)
 }
 
 /// A key as 0001's `api_keys` holds it: every column but those later migrations add.
+/// An account row as 0001 stored it (no key policy columns yet: 0006 adds them).
+async fn insert_account_of_0001(conn: &mut sqlx::SqliteConnection, a: &Account) {
+    sqlx::query(
+        "INSERT INTO accounts (id, name, created_at, require_2fa_for_keys, rotation_period_days) \
+         VALUES (?, ?, ?, ?, ?)",
+    )
+    .bind(id_text(a.id.0))
+    .bind(&a.name)
+    .bind(micros(a.created_at).unwrap())
+    .bind(i64::from(a.require_2fa_for_keys))
+    .bind(i64::from(a.rotation_period_days))
+    .execute(conn)
+    .await
+    .unwrap();
+}
+
 async fn insert_key_of_0001(conn: &mut sqlx::SqliteConnection, k: &KeyRecord) {
     let seq = next_change_seq(&mut *conn).await.unwrap();
     sqlx::query(
@@ -133,6 +150,7 @@ async fn a_database_of_0001_upgrades_with_its_data_and_then_lets_users_go() {
         created_at: T0,
         require_2fa_for_keys: false,
         rotation_period_days: 90,
+        key_policy: Default::default(),
     };
     let user = |email: &str, role| User {
         id: UserId::new_at(T0),
@@ -189,7 +207,7 @@ async fn a_database_of_0001_upgrades_with_its_data_and_then_lets_users_go() {
         let pool = SqlitePool::connect_with(options).await.unwrap();
         MIGRATOR.run_to(1, &pool).await.unwrap();
         let mut tx = pool.begin().await.unwrap();
-        insert_account(&mut tx, &account).await.unwrap();
+        insert_account_of_0001(&mut tx, &account).await;
         insert_user_row(&mut tx, &admin).await.unwrap();
         insert_user_row(&mut tx, &dev).await.unwrap();
         for k in &keys {
@@ -209,6 +227,12 @@ async fn a_database_of_0001_upgrades_with_its_data_and_then_lets_users_go() {
     }
 
     let store = SqliteStore::connect(&url).await.unwrap();
+
+    // The account gets the key policy's defaults, which restrict nothing (0006).
+    assert_eq!(
+        store.account(account.id).await.unwrap(),
+        Some(account.clone())
+    );
 
     // Everything reads back as written, in the same change-feed order.
     let feed = store.keys_changed_since(0, 100).await.unwrap();

@@ -691,7 +691,41 @@ pub(crate) async fn check_update_account(store: &dyn Store) {
     store.update_account(&policy, &e).await.unwrap();
     assert_eq!(store.account(a.id).await.unwrap(), Some(policy.clone()));
     assert_eq!(all_events(store, a.id).await[0], e);
-    assert_eq!(store.account(b.id).await.unwrap(), Some(b), "untouched");
+    assert_eq!(
+        store.account(b.id).await.unwrap(),
+        Some(b.clone()),
+        "untouched"
+    );
+
+    // Each part of the key policy is written, and set back to the defaults.
+    for key_policy in [
+        AccountKeyPolicy {
+            max_key_lifetime_days: Some(1),
+            require_expiry_for_live: true,
+            require_ip_allowlist_for_live: false,
+            leak_action: LeakAction::Notify,
+        },
+        AccountKeyPolicy {
+            max_key_lifetime_days: Some(u32::MAX),
+            require_expiry_for_live: false,
+            require_ip_allowlist_for_live: true,
+            leak_action: LeakAction::Revoke,
+        },
+        AccountKeyPolicy::default(),
+    ] {
+        let changed = Account {
+            key_policy,
+            ..policy.clone()
+        };
+        let e = event(a.id, Action::AccountUpdated, None, at(5));
+        store.update_account(&changed, &e).await.unwrap();
+        assert_eq!(store.account(a.id).await.unwrap(), Some(changed));
+    }
+    assert_eq!(
+        store.account(b.id).await.unwrap(),
+        Some(b.clone()),
+        "untouched"
+    );
 
     // The policy only: the name is not the console's to change.
     let renamed = Account {
