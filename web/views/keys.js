@@ -481,12 +481,21 @@ class KeyForm {
     // Where, how often and how much the key may be used, and the customer's metadata: all
     // optional, so folded away until wanted (and opened when one of them needs a correction).
     const policy = policyFields({ me: this.admin });
-    const limits = h('details.form-more',
-      h('summary', h('span.summary-title', 'Limits and metadata'), h('span.optional', ' (optional)'),
-        h('span.summary-hint', 'Allowed addresses, rate limit, usage limit, metadata')),
-      h('div.form-more-body', policy.element));
+    // A button and a hidden part rather than <details>: a closed <details> keeps its fields'
+    // transitions from ever finishing.
+    const moreId = nextId('limits');
+    const moreBody = h('div.form-more-body', { id: moreId, hidden: true }, policy.element);
+    const moreToggle = h('button.form-more-toggle', { type: 'button', 'aria-expanded': 'false', 'aria-controls': moreId, 'aria-describedby': `${moreId}-hint` },
+      h('span.summary-title', 'Limits and metadata'), h('span.optional', ' (optional)'),
+      h('span.summary-hint', { id: `${moreId}-hint`, 'aria-hidden': 'true' }, 'Allowed addresses, rate limit, usage limit, metadata'));
+    const limits = h('div.form-more', moreToggle, moreBody);
+    const openLimits = (open) => {
+      moreBody.hidden = !open;
+      moreToggle.setAttribute('aria-expanded', String(open));
+    };
+    moreToggle.addEventListener('click', () => openLimits(moreBody.hidden));
     const showError = (error) => {
-      if (POLICY_FIELDS.includes(error.field)) limits.open = true;
+      if (POLICY_FIELDS.includes(error.field)) openLimits(true);
       showFormError(form, error, { expires_at: 'expires_at', type: 'type' });
     };
 
