@@ -8,6 +8,8 @@ import {
   clearFormErrors, statusBadge, badge, timeEl, relative, formatDate, formatDateTime, pageHeader,
   loading, emptyState, noAccess, restoreFocus, loadError, unsavedChanges, characters,
 } from '../ui.js';
+import { openKeyDetail } from './key-detail.js';
+import { policyFields, policyBadges, policyErrorMessage } from './key-policy.js';
 
 const HANDOVER_CHOICES = [
   ['0', 'No hand-over: the old key stops working at once'],
@@ -97,16 +99,19 @@ class KeysPage {
       body: { type: mode },
       label: title,
     }));
+    const details = h('button.btn.ghost.small', { type: 'button', 'aria-label': `Details of the ${mode} key`, dataset: { focusId: `details-${mode}` } }, 'Details');
+    details.addEventListener('click', () => this.showDetail(key));
     return h(`article.key-card.key-card-${mode}`, { 'aria-label': title },
       h('div.key-card-head',
         h('h3', title),
         h('div.badges', badge(mode === 'test' ? 'Test' : 'Live', mode === 'test' ? 'blue' : 'violet'),
-          key.rotation_due ? h('span.badge.badge-amber', { title: `Older than the account's rotation period of ${this.ctx.me.account.rotation_period_days} days` }, 'Rotation due') : null)),
+          key.rotation_due ? h('span.badge.badge-amber', { title: `Older than the account's rotation period of ${this.ctx.me.account.rotation_period_days} days` }, 'Rotation due') : null,
+          policyBadges(key))),
       h('p.key-hint', h('span.sr-only', `${title}: `), h('code', key.hint)),
       h('dl.meta',
         h('div', h('dt', 'Created'), h('dd', timeEl(key.created_at))),
         h('div', h('dt', 'Last used'), h('dd', key.last_used_at ? timeEl(key.last_used_at, relative(key.last_used_at)) : h('span.muted', 'Never')))),
-      h('div.key-card-actions', rotate));
+      h('div.key-card-actions', details, rotate));
   }
 
   // ---- restricted keys table ---------------------------------------------------------
@@ -184,7 +189,9 @@ class KeysPage {
   }
 
   row(key) {
-    const actions = [];
+    const actions = [h('button.btn.ghost.small', {
+      type: 'button', 'aria-label': `Details of ${key.label}`, dataset: { focusId: `details-${key.id}` }, onclick: () => this.showDetail(key),
+    }, 'Details')];
     const handingOver = inHandOver(key);
     if (key.kind === 'restricted' && !handingOver && (key.status === 'active' || key.status === 'expired' || key.status === 'rotated')) {
       if (key.status === 'active') {
@@ -214,7 +221,7 @@ class KeysPage {
     return h('tr', { dataset: { keyId: key.id } },
       h('td', { dataset: { label: 'Name' } },
         h('div.key-name', h('span.key-label', key.label),
-          h('span.key-sub', h('code', key.hint), badge(key.type === 'test' ? 'Test' : 'Live', key.type === 'test' ? 'blue' : 'violet')))),
+          h('span.key-sub', h('code', key.hint), badge(key.type === 'test' ? 'Test' : 'Live', key.type === 'test' ? 'blue' : 'violet'), policyBadges(key)))),
       h('td', { dataset: { label: 'Status' } }, statusBadge(key.status),
         key.rotation_due && key.status === 'active' ? badge('Rotation due', 'amber') : null,
         expiresSoon(key) ? h('span.badge.badge-amber', { title: `Stops working ${formatDateTime(key.expires_at)}` }, 'Expires soon') : null,
@@ -223,7 +230,20 @@ class KeysPage {
       h('td', { dataset: { label: 'Expires' } }, expires),
       h('td', { dataset: { label: 'Last used' } }, key.last_used_at ? timeEl(key.last_used_at, relative(key.last_used_at)) : h('span.muted', 'Never')),
       h('td', { dataset: { label: 'Created by' } }, h('span.creator', { title: `Created ${formatDateTime(key.created_at)}` }, this.creator(key)), h('span.sub', formatDate(key.created_at))),
-      h('td.actions', { dataset: { label: 'Actions' } }, actions.length ? h('div.row-actions', actions) : h('span.muted', '—')));
+      h('td.actions', { dataset: { label: 'Actions' } }, h('div.row-actions', actions)));
+  }
+
+  /** A key's detail dialog, from which its limits and metadata are edited. */
+  showDetail(key) {
+    this.alertSlot.replaceChildren();
+    openKeyDetail(key, {
+      me: this.ctx.me.user,
+      scopes: (k) => this.scopeChips(k),
+      creator: (k) => this.creator(k),
+      blocked: () => this.blockedByPolicy(),
+      twoFactorFirst,
+      changed: () => Promise.all([this.loadStandard(), this.loadTable()]),
+    });
   }
 
   creator(key) {
@@ -390,7 +410,8 @@ class KeysPage {
   openCreateForm() {
     this.alertSlot.replaceChildren();
     if (this.blockedByPolicy()) return;
-    const form = new KeyForm(this.products, async (issued) => {
+    const admin = this.ctx.me.user.role === 'admin' ? this.ctx.me.user : null;
+    const form = new KeyForm(this.products, admin, async (issued) => {
       const secret = issued.key;
       issued.key = null;
       showSecret({ title: 'Your new API key', secret, summary: `“${issued.label}” is ready. Copy the secret now.`, mode: issued.type });
@@ -418,8 +439,9 @@ class KeysPage {
 
 /** The "+ Generate New Key" form, in a dialog. */
 class KeyForm {
-  constructor(products, onCreated) {
+  constructor(products, admin, onCreated) {
     this.products = products;
+    this.admin = admin;
     this.onCreated = onCreated;
   }
 
@@ -456,6 +478,27 @@ class KeyForm {
         h('td', h('label.switch-wrap', read, h('span.switch-track', { 'aria-hidden': 'true' }))),
         h('td', h('label.switch-wrap', write, h('span.switch-track', { 'aria-hidden': 'true' })))))));
 
+    // Where, how often and how much the key may be used, and the customer's metadata: all
+    // optional, so folded away until wanted (and opened when one of them needs a correction).
+    const policy = policyFields({ me: this.admin });
+    // A button and a hidden part rather than <details>: a closed <details> keeps its fields'
+    // transitions from ever finishing.
+    const moreId = nextId('limits');
+    const moreBody = h('div.form-more-body', { id: moreId, hidden: true }, policy.element);
+    const moreToggle = h('button.form-more-toggle', { type: 'button', 'aria-expanded': 'false', 'aria-controls': moreId, 'aria-describedby': `${moreId}-hint` },
+      h('span.summary-title', 'Limits and metadata'), h('span.optional', ' (optional)'),
+      h('span.summary-hint', { id: `${moreId}-hint`, 'aria-hidden': 'true' }, 'Allowed addresses, rate limit, usage limit, metadata'));
+    const limits = h('div.form-more', moreToggle, moreBody);
+    const openLimits = (open) => {
+      moreBody.hidden = !open;
+      moreToggle.setAttribute('aria-expanded', String(open));
+    };
+    moreToggle.addEventListener('click', () => openLimits(moreBody.hidden));
+    const showError = (error) => {
+      if (POLICY_FIELDS.includes(error.field)) openLimits(true);
+      showFormError(form, error, { expires_at: 'expires_at', type: 'type' });
+    };
+
     const submit = h('button.btn.primary', { type: 'submit' }, 'Create Key');
     const cancel = h('button.btn.secondary', { type: 'button' }, 'Cancel');
     const formId = nextId('key-form');
@@ -484,7 +527,8 @@ class KeyForm {
         h('legend', 'Permissions'),
         h('p.hint', 'Grant only what this integration needs. Write includes Read.'),
         this.products.length ? scopeTable : alertBox('The product catalog could not be loaded. Reload the page.'),
-        h('p.field-error', { hidden: true })));
+        h('p.field-error', { hidden: true })),
+      limits);
 
     const modal = openModal({
       title: 'Generate a new API key',
@@ -527,11 +571,20 @@ class KeyForm {
         if (first) first.read.focus();
         return;
       }
+      const read = policy.read();
+      if (read.error) {
+        showError(read.error);
+        return;
+      }
       const request = {
         label: label.value.trim(),
         type: modeLive.checked ? 'live' : 'test',
         scopes,
       };
+      // Only the settings given: absent means none.
+      for (const [name, value] of Object.entries(read.values)) {
+        if (value !== null) request[name] = value;
+      }
       if (onDate.checked) request.expires_at = new Date(`${date.value}T23:59:59`).toISOString();
       await busy(submit, 'Creating…', async () => {
         try {
@@ -539,15 +592,15 @@ class KeyForm {
           modal.close();
           await this.onCreated(issued);
         } catch (error) {
-          const aliases = { expires_at: 'expires_at', type: 'type' };
           if (error.field === 'expires_at') error.message = 'Pick a date from tomorrow on, or choose Never Expire.';
+          if (POLICY_FIELDS.includes(error.field)) error.message = policyErrorMessage(error);
           if (error.code === 'two_factor_required') {
             // The policy was turned on while the form was open.
             const slot = form.querySelector('.form-alert');
             slot.replaceChildren(twoFactorFirst(() => modal.close()));
             slot.hidden = false;
           } else {
-            showFormError(form, error, aliases);
+            showError(error);
           }
         }
       });
@@ -560,6 +613,8 @@ function twoFactorFirst(onFollow) {
   return alertBox('Your account requires two-factor authentication to create, rotate or revoke keys. Turn it on under Security first; it takes a minute.', 'error',
     h('a.btn.small.primary', { href: '#/settings/security', onclick: onFollow || null }, 'Enable two-factor authentication'));
 }
+
+const POLICY_FIELDS = ['allowed_ips', 'rate_limit', 'usage_limit', 'metadata'];
 
 const EXPIRES_SOON_MS = 7 * 24 * 3600 * 1000;
 

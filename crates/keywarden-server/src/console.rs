@@ -65,7 +65,7 @@ impl Asset {
     }
 }
 
-static ASSETS: [Asset; 14] = [
+static ASSETS: [Asset; 17] = [
     Asset::new("/", HTML, include_bytes!("../../../web/index.html")),
     Asset::new(
         "/index.html",
@@ -110,6 +110,21 @@ static ASSETS: [Asset; 14] = [
         "/views/webhooks.js",
         JS,
         include_bytes!("../../../web/views/webhooks.js"),
+    ),
+    Asset::new(
+        "/views/key-detail.js",
+        JS,
+        include_bytes!("../../../web/views/key-detail.js"),
+    ),
+    Asset::new(
+        "/views/key-policy.js",
+        JS,
+        include_bytes!("../../../web/views/key-policy.js"),
+    ),
+    Asset::new(
+        "/views/addresses.js",
+        JS,
+        include_bytes!("../../../web/views/addresses.js"),
     ),
     Asset::new(
         "/favicon.svg",

@@ -54,8 +54,22 @@ test('every main screen passes an automated WCAG 2.1 AA audit', async ({ page })
   const form = page.getByRole('dialog', { name: 'Generate a new API key' });
   await expect(form).toBeVisible();
   await audit(page, 'the Generate New Key form');
+  await form.getByRole('button', { name: 'Limits and metadata (optional)' }).click();
+  await audit(page, 'the limits and metadata of a new key');
   await form.getByRole('button', { name: 'Cancel' }).click();
   await expect(form).toBeHidden();
+
+  // A key's detail and the form that edits its limits.
+  await page.getByRole('button', { name: 'Details of the test key' }).click();
+  const detail = page.getByRole('dialog', { name: 'Test standard key' });
+  await expect(detail).toBeVisible();
+  await audit(page, "a key's detail");
+  await detail.getByRole('button', { name: 'Edit limits and metadata' }).click();
+  const limits = page.getByRole('dialog', { name: 'Edit “Test standard key”' });
+  await expect(limits).toBeVisible();
+  await audit(page, "the form for a key's limits");
+  await limits.getByRole('button', { name: 'Cancel' }).click();
+  await expect(limits).toBeHidden();
 
   for (const screen of ['Security', 'Members', 'Webhooks', 'Audit log']) {
     await openSettings(page, screen);
