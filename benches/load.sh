@@ -244,7 +244,8 @@ PY
 # runs: seeding is skipped when the folder already holds N keys, unless FRESH=1).
 seed() {
     local n=$1 dir="$WORK/keys-$1"
-    if [ -n "${FRESH:-}" ] || [ "$(cat "$dir/.seeded" 2>/dev/null)" != "$n" ]; then
+    if [ -n "${FRESH:-}" ] || [ "$(cat "$dir/.seeded" 2>/dev/null)" != "$n" ] ||
+        [ ! -f "$dir/keys/rate_limit.txt" ]; then
         rm -rf "$dir"
         mkdir -p "$dir"
         echo "# seeding $n keys into $dir" >&2
@@ -265,11 +266,12 @@ log_level = "warn"
 failed_keys_per_minute = 4000000000
 TOML
 
-# start_keywarden DIR PORT: starts the server on DIR's database; sets KW_PID and STARTUP_MS.
+# start_keywarden DIR PORT [CONFIG]: starts the server on DIR's database; sets KW_PID and
+# STARTUP_MS.
 start_keywarden() {
-    local dir=$1 port=$2 t0 t1
+    local dir=$1 port=$2 config=${3:-$CONFIG} t0 t1
     t0=$(date +%s%N)
-    KEYWARDEN_DATA_DIR="$dir" "$BIN/keywarden" --config "$CONFIG" serve \
+    KEYWARDEN_DATA_DIR="$dir" "$BIN/keywarden" --config "$config" serve \
         --listen "127.0.0.1:$port" > "$RESULTS/keywarden-$port.log" 2>&1 &
     KW_PID=$!
     pids+=("$KW_PID")
@@ -415,6 +417,48 @@ if [ "$PEER" = 1 ]; then
     wrk_run "peer-unknown" "$PEER_PID" "$PEER_URL" "Api-Key $PEER_UNKNOWN" GET
 fi
 
+# --- 4b. keys with a policy (SPEC §9) ------------------------------------------------------------
+# The same server: a key whose allowlist of 100 ranges holds the client in its last one, and a
+# key with a rate limit it never reaches (the count runs, the refusal never). With Redis
+# (REDIS_URL, or KEYWARDEN_TEST_REDIS_URL), a second instance on the same database shares the
+# rate limit through it: one round trip per request.
+ALLOWLIST=$(cat "$DATA/keys/allowlist.txt")
+RATED=$(cat "$DATA/keys/rate_limit.txt")
+expect "forward-auth allowlist" 200 "$(status_of GET "$FA" "Api-Key $ALLOWLIST")"
+expect "forward-auth rate limit" 200 "$(status_of GET "$FA" "Api-Key $RATED")"
+REDIS_URL=${REDIS_URL:-${KEYWARDEN_TEST_REDIS_URL:-}}
+SHARED=
+if [ -n "$REDIS_URL" ]; then
+    SHARED_PORT=$((PORT_BASE + 5))
+    # `redis_url` is a top-level key: it must come before the first table.
+    { printf 'redis_url = "%s"\n' "$REDIS_URL"; cat "$CONFIG"; } > "$WORK/load-redis.toml"
+    start_keywarden "$DATA" "$SHARED_PORT" "$WORK/load-redis.toml"
+    SHARED=$KW_PID
+    SFA="http://127.0.0.1:$SHARED_PORT/v1/forward-auth/"
+    expect "forward-auth rate limit through Redis" 200 "$(status_of GET "$SFA" "Api-Key $RATED")"
+    sleep 0.3
+else
+    echo "# no Redis (REDIS_URL): the shared rate limit is skipped"
+fi
+echo
+echo "# forward-auth, keys with a policy: $RUNS interleaved rounds"
+case_header
+for run in $(seq 1 "$RUNS"); do
+    wrk_run "ceiling-forward-auth-policy-r$run" "$CEILING" "$CFA" "Api-Key $VALID" GET
+    wrk_run "keywarden-forward-auth-plain-r$run" "$KW" "$FA" "Api-Key $VALID" GET
+    wrk_run "keywarden-forward-auth-allowlist-100-r$run" "$KW" "$FA" "Api-Key $ALLOWLIST" GET
+    [ "$LAST_NON2XX" = 0 ] || fail "forward-auth allowlist: $LAST_NON2XX answers were not 200"
+    wrk_run "keywarden-forward-auth-rate-local-r$run" "$KW" "$FA" "Api-Key $RATED" GET
+    [ "$LAST_NON2XX" = 0 ] || fail "forward-auth rate limit: $LAST_NON2XX answers were not 200"
+    if [ -n "$SHARED" ]; then
+        wrk_run "keywarden-forward-auth-rate-redis-r$run" "$SHARED" "$SFA" "Api-Key $RATED" GET
+        [ "$LAST_NON2XX" = 0 ] || fail "forward-auth rate limit through Redis: $LAST_NON2XX answers were not 200"
+    fi
+done
+if [ -n "$SHARED" ]; then
+    stop_pid "$SHARED"
+fi
+
 # --- 5. oha, open loop --------------------------------------------------------------------------
 if [ -n "$OHA" ] && [ -n "$RATES" ]; then
     echo
@@ -477,6 +521,12 @@ for other, label in [("ceiling-forward-auth", "the bare ceiling"),
     if kw and other in med:
         print(f"keywarden forward-auth: {100 * kw[0] / med[other][0]:.0f} % of the req/s of {label}, "
               f"{kw[1] - med[other][1]:+.1f} us of CPU per request")
+plain = med.get("keywarden-forward-auth-plain")
+for case in ["allowlist-100", "rate-local", "rate-redis"]:
+    got = med.get(f"keywarden-forward-auth-{case}")
+    if plain and got:
+        print(f"keywarden forward-auth, {case}: {100 * got[0] / plain[0]:.0f} % of a plain key's req/s, "
+              f"{got[1] - plain[1]:+.1f} us of CPU per request")
 if kw and "peer-valid" in med:
     print(f"keywarden forward-auth: {kw[0] / med['peer-valid'][0]:.0f}x the peer's req/s, "
           f"{med['peer-valid'][1] / kw[1]:.0f}x less CPU per request")

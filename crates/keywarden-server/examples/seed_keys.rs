@@ -9,18 +9,23 @@
 //! secret must be used to serve), then, through the domain services and the `Store` trait:
 //! - one account with its two standard keys (`sk_live_…` is the load test's valid key);
 //! - one restricted key, then revokes it (the revoked key);
-//! - N − 3 restricted filler keys, inserted with `KeyStore::insert_keys` in transactions of
+//! - two restricted keys with a policy (SPEC §9): one that may be used only from 100 ranges,
+//!   loopback the last of them (every range is compared), one with a rate limit no load run
+//!   reaches (1,000,000 a second: the count runs, the refusal never);
+//! - N − 5 restricted filler keys, inserted with `KeyStore::insert_keys` in transactions of
 //!   10,000 (one transaction per batch, at the store's production durability; filler keys get
 //!   no audit events, since no one ever presents them).
 //!
-//! Writes `valid.txt`, `revoked.txt`, `unknown.txt` (well-formed, never stored) and
-//! `malformed.txt` (the valid key with a wrong checksum) into the output folder, one key each.
+//! Writes `valid.txt`, `revoked.txt`, `unknown.txt` (well-formed, never stored),
+//! `malformed.txt` (the valid key with a wrong checksum), `allowlist.txt` and `rate_limit.txt`
+//! into the output folder, one key each.
 
 #![allow(clippy::print_stdout)]
 
 use anyhow::{Context, anyhow, bail};
 use keywarden_core::ids::KeyId;
 use keywarden_core::key_format::{self, KeyKind, Mode};
+use keywarden_core::key_policy::PolicyChanges;
 use keywarden_core::key_record::{KeyRecord, Lifecycle};
 use keywarden_core::service::{NewAccount, NewKey};
 use keywarden_core::{Clock, OsRandom, SystemClock, audit::Actor, password};
@@ -32,7 +37,7 @@ use std::time::Instant;
 /// Keys per transaction.
 const BATCH: usize = 10_000;
 
-const USAGE: &str = "usage: seed_keys DATABASE_URL COUNT OUT_DIR (COUNT at least 3)";
+const USAGE: &str = "usage: seed_keys DATABASE_URL COUNT OUT_DIR (COUNT at least 5)";
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -41,7 +46,7 @@ async fn main() -> anyhow::Result<()> {
         bail!(USAGE);
     };
     let count: usize = count.parse().context(USAGE)?;
-    if count < 3 {
+    if count < 5 {
         bail!(USAGE);
     }
     let out = PathBuf::from(out);
@@ -91,10 +96,45 @@ async fn main() -> anyhow::Result<()> {
             NewKey {
                 label: "revoked".into(),
                 mode: Mode::Live,
-                scopes: every_read,
+                scopes: every_read.clone(),
                 expires_at: None,
                 policy: Default::default(),
             },
+            &actor,
+        )
+        .await?;
+    let with_policy = |label: &str, policy: PolicyChanges| NewKey {
+        label: label.into(),
+        mode: Mode::Live,
+        scopes: every_read.clone(),
+        expires_at: None,
+        policy,
+    };
+    let mut ranges: Vec<String> = (0..99).map(|i| format!("10.{i}.0.0/16")).collect();
+    ranges.push("127.0.0.0/8".into());
+    let allowlist = service
+        .create_restricted_key(
+            account.account.id,
+            with_policy(
+                "allowlist of 100 ranges",
+                PolicyChanges {
+                    allowed_ips: Some(Some(ranges)),
+                    ..PolicyChanges::default()
+                },
+            ),
+            &actor,
+        )
+        .await?;
+    let rate_limited = service
+        .create_restricted_key(
+            account.account.id,
+            with_policy(
+                "rate limit never reached",
+                PolicyChanges {
+                    rate_limit: Some(Some((1_000_000, 1))),
+                    ..PolicyChanges::default()
+                },
+            ),
             &actor,
         )
         .await?;
@@ -105,7 +145,7 @@ async fn main() -> anyhow::Result<()> {
 
     let hasher = service.hasher();
     let products: Vec<String> = catalog.products().iter().map(|p| p.id.clone()).collect();
-    let filler = count - 3;
+    let filler = count - 5;
     let mut made = 0;
     let mut batch = Vec::with_capacity(BATCH);
     let fill_started = Instant::now();
@@ -156,6 +196,8 @@ async fn main() -> anyhow::Result<()> {
         ("revoked.txt", revoked.as_str()),
         ("unknown.txt", unknown.expose()),
         ("malformed.txt", malformed.as_str()),
+        ("allowlist.txt", allowlist.secret.expose()),
+        ("rate_limit.txt", rate_limited.secret.expose()),
     ] {
         std::fs::write(out.join(name), format!("{key}\n"))?;
     }

@@ -107,7 +107,8 @@ test('a key limited by address, rate and usage, with metadata: set, shown, chang
   await expect(policy).toContainText('10,000 requests a month');
   await expect(policy.locator('.address-list li')).toHaveText(['203.0.113.0/24', '2001:db8::/32', '127.0.0.1']);
   await expect(detail.locator('pre.metadata-block')).toHaveText('{\n  "customer": "acme-42",\n  "plan": "pro"\n}');
-  await expect(policy).not.toContainText('left');
+  // A fresh key has used none of its usage limit.
+  await expect(policy).toContainText('10,000 requests left · 0 used');
   await screenshot(page, 'key-policy-detail');
 
   // The policy is real: forward-auth refuses an address outside the list, admits one inside
@@ -165,7 +166,8 @@ test('a key limited by address, rate and usage, with metadata: set, shown, chang
 });
 
 test('a key with a usage limit shows what is left and when it resets, once the API says', async ({ page }) => {
-  // The API will add `usage` to key metadata; until then, the answer is amended here.
+  // The API's `usage` lags by a flush interval: the answer is amended here so the figures are
+  // known exactly.
   const resets = new Date(Date.now() + 5 * 86_400_000).toISOString();
   await page.route((url) => url.pathname === '/v1/api-keys/', async (route) => {
     const answer = await route.fetch();
