@@ -13,7 +13,6 @@
 use crate::digest::KeyHasher;
 use crate::key_format::{self, ParsedKey};
 use crate::key_limits::LimitState;
-use crate::key_policy::allows;
 use crate::key_table::{KeyTable, TableEntry};
 use crate::scope::ScopeSet;
 use crate::verdict::{Needs, Refusal};
@@ -94,7 +93,7 @@ fn ip(entry: &TableEntry, context: &Context<'_>, _: &mut Limits) -> Result<(), R
     match &entry.policy {
         Some(policy) if !policy.allowed_ips.is_empty() => {
             let client = (context.client)();
-            if allows(&policy.allowed_ips, client) {
+            if policy.allowed_ips.contains(client) {
                 Ok(())
             } else {
                 Err(Refusal::IpNotAllowed(client))
