@@ -39,6 +39,7 @@ token=$(curl -sf -X POST "http://127.0.0.1:$port/v1/auth/token/" \
     -H 'Content-Type: application/json' \
     -d '{"email": "st@example.com", "password": "schemathesis password 0123"}' |
     python3 -c 'import json, sys; print(json.load(sys.stdin)["access"])')
-timeout 900 "$venv/bin/schemathesis" run "http://127.0.0.1:$port/openapi.json" \
+timeout 900 "$venv/bin/schemathesis" --config-file "$repo/tests/schemathesis/schemathesis.toml" \
+    run "http://127.0.0.1:$port/openapi.json" \
     --checks all --seed "$seed" --max-examples "$examples" --no-color \
     -H "Authorization: Bearer $token"
