@@ -344,10 +344,11 @@ pub fn ip_text(net: &IpNet) -> String {
     }
 }
 
-/// Where a key is used from, checked against an allowlist: allocation-free, one comparison
-/// per range. An IPv4 client written as IPv6 (`::ffff:a.b.c.d`) is checked as IPv4.
-#[inline]
-pub fn allows(allowed: &[IpNet], client: IpAddr) -> bool {
+/// Where a key is used from, checked against an allowlist one range at a time: the reference
+/// that the key table's interval form (`key_limits::AddressRanges`) is tested against. An IPv4
+/// client written as IPv6 (`::ffff:a.b.c.d`) is checked as IPv4.
+#[cfg(test)]
+pub(crate) fn allows(allowed: &[IpNet], client: IpAddr) -> bool {
     let client = match client {
         IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(client, IpAddr::V4),
         v4 => v4,

@@ -244,31 +244,33 @@ impl KeyTable {
 
     /// Puts back the counts of a flush that failed.
     pub fn restore_usage_counts(&self, counts: &[PeriodCount]) {
-        let counts: std::collections::HashMap<KeyId, &PeriodCount> =
-            counts.iter().map(|c| (c.key_id, c)).collect();
-        for entry in &self.entries {
-            if let (Some(usage), Some(c)) = (
-                entry.policy.as_ref().and_then(|p| p.usage.as_ref()),
-                counts.get(&entry.key_id),
-            ) {
-                usage.restore_unsaved(c.period_start, c.count);
-            }
-        }
+        self.each_usage(counts.iter().map(|c| (c.key_id, c)), |usage, c| {
+            usage.restore_unsaved(c.period_start, c.count);
+        });
     }
 
     /// Every instance's totals, as the store answered for `counts`.
     pub fn set_usage_totals(&self, counts: &[PeriodCount], totals: &[u64]) {
-        let totals: std::collections::HashMap<KeyId, (OffsetDateTime, u64)> = counts
-            .iter()
-            .zip(totals)
-            .map(|(c, total)| (c.key_id, (c.period_start, *total)))
-            .collect();
+        let by_key = counts.iter().zip(totals).map(|(c, t)| (c.key_id, (c, *t)));
+        self.each_usage(by_key, |usage, (c, total)| {
+            usage.set_stored_total(c.period_start, *total);
+        });
+    }
+
+    /// Calls `apply` with the usage count of each entry `by_key` names (one pass over the
+    /// table, whatever the number of keys named).
+    fn each_usage<T>(
+        &self,
+        by_key: impl Iterator<Item = (KeyId, T)>,
+        mut apply: impl FnMut(&crate::key_limits::UsageCount, &T),
+    ) {
+        let by_key: std::collections::HashMap<KeyId, T> = by_key.collect();
         for entry in &self.entries {
-            if let (Some(usage), Some((start, total))) = (
+            if let (Some(usage), Some(value)) = (
                 entry.policy.as_ref().and_then(|p| p.usage.as_ref()),
-                totals.get(&entry.key_id),
+                by_key.get(&entry.key_id),
             ) {
-                usage.set_stored_total(*start, *total);
+                apply(usage, value);
             }
         }
     }
