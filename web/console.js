@@ -9,14 +9,23 @@ import { renderSecurity } from './views/security.js';
 import { renderMembers } from './views/members.js';
 import { renderAudit } from './views/audit.js';
 import { renderWebhooks } from './views/webhooks.js';
+import { renderKeyPage } from './views/key-page.js';
+import { renderUsage } from './views/usage.js';
 
+// `top` pages are listed above the Settings group; `keys` pages are for admins and developers
+// (hidden from members, who get a page that says so).
 const ROUTES = {
+  '#/usage': { title: 'Usage', icon: 'chart', render: renderUsage, top: true, keys: true },
   '#/settings/api': { title: 'API & Developers', icon: 'key', render: renderKeys },
   '#/settings/security': { title: 'Security', icon: 'shield', render: renderSecurity },
   '#/settings/members': { title: 'Members', icon: 'users', render: renderMembers, admin: true },
   '#/settings/webhooks': { title: 'Webhooks', icon: 'bolt', render: renderWebhooks, admin: true },
   '#/settings/audit': { title: 'Audit log', icon: 'list', render: renderAudit, admin: true },
 };
+// Pages with a part of their own in the address; `nav` is the sidebar entry they belong to.
+const PATTERNS = [
+  { pattern: /^#\/keys\/([^/?#]+)$/, title: 'API key', nav: '#/settings/api', render: (view, ctx, [id]) => renderKeyPage(view, ctx, { id: decodeURIComponent(id) }) },
+];
 const HOME = '#/settings/api';
 const ROLE_NAMES = { admin: 'Admin', developer: 'Developer', member: 'Member' };
 
@@ -32,6 +41,16 @@ api.setSignedOutHandler((why) => {
     go('#/signin');
   }
 });
+
+/** The page at `hash`: { spec, nav, params }, or null for an unknown address. */
+function resolve(hash) {
+  if (ROUTES[hash]) return { spec: ROUTES[hash], nav: hash, params: [] };
+  for (const spec of PATTERNS) {
+    const match = spec.pattern.exec(hash);
+    if (match) return { spec, nav: spec.nav, params: match.slice(1) };
+  }
+  return null;
+}
 
 function go(hash) {
   if (location.hash === hash) route();
@@ -78,7 +97,7 @@ async function route() {
     return;
   }
   if (!api.hasSession()) {
-    if (ROUTES[hash]) state.after = hash;
+    if (resolve(hash)) state.after = hash;
     go('#/signin');
     return;
   }
@@ -95,7 +114,7 @@ async function route() {
       return;
     }
   }
-  const page = ROUTES[hash] ? hash : HOME;
+  const page = resolve(hash) ? hash : HOME;
   if (page !== hash) history.replaceState(null, '', page);
   state.after = null;
   showPage(page);
@@ -119,6 +138,7 @@ function showSignIn() {
 let shell = null;
 
 function buildShell() {
+  const topMenu = h('ul.nav-list.nav-top');
   const settingsMenu = h('ul.nav-list', { id: 'settings-menu' });
   // The guide says "click Settings, then API & Developers": Settings leads there, and its
   // pages stay listed below it (it is the only group, so there is nothing to fold away).
@@ -128,7 +148,7 @@ function buildShell() {
   const sidebar = h('aside.sidebar', { id: 'sidebar', 'aria-label': 'Navigation' },
     h('div.brand', h('span.brand-mark', icon('key')), h('span.brand-name', 'Keywarden')),
     h('p.account-name', { id: 'account-name' }),
-    h('nav', { 'aria-label': 'Main' }, groupButton, settingsMenu),
+    h('nav', { 'aria-label': 'Main' }, topMenu, groupButton, settingsMenu),
     themePicker(),
     userCard);
   const menuButton = h('button.icon-button.menu-button', {
@@ -167,18 +187,20 @@ function buildShell() {
   const content = h('div.content');
   const main = h('main.main', { id: 'main', tabindex: '-1' }, banner, content);
   const root = h('div.layout', sidebar, scrim, h('div.main-col', topbar, main));
-  shell = { root, settingsMenu, userCard, banner, content, closeMenu, main };
+  shell = { root, topMenu, settingsMenu, userCard, banner, content, closeMenu, main };
 }
 
-function renderNav(active) {
+/** The sidebar; `active` is the current page, or (`exact` false) the entry of a page below it. */
+function renderNav(active, exact) {
   const ctx = context();
-  const items = Object.entries(ROUTES)
-    .filter(([, r]) => !r.admin || ctx.isAdmin)
-    .map(([hash, r]) => h('li', h('a.nav-link', {
-      href: hash, 'aria-current': hash === active ? 'page' : null,
-      onclick: () => shell.closeMenu(),
-    }, icon(r.icon), h('span', r.title))));
-  shell.settingsMenu.replaceChildren(...items);
+  const item = ([hash, r]) => h('li', h('a.nav-link', {
+    href: hash, 'aria-current': hash === active ? (exact ? 'page' : 'true') : null,
+    onclick: () => shell.closeMenu(),
+  }, icon(r.icon), h('span', r.title)));
+  const shown = Object.entries(ROUTES)
+    .filter(([, r]) => (!r.admin || ctx.isAdmin) && (!r.keys || ctx.canManageKeys));
+  shell.topMenu.replaceChildren(...shown.filter(([, r]) => r.top).map(item));
+  shell.settingsMenu.replaceChildren(...shown.filter(([, r]) => !r.top).map(item));
   const name = document.getElementById('account-name');
   if (name) name.textContent = state.me.account.name;
 }
@@ -215,14 +237,14 @@ function renderBanner() {
 }
 
 async function showPage(hash) {
-  const spec = ROUTES[hash];
+  const { spec, nav, params } = resolve(hash);
   if (!shell || state.rendered === 'signin' || !app.contains(shell.root)) {
     buildShell();
     app.replaceChildren(shell.root);
   }
   state.rendered = hash;
   document.title = `${spec.title} · Keywarden`;
-  renderNav(hash);
+  renderNav(nav, nav === hash);
   renderUserCard();
   renderBanner();
   shell.closeMenu();
@@ -234,7 +256,7 @@ async function showPage(hash) {
       `Only admins of ${state.me.account.name} can manage members and webhooks and read the audit log. Ask an admin if you need access.`));
   } else {
     try {
-      await spec.render(view, ctx);
+      await spec.render(view, ctx, params);
     } catch (error) {
       if (state.rendered === hash) view.replaceChildren(loadError(error, () => showPage(hash)));
     }

@@ -67,6 +67,7 @@ const ICONS = {
   refresh: 'M20 11a8 8 0 0 0-14.6-4.5L4 8M4 4v4h4M4 13a8 8 0 0 0 14.6 4.5L20 16M20 20v-4h-4',
   search: 'M11 18a7 7 0 1 0 0-14 7 7 0 0 0 0 14zm5-2l5 5',
   bolt: 'M13 2L4 14h7l-1 8 9-12h-7l1-8z',
+  chart: 'M4 20h16M7 16v-5M12 16V6M17 16v-8',
 };
 
 export function icon(name, extraClass) {
@@ -86,6 +87,13 @@ const DATE = new Intl.DateTimeFormat(undefined, { year: 'numeric', month: 'short
 const DATE_TIME = new Intl.DateTimeFormat(undefined, {
   year: 'numeric', month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit',
 });
+
+const NUMBER = new Intl.NumberFormat();
+
+/** A count in the person's locale: 1,204. */
+export function formatNumber(n) {
+  return NUMBER.format(n);
+}
 
 export function formatDate(iso) {
   return iso ? DATE.format(new Date(iso)) : '—';
@@ -405,8 +413,13 @@ export async function busy(button, label, work) {
 
 /** A page header: title, lead text and actions. */
 export function pageHeader(title, lead, ...actions) {
+  return pageHeaderIn('Settings', title, lead, ...actions);
+}
+
+/** A page header under another part of the console than Settings. */
+export function pageHeaderIn(eyebrow, title, lead, ...actions) {
   return h('header.page-header',
-    h('div', h('p.eyebrow', 'Settings'), h('h1', { tabindex: '-1', id: 'page-title' }, title), lead ? h('p.lead', lead) : null),
+    h('div', h('p.eyebrow', eyebrow), h('h1', { tabindex: '-1', id: 'page-title' }, title), lead ? h('p.lead', lead) : null),
     actions.length ? h('div.page-actions', actions) : null);
 }
 

@@ -1,6 +1,6 @@
-// One key's detail, in a dialog: what it is, where and how often it may be used, its metadata
-// and, when it has a usage limit, how much is left. "Edit limits" changes those four settings
-// (PATCH /v1/api-keys/{id}/; a cleared setting is sent as null, which removes it).
+// The parts of a key's page that say what the key is (its facts, its limits and metadata),
+// and the dialog that changes those four settings (PATCH /v1/api-keys/{id}/; a cleared setting
+// is sent as null, which removes it).
 
 import * as api from '../api.js';
 import {
@@ -9,55 +9,53 @@ import {
 } from '../ui.js';
 import { policyFields, policySummary, policyChanges, policyErrorMessage } from './key-policy.js';
 
+/** The name a key goes by: its label, or "Test standard key" for a standard one. */
+export function keyTitle(key) {
+  return key.kind === 'standard' ? `${key.type === 'test' ? 'Test' : 'Live'} standard key` : key.label;
+}
+
 /**
- * Opens the detail of `key`. `page` gives what the key list knows: `scopes(key)` and
- * `creator(key)` as nodes or text, `me` (the signed-in user), `blocked()` (true when the account's
- * 2FA policy stops this person from changing keys; it says so), `twoFactorFirst(onFollow)`
- * (the alert that says how) and `changed()` (reloads the lists after an edit).
+ * What the key is, as a description list. `page` gives `scopes(key)` and `creator(key)` as
+ * nodes or text.
  */
-export function openKeyDetail(key, page) {
-  const title = key.kind === 'standard' ? `${key.type === 'test' ? 'Test' : 'Live'} standard key` : key.label;
-  const close = h('button.btn.secondary', { type: 'button' }, 'Done');
-  const editable = key.status === 'active';
-  const edit = editable ? h('button.btn.primary', { type: 'button' }, 'Edit limits and metadata') : null;
+export function keyFacts(key, page) {
   const expires = key.expires_at
     ? h('span', timeEl(key.expires_at, formatDateTime(key.expires_at)), key.status === 'active' ? h('span.sub', relative(key.expires_at)) : null)
     : h('span.muted', 'Never');
-  const policyTitle = nextId('policy-title');
-  const content = [
-    h('section.detail-section', { 'aria-label': 'About this key' },
-      h('dl.meta.detail-meta',
-        h('div', h('dt', 'Key'), h('dd', h('code', key.hint))),
-        h('div', h('dt', 'Status'), h('dd.badges', statusBadge(key.status), badge(key.type === 'test' ? 'Test' : 'Live', key.type === 'test' ? 'blue' : 'violet'))),
-        h('div', h('dt', 'Permissions'), h('dd', page.scopes(key))),
-        h('div', h('dt', 'Expires'), h('dd', expires)),
-        h('div', h('dt', 'Last used'), h('dd', key.last_used_at ? timeEl(key.last_used_at, relative(key.last_used_at)) : h('span.muted', 'Never'))),
-        h('div', h('dt', 'Created'), h('dd', timeEl(key.created_at, formatDateTime(key.created_at)), h('span.sub', `by ${page.creator(key)}`))))),
-    h('section.detail-section', { 'aria-labelledby': policyTitle },
-      h('h3', { id: policyTitle }, 'Limits and metadata'),
-      editable ? null : h('p.hint', 'This key is no longer active, so its limits can no longer be changed.'),
-      policySummary(key)),
-  ];
-  const modal = openModal({
-    title,
-    description: key.kind === 'standard' ? 'Reaches every product. Its limits and metadata can be changed; its permissions cannot.' : null,
-    content,
-    actions: edit ? [close, edit] : [close],
-    size: 'wide',
-    initialFocus: () => close,
-  });
-  close.addEventListener('click', () => modal.close());
-  if (edit) {
-    edit.addEventListener('click', () => {
-      modal.close();
-      if (page.blocked()) return;
-      openKeyEdit(key, page, title);
-    });
-  }
+  return h('dl.meta.detail-meta.key-facts',
+    h('div', h('dt', 'Status'), h('dd.badges', statusBadge(key.status), badge(key.type === 'test' ? 'Test' : 'Live', key.type === 'test' ? 'blue' : 'violet'))),
+    h('div', h('dt', 'Permissions'), h('dd', page.scopes(key))),
+    h('div', h('dt', 'Last used'), h('dd', key.last_used_at
+      ? [timeEl(key.last_used_at, relative(key.last_used_at)), h('span.sub', formatDateTime(key.last_used_at))]
+      : h('span.muted', 'Never'))),
+    h('div', h('dt', 'Last used from'), h('dd', key.last_used_ip ? h('code', key.last_used_ip) : h('span.muted', '—'))),
+    h('div', h('dt', 'Expires'), h('dd', expires)),
+    h('div', h('dt', 'Created'), h('dd', timeEl(key.created_at, formatDateTime(key.created_at)), h('span.sub', `by ${page.creator(key)}`))));
 }
 
-/** The form that changes a key's four settings; on success the detail opens again, updated. */
-function openKeyEdit(key, page, title) {
+/** The key's limits and metadata in words, with the button that edits them (`onEdit`). */
+export function limitsSection(key, onEdit) {
+  const titleId = nextId('policy-title');
+  const editable = key.status === 'active';
+  const edit = editable ? h('button.btn.secondary.small', { type: 'button', dataset: { focusId: `edit-limits-${key.id}` } }, 'Edit limits and metadata') : null;
+  if (edit) edit.addEventListener('click', onEdit);
+  return h('section.section.card.limits-section', { 'aria-labelledby': titleId },
+    h('div.section-head',
+      h('div', h('h2', { id: titleId }, 'Limits and metadata'),
+        editable
+          ? h('p.muted', 'Where, how often and how much the key may be used, and the metadata your services get back.')
+          : h('p.muted', 'This key is no longer active, so its limits can no longer be changed.')),
+      edit),
+    policySummary(key));
+}
+
+/**
+ * The form that changes a key's four settings. `page` gives `me` (the signed-in user),
+ * `twoFactorFirst(onFollow)` (the alert that says how to enable 2FA) and `changed(updated)`,
+ * which shows the saved key.
+ */
+export function openKeyEdit(key, page) {
+  const title = keyTitle(key);
   const policy = policyFields({ key, me: page.me.role === 'admin' ? page.me : null });
   const save = h('button.btn.primary', { type: 'submit' }, 'Save changes');
   const cancel = h('button.btn.secondary', { type: 'button' }, 'Cancel');
@@ -108,8 +106,7 @@ function openKeyEdit(key, page, title) {
       }
       modal.close();
       toast(`Saved the limits of “${title}”`);
-      page.changed();
-      openKeyDetail(updated, page);
+      await page.changed(updated);
     });
   });
 }

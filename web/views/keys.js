@@ -8,7 +8,7 @@ import {
   clearFormErrors, statusBadge, badge, timeEl, relative, formatDate, formatDateTime, pageHeader,
   loading, emptyState, noAccess, restoreFocus, loadError, unsavedChanges, characters,
 } from '../ui.js';
-import { openKeyDetail } from './key-detail.js';
+import { confirmRevoke } from './key-revoke.js';
 import { policyFields, policyBadges, policyErrorMessage } from './key-policy.js';
 
 const HANDOVER_CHOICES = [
@@ -99,8 +99,7 @@ class KeysPage {
       body: { type: mode },
       label: title,
     }));
-    const details = h('button.btn.ghost.small', { type: 'button', 'aria-label': `Details of the ${mode} key`, dataset: { focusId: `details-${mode}` } }, 'Details');
-    details.addEventListener('click', () => this.showDetail(key));
+    const details = h('a.btn.ghost.small', { href: keyPageHash(key), 'aria-label': `Details of the ${mode} key` }, 'Details');
     return h(`article.key-card.key-card-${mode}`, { 'aria-label': title },
       h('div.key-card-head',
         h('h3', title),
@@ -189,9 +188,7 @@ class KeysPage {
   }
 
   row(key) {
-    const actions = [h('button.btn.ghost.small', {
-      type: 'button', 'aria-label': `Details of ${key.label}`, dataset: { focusId: `details-${key.id}` }, onclick: () => this.showDetail(key),
-    }, 'Details')];
+    const actions = [h('a.btn.ghost.small', { href: keyPageHash(key), 'aria-label': `Details of ${key.label}` }, 'Details')];
     const handingOver = inHandOver(key);
     if (key.kind === 'restricted' && !handingOver && (key.status === 'active' || key.status === 'expired' || key.status === 'rotated')) {
       if (key.status === 'active') {
@@ -233,35 +230,12 @@ class KeysPage {
       h('td.actions', { dataset: { label: 'Actions' } }, h('div.row-actions', actions)));
   }
 
-  /** A key's detail dialog, from which its limits and metadata are edited. */
-  showDetail(key) {
-    this.alertSlot.replaceChildren();
-    openKeyDetail(key, {
-      me: this.ctx.me.user,
-      scopes: (k) => this.scopeChips(k),
-      creator: (k) => this.creator(k),
-      blocked: () => this.blockedByPolicy(),
-      twoFactorFirst,
-      changed: () => Promise.all([this.loadStandard(), this.loadTable()]),
-    });
-  }
-
   creator(key) {
-    if (!key.created_by) return 'Operator (CLI)';
-    if (key.created_by === this.ctx.me.user.id) return 'You';
-    return key.created_by_email || 'A former member';
+    return creatorName(key, this.ctx.me.user);
   }
 
   scopeChips(key) {
-    if (key.kind === 'standard') return h('span.chip.chip-all', 'All products');
-    const granted = new Set(key.scopes);
-    const names = new Map(this.products.map((p) => [p.id, p.name]));
-    const products = [...new Set(key.scopes.map((s) => s.split(':')[0]))];
-    if (!products.length) return h('span.muted', 'None');
-    return h('ul.chips', products.map((id) => {
-      const write = granted.has(`${id}:write`);
-      return h(`li.chip${write ? '.chip-write' : ''}`, `${names.get(id) || id} · ${write ? 'Read & Write' : 'Read'}`);
-    }));
+    return scopeChips(key, this.products);
   }
 
   renderPager(page) {
@@ -368,12 +342,7 @@ class KeysPage {
   async revoke(key) {
     this.alertSlot.replaceChildren();
     if (this.blockedByPolicy()) return;
-    const yes = await confirmDialog({
-      title: `Revoke “${key.label}”?`,
-      message: 'Revoking is immediate and cannot be undone: every request that uses this key is refused from now on. The key stays listed as Revoked for the audit trail.',
-      details: [h('span.muted', 'Key '), h('code', key.hint)],
-      confirmLabel: 'Revoke key',
-    });
+    const yes = await confirmRevoke(key, new Map(this.products.map((p) => [p.id, p.name])));
     if (!yes) return;
     const button = document.activeElement;
     try {
@@ -608,8 +577,31 @@ class KeyForm {
   }
 }
 
+/** Where a key's page is. */
+export const keyPageHash = (key) => `#/keys/${encodeURIComponent(key.id)}`;
+
+/** Who created a key, as `me` (the signed-in user) reads it. */
+export function creatorName(key, me) {
+  if (!key.created_by) return 'Operator (CLI)';
+  if (key.created_by === me.id) return 'You';
+  return key.created_by_email || 'A former member';
+}
+
+/** A key's permissions as chips, one per product; `products` is the catalog. */
+export function scopeChips(key, products) {
+  if (key.kind === 'standard') return h('span.chip.chip-all', 'All products');
+  const granted = new Set(key.scopes);
+  const names = new Map(products.map((p) => [p.id, p.name]));
+  const ids = [...new Set(key.scopes.map((s) => s.split(':')[0]))];
+  if (!ids.length) return h('span.muted', 'None');
+  return h('ul.chips', ids.map((id) => {
+    const write = granted.has(`${id}:write`);
+    return h(`li.chip${write ? '.chip-write' : ''}`, `${names.get(id) || id} · ${write ? 'Read & Write' : 'Read'}`);
+  }));
+}
+
 /** The account requires 2FA for key changes and this user has none: what to do, in words. */
-function twoFactorFirst(onFollow) {
+export function twoFactorFirst(onFollow) {
   return alertBox('Your account requires two-factor authentication to create, rotate or revoke keys. Turn it on under Security first; it takes a minute.', 'error',
     h('a.btn.small.primary', { href: '#/settings/security', onclick: onFollow || null }, 'Enable two-factor authentication'));
 }
@@ -626,7 +618,7 @@ function expiresSoon(key) {
 }
 
 /** A rotated key whose hand-over period has not ended: it still works. */
-function inHandOver(key) {
+export function inHandOver(key) {
   return key.status === 'rotated' && Boolean(key.grace_until) && new Date(key.grace_until).getTime() > Date.now();
 }
 

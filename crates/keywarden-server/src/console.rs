@@ -65,7 +65,7 @@ impl Asset {
     }
 }
 
-static ASSETS: [Asset; 17] = [
+static ASSETS: [Asset; 22] = [
     Asset::new("/", HTML, include_bytes!("../../../web/index.html")),
     Asset::new(
         "/index.html",
@@ -125,6 +125,31 @@ static ASSETS: [Asset; 17] = [
         "/views/addresses.js",
         JS,
         include_bytes!("../../../web/views/addresses.js"),
+    ),
+    Asset::new(
+        "/views/key-page.js",
+        JS,
+        include_bytes!("../../../web/views/key-page.js"),
+    ),
+    Asset::new(
+        "/views/key-revoke.js",
+        JS,
+        include_bytes!("../../../web/views/key-revoke.js"),
+    ),
+    Asset::new(
+        "/views/explain.js",
+        JS,
+        include_bytes!("../../../web/views/explain.js"),
+    ),
+    Asset::new(
+        "/views/usage-chart.js",
+        JS,
+        include_bytes!("../../../web/views/usage-chart.js"),
+    ),
+    Asset::new(
+        "/views/usage.js",
+        JS,
+        include_bytes!("../../../web/views/usage.js"),
     ),
     Asset::new(
         "/favicon.svg",
