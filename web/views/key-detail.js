@@ -4,8 +4,8 @@
 
 import * as api from '../api.js';
 import {
-  h, busy, toast, openModal, showFormError, clearFormErrors, statusBadge, badge, timeEl, relative,
-  formatDateTime, unsavedChanges, nextId,
+  h, busy, toast, openModal, showFormError, clearFormErrors, timeEl, relative, formatDateTime,
+  unsavedChanges, nextId,
 } from '../ui.js';
 import { policyFields, policySummary, policyChanges, policyErrorMessage } from './key-policy.js';
 
@@ -15,15 +15,14 @@ export function keyTitle(key) {
 }
 
 /**
- * What the key is, as a description list. `page` gives `scopes(key)` and `creator(key)` as
- * nodes or text.
+ * What the key is, as a description list (its status and mode are badges in the page
+ * header). `page` gives `scopes(key)` and `creator(key)` as nodes or text.
  */
 export function keyFacts(key, page) {
   const expires = key.expires_at
     ? h('span', timeEl(key.expires_at, formatDateTime(key.expires_at)), key.status === 'active' ? h('span.sub', relative(key.expires_at)) : null)
     : h('span.muted', 'Never');
   return h('dl.meta.detail-meta.key-facts',
-    h('div', h('dt', 'Status'), h('dd.badges', statusBadge(key.status), badge(key.type === 'test' ? 'Test' : 'Live', key.type === 'test' ? 'blue' : 'violet'))),
     h('div', h('dt', 'Permissions'), h('dd', page.scopes(key))),
     h('div', h('dt', 'Last used'), h('dd', key.last_used_at
       ? [timeEl(key.last_used_at, relative(key.last_used_at)), h('span.sub', formatDateTime(key.last_used_at))]

@@ -209,7 +209,7 @@ class KeyPage {
     return [
       h('p.narrow-finding', icon('shield'), h('span', 'This key holds ', scopeList(held), ' but only used ', scopeList(used),
         ` in the last 30 days (${count(s.requests, 'request', 'requests')}).`)),
-      h('p.muted', 'Narrowing keeps everything it did working. A request that needs ', scopeList(dropped), ' is refused with 403 from then on.'),
+      h('p.muted', 'Narrowing keeps everything it did working. A request that needs ', scopeList(dropped, 'disjunction'), ' is refused with 403 from then on.'),
       key.status === 'active'
         ? h('div.form-buttons.start', narrow)
         : h('p.hint', 'The key is no longer active, so its permissions can no longer be changed.'),
@@ -245,10 +245,10 @@ function breadcrumb() {
     h('span.breadcrumb-sep', { 'aria-hidden': 'true' }, '/'));
 }
 
-/** Scopes as code, joined the way the person's language joins a list ("a, b and c"). */
-function scopeList(scopes) {
+/** Scopes as code, joined the way the person's language joins a list ("a, b and c", "a or b"). */
+function scopeList(scopes, type = 'conjunction') {
   if (!scopes.length) return h('span', 'nothing');
-  const parts = new Intl.ListFormat(undefined, { type: 'conjunction' }).formatToParts(scopes.map((_, i) => `\u0000${i}`));
+  const parts = new Intl.ListFormat(undefined, { type }).formatToParts(scopes.map((_, i) => `\u0000${i}`));
   return h('span.scope-list', parts.map((part) => (part.type === 'element'
     ? h('code', scopes[Number(part.value.slice(1))])
     : part.value)));

@@ -56,7 +56,7 @@ function impactParts(answer, names) {
       h('p.muted', 'Addresses that would be refused (last 7 days):'),
       h('ul.impact-list', addresses.map((a) => h('li',
         h('code', a.address),
-        h('span', ` · ${count(a.requests, 'request', 'requests')} · last `, timeEl(a.last_seen, relative(a.last_seen))))))));
+        h('span', ` · ${count(a.requests, 'request', 'requests')} · last seen `, timeEl(a.last_seen, relative(a.last_seen))))))));
   } else if (!week && answer.last_used_at) {
     parts.push(h('p.muted', 'Last used ', timeEl(answer.last_used_at, relative(answer.last_used_at)),
       answer.last_used_ip ? ` from ${answer.last_used_ip}` : '', '.'));

@@ -4,7 +4,7 @@
 // and the tables of client addresses and products.
 
 import * as api from '../api.js';
-import { h, nextId, formatNumber, timeEl, relative, emptyState, loading, loadError } from '../ui.js';
+import { h, nextId, formatNumber, timeEl, relative, emptyState, loading, loadError, fill } from '../ui.js';
 
 const HOUR = 3_600_000;
 const DAY = 86_400_000;
@@ -107,7 +107,7 @@ export function usageSection({ title, lead, path, extra, onLoaded }) {
     }
     if (mine !== sequence) return;
     body.removeAttribute('aria-busy');
-    body.replaceChildren(usageChart(usage, range), extra ? extra(usage, range) : null);
+    fill(body, usageChart(usage, range), extra ? extra(usage, range) : null);
     if (onLoaded) onLoaded(usage, range);
   };
   refresh.addEventListener('click', load);

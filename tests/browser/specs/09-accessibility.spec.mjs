@@ -41,7 +41,32 @@ async function audit(page, screen) {
   await settled(page);
 }
 
-test('every main screen passes an automated WCAG 2.1 AA audit', async ({ page }) => {
+/** Waits until a key's page has every section loaded (spinners never settle). */
+async function loaded(page) {
+  await expect(page.locator('.loading')).toHaveCount(0);
+  await expect(page.getByText('Reading the last 30 days of use…')).toHaveCount(0);
+}
+
+/** A key with two allowed requests and a refused one, counted (the flush takes ~1 s). */
+async function keyWithTraffic(request) {
+  const token = await request.post('/v1/auth/token/', { data: { email: USERS.admin.email, password: USERS.admin.password } });
+  const auth = { Authorization: `Bearer ${(await token.json()).access}` };
+  const created = await request.post('/v1/api-keys/', { headers: auth, data: { label: 'Accessibility-Audit-Key', type: 'test', scopes: ['payroll:read', 'asset:read'] } });
+  expect(created.status()).toBe(201);
+  const { id, key } = await created.json();
+  for (const method of ['GET', 'GET', 'POST']) {
+    await request.get('/v1/forward-auth/', {
+      headers: { Authorization: `Bearer ${key}`, 'X-Forwarded-For': '203.0.113.9', 'X-Original-Method': method, 'X-Original-URI': '/v1/payroll/runs' },
+    });
+  }
+  await expect.poll(async () => {
+    const usage = await (await request.get(`/v1/api-keys/${id}/usage/`, { headers: auth })).json();
+    return usage.totals && usage.totals.requests;
+  }, { timeout: 20_000 }).toBe(3);
+  return id;
+}
+
+test('every main screen passes an automated WCAG 2.1 AA audit', async ({ page, request }) => {
   await page.goto('/');
   await expect(page.getByRole('heading', { name: 'Sign in to the console' })).toBeVisible();
   await audit(page, 'sign-in');
@@ -59,17 +84,42 @@ test('every main screen passes an automated WCAG 2.1 AA audit', async ({ page })
   await form.getByRole('button', { name: 'Cancel' }).click();
   await expect(form).toBeHidden();
 
-  // A key's detail and the form that edits its limits.
-  await page.getByRole('button', { name: 'Details of the test key' }).click();
-  const detail = page.getByRole('dialog', { name: 'Test standard key' });
-  await expect(detail).toBeVisible();
-  await audit(page, "a key's detail");
-  await detail.getByRole('button', { name: 'Edit limits and metadata' }).click();
+  // A key's page and the form that edits its limits.
+  await page.getByRole('link', { name: 'Details of the test key' }).click();
+  await expect(page.getByRole('heading', { level: 1, name: 'Test standard key' })).toBeVisible();
+  await loaded(page);
+  await audit(page, "a standard key's page");
+  await page.getByRole('button', { name: 'Edit limits and metadata' }).click();
   const limits = page.getByRole('dialog', { name: 'Edit “Test standard key”' });
   await expect(limits).toBeVisible();
   await audit(page, "the form for a key's limits");
   await limits.getByRole('button', { name: 'Cancel' }).click();
   await expect(limits).toBeHidden();
+
+  // A key with traffic: its chart and tables, a request explained, its revoke dialog, and
+  // the account's Usage page.
+  const id = await keyWithTraffic(request);
+  await page.goto(`/#/keys/${id}`);
+  await expect(page.getByRole('heading', { level: 1, name: 'Accessibility-Audit-Key' })).toBeVisible();
+  await expect(page.locator('.chart-svg')).toBeVisible();
+  await loaded(page);
+  await page.getByRole('button', { name: 'Show the numbers' }).click();
+  await audit(page, "a used key's page and its chart");
+  const tester = page.getByRole('region', { name: 'Test a request' });
+  await tester.getByLabel('Method').selectOption('DELETE');
+  await tester.getByLabel('Path').fill('/v1/payroll/runs/7');
+  await tester.getByRole('button', { name: 'Test request' }).click();
+  await expect(tester.locator('.step-fail')).toHaveCount(1);
+  await audit(page, 'a refused request explained');
+  await page.getByRole('button', { name: 'Revoke key' }).click();
+  const revoke = page.getByRole('dialog', { name: 'Revoke “Accessibility-Audit-Key”?' });
+  await expect(revoke.locator('.impact-summary')).toContainText('Used');
+  await audit(page, 'the revoke dialog with the impact');
+  await revoke.getByRole('button', { name: 'Cancel' }).click();
+  await expect(revoke).toBeHidden();
+  await openSettings(page, 'Usage');
+  await expect(page.locator('.chart-svg')).toBeVisible();
+  await audit(page, 'the account usage page');
 
   for (const screen of ['Security', 'Members', 'Webhooks', 'Audit log']) {
     await openSettings(page, screen);

@@ -1,7 +1,7 @@
 import { test, expect, USERS, signIn, screenshot } from './fixtures.mjs';
 
 // A key's own policy (SPEC §9) through the console: allowed addresses, a rate limit, a usage
-// limit and metadata set in the form, shown in words in the key's detail, changed and removed
+// limit and metadata set in the form, shown in words on the key's page, changed and removed
 // there, explained at the field when mistyped — and enforced by forward-auth.
 
 /** forward-auth as a proxy in front of the payroll product asks it, for a client at `client`. */
@@ -98,9 +98,14 @@ test('a key limited by address, rate and usage, with metadata: set, shown, chang
   await expect(row.getByText('IP-restricted', { exact: true })).toBeVisible();
   await expect(row.getByText('Limited', { exact: true })).toBeVisible();
 
-  // The detail puts the settings in words.
-  await row.getByRole('button', { name: 'Details of Partner-Portal-Payroll' }).click();
-  const detail = page.getByRole('dialog', { name: 'Partner-Portal-Payroll', exact: true });
+  // The key's page puts the settings in words.
+  const id = await row.getAttribute('data-key-id');
+  await row.getByRole('link', { name: 'Details of Partner-Portal-Payroll' }).click();
+  await expect(page.getByRole('heading', { level: 1, name: 'Partner-Portal-Payroll' })).toBeVisible();
+  const header = page.locator('header.key-header');
+  await expect(header.getByText('IP-restricted', { exact: true })).toBeVisible();
+  await expect(header.getByText('Limited', { exact: true })).toBeVisible();
+  const detail = page.getByRole('region', { name: 'Limits and metadata' });
   await expect(detail).toBeVisible();
   const policy = detail.locator('dl.policy-list');
   await expect(policy).toContainText('100 requests per minute');
@@ -109,6 +114,7 @@ test('a key limited by address, rate and usage, with metadata: set, shown, chang
   await expect(detail.locator('pre.metadata-block')).toHaveText('{\n  "customer": "acme-42",\n  "plan": "pro"\n}');
   // A fresh key has used none of its usage limit.
   await expect(policy).toContainText('10,000 requests left · 0 used');
+  await detail.scrollIntoViewIfNeeded();
   await screenshot(page, 'key-policy-detail');
 
   // The policy is real: forward-auth refuses an address outside the list, admits one inside
@@ -145,16 +151,13 @@ test('a key limited by address, rate and usage, with metadata: set, shown, chang
   expect((await patched).status()).toBe(200);
   expect(JSON.parse(sent.find((s) => s.startsWith('PATCH')).slice('PATCH '.length))).toEqual({ allowed_ips: ['198.51.100.0/24'], rate_limit: null });
   await expect(edit).toBeHidden();
-  const updated = page.getByRole('dialog', { name: 'Partner-Portal-Payroll', exact: true });
-  await expect(updated.locator('dl.policy-list')).toContainText('No rate limit');
-  await expect(updated.locator('.address-list li')).toHaveText(['198.51.100.0/24']);
-  await expect(updated.locator('dl.policy-list')).toContainText('10,000 requests a month');
-  await updated.getByRole('button', { name: 'Done' }).click();
-  await expect(updated).toBeHidden();
-  await expect(row.getByRole('button', { name: 'Details of Partner-Portal-Payroll' })).toBeFocused();
+  // The page shows the saved settings, and focus is back on the button that opened the form.
+  await expect(detail.locator('dl.policy-list')).toContainText('No rate limit');
+  await expect(detail.locator('.address-list li')).toHaveText(['198.51.100.0/24']);
+  await expect(detail.locator('dl.policy-list')).toContainText('10,000 requests a month');
+  await expect(detail.getByRole('button', { name: 'Edit limits and metadata' })).toBeFocused();
 
   const token = await adminToken(request);
-  const id = await row.getAttribute('data-key-id');
   const stored = await (await request.get(`/v1/api-keys/${id}/`, { headers: { Authorization: `Bearer ${token}` } })).json();
   expect(stored).toMatchObject({ allowed_ips: ['198.51.100.0/24'], rate_limit: null, usage_limit: { limit: 10000, period: 'month' } });
 
@@ -166,13 +169,13 @@ test('a key limited by address, rate and usage, with metadata: set, shown, chang
 });
 
 test('a key with a usage limit shows what is left and when it resets, once the API says', async ({ page }) => {
-  // The API's `usage` lags by a flush interval: the answer is amended here so the figures are
-  // known exactly.
+  // The API's `usage` lags by a flush interval: the answers (the list and one key) are amended
+  // here so the figures are known exactly.
   const resets = new Date(Date.now() + 5 * 86_400_000).toISOString();
-  await page.route((url) => url.pathname === '/v1/api-keys/', async (route) => {
+  await page.route((url) => /^\/v1\/api-keys\/([^/]+\/)?$/.test(url.pathname), async (route) => {
     const answer = await route.fetch();
     const body = await answer.json();
-    for (const key of body.results) {
+    for (const key of body.results || [body]) {
       if (key.usage_limit) key.usage = { used: 42, remaining: 9958, resets_at: resets };
     }
     await route.fulfill({ response: answer, json: body });
@@ -180,8 +183,8 @@ test('a key with a usage limit shows what is left and when it resets, once the A
   await signIn(page, USERS.admin);
   const row = page.getByRole('row', { name: /Partner-Portal-Payroll/ });
   await expect(row.getByText('Limited', { exact: true })).toBeVisible();
-  await row.getByRole('button', { name: 'Details of Partner-Portal-Payroll' }).click();
-  const detail = page.getByRole('dialog', { name: 'Partner-Portal-Payroll', exact: true });
+  await row.getByRole('link', { name: 'Details of Partner-Portal-Payroll' }).click();
+  const detail = page.getByRole('region', { name: 'Limits and metadata' });
   const usage = detail.locator('.usage-state');
   await expect(usage).toContainText('9,958 requests left');
   await expect(usage).toContainText('42 used');
