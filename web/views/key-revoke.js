@@ -4,7 +4,7 @@
 
 import * as api from '../api.js';
 import { h, icon, confirmDialog, formatNumber, formatDateTime, relative, timeEl, loading } from '../ui.js';
-import { count } from './usage-chart.js';
+import { count, addressName } from './usage-chart.js';
 
 /**
  * Asks whether to revoke `key`; resolves to true when confirmed. `names` maps product ids to
@@ -44,7 +44,7 @@ export function impactSentence(answer) {
 
 function impactParts(answer, names) {
   const week = answer.requests_last_7_days || 0;
-  const products = (answer.products || []).map((id) => names.get(id) || id);
+  const products = (answer.products || []).map((id) => (id === '*' ? 'every product' : names.get(id) || id));
   const addresses = answer.addresses || [];
   const parts = [h(`p.impact-summary${week ? '.in-use' : ''}`, icon(week ? 'warning' : 'check'), h('span', impactSentence(answer)))];
   if (products.length) {
@@ -55,7 +55,7 @@ function impactParts(answer, names) {
     parts.push(h('div.impact-addresses',
       h('p.muted', 'Addresses that would be refused (last 7 days):'),
       h('ul.impact-list', addresses.map((a) => h('li',
-        h('code', a.address),
+        addressName(a.address),
         h('span', ` · ${count(a.requests, 'request', 'requests')} · last seen `, timeEl(a.last_seen, relative(a.last_seen))))))));
   } else if (!week && answer.last_used_at) {
     parts.push(h('p.muted', 'Last used ', timeEl(answer.last_used_at, relative(answer.last_used_at)),

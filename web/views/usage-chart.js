@@ -282,6 +282,20 @@ function numbersTable(series, range, id) {
       }))));
 }
 
+/**
+ * A client address as the API names it: `other` stands for the addresses a flood of them
+ * made the counters stop telling apart.
+ */
+export function addressName(address) {
+  return address === 'other' ? h('span.muted', 'Other addresses') : h('code', address);
+}
+
+/** A product as the API names it: `*` counts paths that need every product. */
+function productName(id, names) {
+  if (id === '*') return [h('span.product-name', 'Every product'), ' ', h('span.muted.small-text', '(paths of no one product)')];
+  return [h('span.product-name', names.get(id) || id), ' ', h('code.product-code', id)];
+}
+
 /** The client addresses of an answer: address, requests, refused, last seen. */
 export function addressesTable(addresses, range) {
   const titleId = nextId('addresses-title');
@@ -293,7 +307,7 @@ export function addressesTable(addresses, range) {
         h('caption.sr-only', `Client addresses in ${range.words}, most requests first`),
         h('thead', h('tr', ['Address', 'Requests', 'Refused', 'Last seen'].map((t) => h('th', { scope: 'col' }, t)))),
         h('tbody', list.map((a) => h('tr',
-          h('td', { dataset: { label: 'Address' } }, h('code', a.address)),
+          h('td', { dataset: { label: 'Address' } }, addressName(a.address)),
           h('td.number', { dataset: { label: 'Requests' } }, formatNumber(a.requests)),
           h('td.number', { dataset: { label: 'Refused' } }, formatNumber(a.refused || 0)),
           h('td', { dataset: { label: 'Last seen' } }, timeEl(a.last_seen, relative(a.last_seen))))))))
@@ -313,7 +327,7 @@ export function productsTable(products, names, range) {
         h('caption.sr-only', `Requests per product in ${range.words}`),
         h('thead', h('tr', ['Product', 'Reads', 'Writes'].map((t) => h('th', { scope: 'col' }, t)))),
         h('tbody', rows.map((p) => h('tr',
-          h('td', { dataset: { label: 'Product' } }, h('span.product-name', names.get(p.id) || p.id), ' ', h('code.product-code', p.id)),
+          h('td', { dataset: { label: 'Product' } }, productName(p.id, names)),
           h('td.number', { dataset: { label: 'Reads' } }, formatNumber(p.read)),
           h('td.number', { dataset: { label: 'Writes' } }, formatNumber(p.write)))))))
       : h('p.muted', `No product was reached in ${range.words}.`));
