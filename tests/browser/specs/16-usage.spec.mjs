@@ -56,6 +56,9 @@ test("a key's page shows the traffic it had, explains requests, narrows it and s
   expect(sent.map((r) => r.status())).toEqual([403, 403, 403, 200, 200, 200, 200, 200, 200, 200]);
   const usage = await flushed(request, auth, id, 10);
   expect(usage.totals).toEqual({ requests: 10, allowed: 7, denied: { insufficient_scope: 3 } });
+  // The last use is written in its own batches (every 10 s by default).
+  await expect.poll(async () => (await (await request.get(`/v1/api-keys/${id}/`, { headers: auth })).json()).last_used_ip,
+    { timeout: 25_000, intervals: [500, 1000] }).toBe(QUIET_CLIENT);
 
   // From the key list to the key's page.
   await signIn(page, USERS.admin);
