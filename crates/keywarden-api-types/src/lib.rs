@@ -8,6 +8,7 @@ pub mod keys;
 pub mod names;
 pub mod policy;
 pub mod session;
+pub mod usage;
 pub mod users;
 pub mod verify;
 pub mod webhooks;

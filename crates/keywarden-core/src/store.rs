@@ -5,7 +5,8 @@
 //! - [`AccountStore`], [`UserStore`], [`SecondFactorStore`]: accounts, people, their 2FA.
 //! - [`AuditStore`]: the audit trail; [`InstallationStore`]: the server secret's fingerprint and
 //!   readiness; [`WebhookStore`]: webhook endpoints, the outbox's deliveries, reminders sent;
-//!   [`UsageLimitStore`]: the counts behind keys' usage limits.
+//!   [`UsageLimitStore`]: the counts behind keys' usage limits; [`KeyUsageStore`]: how keys are
+//!   used, per hour, outcome, product and client address.
 //!
 //! [`Store`] is all of them together, which a backend gets for free by implementing each one.
 //! A new area (an outbox, usage counts, leak reports) is one new trait here, added to
@@ -18,6 +19,7 @@ mod accounts;
 mod audit;
 mod installation;
 mod key_feed;
+mod key_usage;
 mod keys;
 mod second_factor;
 mod usage_limits;
@@ -28,6 +30,10 @@ pub use accounts::AccountStore;
 pub use audit::{AuditQuery, AuditStore};
 pub use installation::InstallationStore;
 pub use key_feed::{KeyFeed, KeyTableRow};
+pub use key_usage::{
+    AddressCount, AddressRow, KeyTraffic, KeyUsageStore, UsageBatch, UsageCount, UsageQuery,
+    UsageRow,
+};
 pub use keys::{KeyFilter, KeyQuery, KeyStore, KeyUpdate, Rotation};
 pub use second_factor::{SecondFactorProof, SecondFactorStore, TotpEnrolment};
 pub use usage_limits::{PeriodCount, UsageLimitStore};
@@ -66,6 +72,7 @@ pub trait Store:
     + InstallationStore
     + WebhookStore
     + UsageLimitStore
+    + KeyUsageStore
     + std::fmt::Debug
 {
 }
@@ -80,6 +87,7 @@ impl<T> Store for T where
         + InstallationStore
         + WebhookStore
         + UsageLimitStore
+        + KeyUsageStore
         + std::fmt::Debug
 {
 }

@@ -175,7 +175,7 @@ fn bench_verify_threads(c: &mut Criterion) {
                 parsed,
                 Needs::Nothing,
                 &|| std::net::Ipv4Addr::LOCALHOST.into(),
-                |_, _| ()
+                |_, _, _| ()
             )
             .is_ok()
     );
@@ -202,7 +202,7 @@ fn bench_verify_threads(c: &mut Criterion) {
                                                 parsed,
                                                 Needs::Nothing,
                                                 &|| std::net::Ipv4Addr::LOCALHOST.into(),
-                                                |e, _| e.key_id,
+                                                |e, _, _| e.key_id,
                                             )
                                             .is_ok(),
                                     );

@@ -99,6 +99,7 @@ mod codec;
 mod errors;
 mod installation;
 mod key_feed;
+mod key_usage;
 mod keys;
 mod listener;
 mod second_factor;

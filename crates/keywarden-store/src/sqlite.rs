@@ -51,6 +51,7 @@ mod errors;
 mod feed_reader;
 mod installation;
 mod key_feed;
+mod key_usage;
 mod keys;
 #[cfg(test)]
 mod migration_tests;

@@ -22,6 +22,7 @@ use keywarden_core::key_format::{Mode, ParsedKey};
 use keywarden_core::key_limits::LimitState;
 use keywarden_core::key_policy::RateLimit;
 use keywarden_core::key_table::TableEntry;
+use keywarden_core::key_usage::Use;
 use keywarden_core::verdict::{Needs, Outcome, Refusal};
 use std::cell::RefCell;
 use uuid::Uuid;
@@ -166,6 +167,8 @@ struct Accepted {
     rate: Option<LimitState>,
     /// The rate limit itself, for the count shared through Redis.
     rate_limit: Option<RateLimit>,
+    /// The use as counted, for a shared rate limit's refusal to correct.
+    used: Use,
 }
 
 /// [`super::shared_rate::decide`] for an accepted key.
@@ -175,12 +178,12 @@ async fn shared_limit(
 ) -> Result<Accepted, Refusal> {
     let mut accepted = verdict?;
     accepted.rate =
-        super::shared_rate::decide(state, accepted.key_id, accepted.rate_limit, accepted.rate)
+        super::shared_rate::decide(state, accepted.used, accepted.rate_limit, accepted.rate)
             .await?;
     Ok(accepted)
 }
 
-fn accepted(entry: &TableEntry, limits: Limits) -> Accepted {
+fn accepted(entry: &TableEntry, limits: Limits, used: Use) -> Accepted {
     Accepted {
         account: entry.account_id,
         key_id: entry.key_id,
@@ -195,6 +198,7 @@ fn accepted(entry: &TableEntry, limits: Limits) -> Accepted {
             .as_ref()
             .and_then(|p| p.rate.as_ref())
             .map(|w| w.limit),
+        used,
     }
 }
 

@@ -86,9 +86,14 @@ enum Endpoint {
     WebhookDeliveries,
     WebhookRemove,
     WebhookRetry,
+    KeyUsage,
+    KeyImpact,
+    KeySuggestedScopes,
+    AccountUsage,
+    Explain,
 }
 
-const ENDPOINTS: [Endpoint; 31] = [
+const ENDPOINTS: [Endpoint; 36] = [
     Endpoint::Me,
     Endpoint::StandardKeysGet,
     Endpoint::StandardKeysRotate,
@@ -120,6 +125,11 @@ const ENDPOINTS: [Endpoint; 31] = [
     Endpoint::WebhookDeliveries,
     Endpoint::WebhookRemove,
     Endpoint::WebhookRetry,
+    Endpoint::KeyUsage,
+    Endpoint::KeyImpact,
+    Endpoint::KeySuggestedScopes,
+    Endpoint::AccountUsage,
+    Endpoint::Explain,
 ];
 
 /// Where the matrix's webhook endpoints point: a closed loopback port (the matrix server
@@ -158,7 +168,14 @@ enum Target {
 impl Endpoint {
     fn target(self) -> Target {
         match self {
-            Self::KeyGet | Self::KeyUpdate | Self::KeyRotate | Self::KeyRevoke => Target::Key,
+            Self::KeyGet
+            | Self::KeyUpdate
+            | Self::KeyRotate
+            | Self::KeyRevoke
+            | Self::KeyUsage
+            | Self::KeyImpact
+            | Self::KeySuggestedScopes
+            | Self::Explain => Target::Key,
             Self::UserUpdate | Self::UserRemove => Target::User,
             Self::WebhookGet
             | Self::WebhookUpdate
@@ -264,6 +281,15 @@ impl Endpoint {
                 format!("/v1/webhook-deliveries/{id}/retry/"),
                 None,
             ),
+            Self::KeyUsage => (Method::GET, format!("{key}usage/"), None),
+            Self::KeyImpact => (Method::GET, format!("{key}impact/"), None),
+            Self::KeySuggestedScopes => (Method::GET, format!("{key}suggested-scopes/"), None),
+            Self::AccountUsage => (Method::GET, "/v1/usage/".into(), None),
+            Self::Explain => (
+                Method::POST,
+                "/v1/explain/".into(),
+                Some(json!({ "key_id": id, "method": "GET", "uri": "/v1/asset/x" })),
+            ),
         }
     }
 }
@@ -296,7 +322,16 @@ fn expected(endpoint: Endpoint, who: Who) -> Expect {
         E::KeyCreate => Expect::Ok(201),
         E::StandardKeysGet | E::StandardKeysRotate | E::KeysList => Expect::Ok(200),
         // Key managers, on Acme's key.
-        E::KeyGet | E::KeyUpdate | E::KeyRotate | E::KeyRevoke => match (manages_keys, other) {
+        E::AccountUsage if !manages_keys => Expect::Forbidden,
+        E::AccountUsage => Expect::Ok(200),
+        E::KeyGet
+        | E::KeyUpdate
+        | E::KeyRotate
+        | E::KeyRevoke
+        | E::KeyUsage
+        | E::KeyImpact
+        | E::KeySuggestedScopes
+        | E::Explain => match (manages_keys, other) {
             (false, _) => Expect::Forbidden,
             (true, true) => Expect::NotFound,
             (true, false) => Expect::Ok(200),

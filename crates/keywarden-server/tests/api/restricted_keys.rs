@@ -123,6 +123,7 @@ async fn creating_a_key_shows_its_secret_once_and_then_only_its_metadata() {
         "rate_limit": null,
         "usage_limit": null,
         "usage": null,
+        "last_used_ip": null,
         "metadata": null,
     });
     let mut with_secret = expected.clone();
@@ -883,6 +884,7 @@ async fn rotation_without_grace_stops_the_old_key_at_once_and_keeps_the_settings
         "rate_limit": null,
         "usage_limit": null,
         "usage": null,
+        "last_used_ip": null,
         "metadata": null,
         "previous": {
             "id": old_id.to_string(),
