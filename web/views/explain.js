@@ -79,7 +79,7 @@ export function explainPanel({ keyId, examplePath }) {
 function explanation(answer, asked) {
   const allowed = answer.decision === 'allow';
   const headingId = nextId('explain-decision');
-  const code = answer.code ? h('code', answer.code) : null;
+  const code = answer.code ? h('code.refusal-code', answer.code) : null;
   return h('section.explain-answer', { 'aria-labelledby': headingId, dataset: { decision: answer.decision } },
     h(`div.explain-decision.${allowed ? 'allowed' : 'refused'}`,
       icon(allowed ? 'check' : 'warning'),

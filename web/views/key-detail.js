@@ -24,12 +24,19 @@ export function keyFacts(key, page) {
     : h('span.muted', 'Never');
   return h('dl.meta.detail-meta.key-facts',
     h('div', h('dt', 'Permissions'), h('dd', page.scopes(key))),
-    h('div', h('dt', 'Last used'), h('dd', key.last_used_at
-      ? [timeEl(key.last_used_at, relative(key.last_used_at)), h('span.sub', formatDateTime(key.last_used_at))]
-      : h('span.muted', 'Never'))),
+    h('div', h('dt', 'Last used'), h('dd', lastUsed(key))),
     h('div', h('dt', 'Last used from'), h('dd', key.last_used_ip ? h('code', key.last_used_ip) : h('span.muted', '—'))),
     h('div', h('dt', 'Expires'), h('dd', expires)),
     h('div', h('dt', 'Created'), h('dd', timeEl(key.created_at, formatDateTime(key.created_at)), h('span.sub', `by ${page.creator(key)}`))));
+}
+
+/**
+ * When the key was last used. Its time is recorded every few seconds, its address with the
+ * usage counts (every second): for a moment the address can be known before the time.
+ */
+function lastUsed(key) {
+  if (key.last_used_at) return [timeEl(key.last_used_at, relative(key.last_used_at)), h('span.sub', formatDateTime(key.last_used_at))];
+  return key.last_used_ip ? h('span', 'Moments ago') : h('span.muted', 'Never');
 }
 
 /** The key's limits and metadata in words, with the button that edits them (`onEdit`). */

@@ -200,14 +200,14 @@ class KeyPage {
       return [h('p', 'This key made no successful request in the last 30 days, so there is no use to go by. If nothing needs it any more, revoke it.')];
     }
     if (!s.can_narrow) {
-      return [h('p.narrow-fine', icon('check'), h('span', `It holds `, scopeList(held), ` and used `, scopeList(used),
+      return [h('p.narrow-fine', icon('check'), h('span', `It holds `, scopeList(strongest(held)), ` and used `, scopeList(used),
         ` (${count(s.requests, 'request', 'requests')}): nothing to take away.`))];
     }
     const dropped = held.filter((scope) => !suggested.includes(scope));
     const narrow = h('button.btn.primary', { type: 'button', dataset: { focusId: `narrow-${key.id}` } }, `Narrow to ${suggested.join(', ')}`);
     narrow.addEventListener('click', () => this.narrow(key, suggested, dropped, narrow));
     return [
-      h('p.narrow-finding', icon('shield'), h('span', 'This key holds ', scopeList(held), ' but only used ', scopeList(used),
+      h('p.narrow-finding', icon('shield'), h('span', 'This key holds ', scopeList(strongest(held)), ' but only used ', scopeList(used),
         ` in the last 30 days (${count(s.requests, 'request', 'requests')}).`)),
       h('p.muted', 'Narrowing keeps everything it did working. A request that needs ', scopeList(dropped, 'disjunction'), ' is refused with 403 from then on.'),
       key.status === 'active'
@@ -243,6 +243,11 @@ function breadcrumb() {
   return h('nav.breadcrumb', { 'aria-label': 'Breadcrumb' },
     h('a', { href: '#/settings/api' }, 'API & Developers'),
     h('span.breadcrumb-sep', { 'aria-hidden': 'true' }, '/'));
+}
+
+/** Scopes without the reads that a write of the same product implies (write includes read). */
+function strongest(scopes) {
+  return scopes.filter((scope) => !(scope.endsWith(':read') && scopes.includes(`${scope.slice(0, -5)}:write`)));
 }
 
 /** Scopes as code, joined the way the person's language joins a list ("a, b and c", "a or b"). */

@@ -56,9 +56,12 @@ test("a key's page shows the traffic it had, explains requests, narrows it and s
   expect(sent.map((r) => r.status())).toEqual([403, 403, 403, 200, 200, 200, 200, 200, 200, 200]);
   const usage = await flushed(request, auth, id, 10);
   expect(usage.totals).toEqual({ requests: 10, allowed: 7, denied: { insufficient_scope: 3 } });
-  // The last use is written in its own batches (every 10 s by default).
-  await expect.poll(async () => (await (await request.get(`/v1/api-keys/${id}/`, { headers: auth })).json()).last_used_ip,
-    { timeout: 25_000, intervals: [500, 1000] }).toBe(QUIET_CLIENT);
+  // The last use's time is written in its own batches (every 10 s by default), its address
+  // with the usage counts.
+  await expect.poll(async () => {
+    const key = await (await request.get(`/v1/api-keys/${id}/`, { headers: auth })).json();
+    return [Boolean(key.last_used_at), key.last_used_ip];
+  }, { timeout: 25_000, intervals: [500, 1000] }).toEqual([true, QUIET_CLIENT]);
 
   // From the key list to the key's page.
   await signIn(page, USERS.admin);
@@ -138,7 +141,7 @@ test("a key's page shows the traffic it had, explains requests, narrows it and s
   await tester.getByLabel('Method').selectOption('POST');
   await tester.getByRole('button', { name: 'Test request' }).click();
   await expect(answer.getByRole('heading', { level: 3 })).toHaveText('Refused · HTTP 403');
-  await expect(answer.locator('.explain-decision code')).toHaveText('insufficient_scope');
+  await expect(answer.locator('.refusal-code')).toHaveText('insufficient_scope');
   expect(await steps.evaluateAll((all) => all.map((li) => `${li.dataset.check}:${li.dataset.result}`))).toEqual([
     'format:skip', 'key:pass', 'status:pass', 'route:pass', 'scope:fail', 'ip:skip', 'rate_limit:skip', 'usage_limit:skip',
   ]);
@@ -159,12 +162,14 @@ test("a key's page shows the traffic it had, explains requests, narrows it and s
   await page.waitForTimeout(1500);
   expect((await (await request.get(`/v1/api-keys/${id}/usage/`, { headers: auth })).json()).totals.requests).toBe(10);
 
-  // The key holds asset:write and payroll:read but only read payroll: narrow it, in one step.
+  // The key holds asset:write (and so asset:read) and payroll:read but only read payroll:
+  // narrow it, in one step.
   const narrow = page.getByRole('region', { name: 'Permissions it needs' });
   await expect(narrow).toContainText('This key holds asset:write and payroll:read but only used payroll:read in the last 30 days (7 requests).');
+  await expect(narrow).toContainText('A request that needs asset:read or asset:write is refused with 403 from then on.');
   await narrow.getByRole('button', { name: 'Narrow to payroll:read' }).click();
   const confirmNarrow = page.getByRole('dialog', { name: `Narrow “${LABEL}” to payroll:read?` });
-  await expect(confirmNarrow).toContainText('loses asset:write');
+  await expect(confirmNarrow).toContainText('The key keeps payroll:read and loses asset:read, asset:write.');
   const patched = page.waitForRequest((r) => r.method() === 'PATCH' && r.url().endsWith(`/v1/api-keys/${id}/`));
   await confirmNarrow.getByRole('button', { name: 'Narrow permissions' }).click();
   expect(JSON.parse((await patched).postData())).toEqual({ scopes: ['payroll:read'] });
