@@ -234,6 +234,20 @@ impl SyncedKeyTable {
         client: &ClientAddr<'_>,
         accept: impl FnOnce(&TableEntry, Limits, Use) -> R,
     ) -> Result<R, Refusal> {
+        self.check_counting(key, needs, client, true, accept)
+    }
+
+    /// [`SyncedKeyTable::check`], with a refusal counted in the usage tally only when
+    /// `count_refusal` (a reverse proxy asking again only for a refusal's body says so).
+    #[inline]
+    pub fn check_counting<R>(
+        &self,
+        key: ParsedKey<'_>,
+        needs: Needs,
+        client: &ClientAddr<'_>,
+        count_refusal: bool,
+        accept: impl FnOnce(&TableEntry, Limits, Use) -> R,
+    ) -> Result<R, Refusal> {
         let now_ms = self.clock.unix_millis();
         if !self.is_fresh(now_ms) {
             return Err(Refusal::Unavailable);
@@ -255,7 +269,9 @@ impl SyncedKeyTable {
                 Ok(accept(entry, limits, used))
             }
             Err(refusal) => {
-                self.usage.record(used, refusal.outcome());
+                if count_refusal {
+                    self.usage.record(used, refusal.outcome());
+                }
                 Err(refusal)
             }
         }
