@@ -205,9 +205,16 @@ fn accepted(entry: &TableEntry, limits: Limits, used: Use) -> Accepted {
 fn check(state: &AppState, parts: &Parts) -> Result<Accepted, Refusal> {
     let mut buffer: BasicBuffer = [0; 192];
     let (key, needs) = presented(state, parts, &mut buffer)?;
-    state
-        .keys
-        .check(key, needs, &|| client(state, parts), accepted)
+    // nginx fetches a refusal's JSON body with a second forward-auth request (its
+    // `error_page` location), which says so: that refusal was counted the first time.
+    let count_refusal = !parts.headers.contains_key(BODY_ONLY_HEADER);
+    state.keys.check_counting(
+        key,
+        needs,
+        &|| client(state, parts),
+        count_refusal,
+        accepted,
+    )
 }
 
 /// The answer to a verdict: 200 with the identity headers, or the refusal (counted against
@@ -251,6 +258,10 @@ const ACCOUNT_HEADER: HeaderName = HeaderName::from_static("x-keywarden-account"
 const KEY_ID_HEADER: HeaderName = HeaderName::from_static("x-keywarden-key-id");
 const MODE_HEADER: HeaderName = HeaderName::from_static("x-keywarden-mode");
 const METADATA_HEADER: HeaderName = HeaderName::from_static("x-keywarden-metadata");
+/// Sent by a reverse proxy that asks again only for the body of a refusal it has already had
+/// (docs/DEPLOYMENT.md): the refusal is not counted twice in the key's usage. It changes no
+/// verdict; the proxy clears it on the first request, so a client cannot set it there.
+const BODY_ONLY_HEADER: HeaderName = HeaderName::from_static("x-keywarden-body-only");
 
 /// Length of a hyphenated UUID.
 const UUID_LEN: usize = 36;

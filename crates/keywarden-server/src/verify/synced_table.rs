@@ -70,6 +70,8 @@ pub struct SyncedKeyTable {
     usage_pruned_at: std::sync::atomic::AtomicI64,
     /// Every check of a found key, counted until the next batch is written (SPEC §10).
     usage: UsageTally,
+    /// Whether checks are counted at all (configuration `usage_counting`).
+    counting: bool,
     /// When usage counts past their keeping were last pruned (Unix milliseconds).
     key_usage_pruned_at: AtomicI64,
     max_age_ms: i64,
@@ -99,8 +101,15 @@ impl SyncedKeyTable {
             // About twice the threads that check keys, so two rarely share a shard.
             usage: UsageTally::new(std::thread::available_parallelism().map_or(4, |n| 2 * n.get())),
             key_usage_pruned_at: AtomicI64::new(0),
+            counting: true,
             max_age_ms: i64::try_from(max_age.as_millis()).unwrap_or(60_000),
         }
+    }
+
+    /// Counts checks in the usage tally, or not (SPEC §10; on by default).
+    pub fn counting_usage(mut self, on: bool) -> Self {
+        self.counting = on;
+        self
     }
 
     /// Reads the change feed up to its end and applies it.
@@ -234,6 +243,20 @@ impl SyncedKeyTable {
         client: &ClientAddr<'_>,
         accept: impl FnOnce(&TableEntry, Limits, Use) -> R,
     ) -> Result<R, Refusal> {
+        self.check_counting(key, needs, client, true, accept)
+    }
+
+    /// [`SyncedKeyTable::check`], with a refusal counted in the usage tally only when
+    /// `count_refusal` (a reverse proxy asking again only for a refusal's body says so).
+    #[inline]
+    pub fn check_counting<R>(
+        &self,
+        key: ParsedKey<'_>,
+        needs: Needs,
+        client: &ClientAddr<'_>,
+        count_refusal: bool,
+        accept: impl FnOnce(&TableEntry, Limits, Use) -> R,
+    ) -> Result<R, Refusal> {
         let now_ms = self.clock.unix_millis();
         if !self.is_fresh(now_ms) {
             return Err(Refusal::Unavailable);
@@ -251,11 +274,15 @@ impl SyncedKeyTable {
         let used = Use::of(entry, needs, address, now_ms);
         match check::check_found(entry, &context) {
             Ok(limits) => {
-                self.usage.record(used, Outcome::Valid);
+                if self.counting {
+                    self.usage.record(used, Outcome::Valid);
+                }
                 Ok(accept(entry, limits, used))
             }
             Err(refusal) => {
-                self.usage.record(used, refusal.outcome());
+                if count_refusal && self.counting {
+                    self.usage.record(used, refusal.outcome());
+                }
                 Err(refusal)
             }
         }

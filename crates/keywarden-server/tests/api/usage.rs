@@ -635,3 +635,26 @@ async fn a_key_that_only_read_payroll_for_30_days_is_offered_payroll_read() {
     let write = forward_auth(&server, Some(&api_key(&key)), "POST", "/v1/payroll/runs").await;
     assert_eq!(write.status, 403);
 }
+
+#[tokio::test]
+async fn with_usage_counting_off_nothing_is_counted_and_no_address_is_kept() {
+    let server = TestServer::start_with(|config| config.usage_counting = false).await;
+    let account = server.account("Acme").await;
+    let (token, _) = server.sign_in(&account.admin_email).await;
+    let (key, created) = create_key(&server, &token, "quiet", "live", &["payroll:read"]).await;
+    let id = created.str_field("id").to_owned();
+    for method in ["GET", "POST"] {
+        forward_auth_from(
+            &server,
+            "203.0.113.7",
+            Some(&api_key(&key)),
+            method,
+            "/v1/payroll/x",
+        )
+        .await;
+    }
+    flush(&server).await;
+    assert_eq!(usage(&server, &token, &id).await["totals"]["requests"], 0);
+    let shown = get(&server, &token, &format!("/v1/api-keys/{id}/")).await;
+    assert_eq!(shown.body["last_used_ip"], Value::Null);
+}
