@@ -97,7 +97,8 @@ pub struct KeyTrafficBody {
     pub hint: String,
     /// `standard` or `restricted`.
     pub kind: String,
-    /// `test` or `live`.
+    /// `test` or `live` (as key metadata names it).
+    #[serde(rename = "type")]
     pub mode: String,
     /// `active`, `expired`, `revoked` or `rotated`.
     pub status: String,
@@ -116,7 +117,8 @@ pub struct AccountUsageReport {
     /// Summed over the account's keys.
     #[serde(flatten)]
     pub report: UsageReport,
-    /// Keys with requests in the range, most requests first (at most 100).
+    /// Keys with requests in the range, most requests (or refusals, with `order=refused`)
+    /// first, at most 100.
     pub keys: Vec<KeyTrafficBody>,
 }
 

@@ -1245,7 +1245,10 @@ async fn check_key_usage(store: &dyn Store) {
         .await
         .unwrap();
     assert_eq!(allowed_only.len(), 1);
-    let ranked = store.usage_by_key(&query(None, 1), 10).await.unwrap();
+    let ranked = store
+        .usage_by_key(&query(None, 1), false, 10)
+        .await
+        .unwrap();
     assert_eq!(ranked.len(), 1, "B's key is not in A's ranking");
     assert_eq!(
         (ranked[0].key_id, ranked[0].requests, ranked[0].allowed),

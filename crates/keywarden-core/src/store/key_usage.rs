@@ -137,10 +137,12 @@ pub trait KeyUsageStore: Send + Sync {
         limit: u32,
     ) -> Result<(Vec<AddressRow>, u64), StoreError>;
 
-    /// The account's keys with requests in the range, most requests first, at most `limit`.
+    /// The account's keys with requests in the range, most requests (or most refused
+    /// requests, `by_refusals`) first, at most `limit`.
     async fn usage_by_key(
         &self,
         query: &UsageQuery,
+        by_refusals: bool,
         limit: u32,
     ) -> Result<Vec<KeyTraffic>, StoreError>;
 

@@ -47,6 +47,8 @@ pub struct UsageParams {
     to: Option<String>,
     /// `hour` (default) or `day` (UTC days).
     granularity: Option<String>,
+    /// `GET /v1/usage/` only: rank keys by `requests` (default) or `refused`.
+    order: Option<String>,
 }
 
 fn invalid(field: &'static str, message: &str) -> ApiError {
@@ -225,6 +227,12 @@ pub async fn key_usage(
     ApiQuery(params): ApiQuery<UsageParams>,
 ) -> Result<Json<UsageReport>, ApiError> {
     let record = own_key(&state, &console, &id).await?;
+    if params.order.is_some() {
+        return Err(invalid(
+            "order",
+            "order ranks the keys of GET /v1/usage/; leave it out here",
+        ));
+    }
     let (from, to, bucket, name) = range(&params, state.service.clock().unix_millis())?;
     let query = query(console.account.id, Some(&record), (from, to, bucket));
     Ok(Json(report(&state, &query, name).await?))
@@ -260,7 +268,12 @@ pub async fn account_usage(
     let query = query(console.account.id, None, (from, to, bucket));
     let report = report(&state, &query, name).await?;
     let store = state.service.store();
-    let traffic = store.usage_by_key(&query, KEYS_RANKED).await?;
+    let by_refusals = match params.order.as_deref() {
+        None | Some("requests") => false,
+        Some("refused") => true,
+        Some(_) => return Err(invalid("order", "use requests or refused")),
+    };
+    let traffic = store.usage_by_key(&query, by_refusals, KEYS_RANKED).await?;
     let records = store
         .keys_of_account(console.account.id, &KeyFilter::default())
         .await?;

@@ -658,3 +658,61 @@ async fn with_usage_counting_off_nothing_is_counted_and_no_address_is_kept() {
     let shown = get(&server, &token, &format!("/v1/api-keys/{id}/")).await;
     assert_eq!(shown.body["last_used_ip"], Value::Null);
 }
+
+#[tokio::test]
+async fn the_account_ranks_its_keys_by_requests_or_by_refusals() {
+    let server = TestServer::start().await;
+    let account = server.account("Acme").await;
+    let (token, _) = server.sign_in(&account.admin_email).await;
+    let (busy, busy_key) = create_key(&server, &token, "busy", "live", &["payroll:read"]).await;
+    let (refused, refused_key) =
+        create_key(&server, &token, "refused", "test", &["payroll:read"]).await;
+    for _ in 0..4 {
+        forward_auth(&server, Some(&api_key(&busy)), "GET", "/v1/payroll/x").await;
+    }
+    forward_auth(&server, Some(&api_key(&refused)), "GET", "/v1/payroll/x").await;
+    for _ in 0..2 {
+        forward_auth(&server, Some(&api_key(&refused)), "POST", "/v1/payroll/x").await;
+    }
+    flush(&server).await;
+    let ranked = |order: &'static str| {
+        let (server, token) = (&server, &token);
+        async move {
+            let reply = get(server, token, &format!("/v1/usage/{order}")).await;
+            assert_eq!(reply.status, 200, "{}", reply.text);
+            reply.body["keys"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|k| {
+                    (
+                        k["label"].as_str().unwrap().to_owned(),
+                        k["type"].as_str().unwrap().to_owned(),
+                        k["requests"].as_u64().unwrap(),
+                        k["refused"].as_u64().unwrap(),
+                    )
+                })
+                .collect::<Vec<_>>()
+        }
+    };
+    let busy_row = ("busy".to_owned(), "live".to_owned(), 4, 0);
+    let refused_row = ("refused".to_owned(), "test".to_owned(), 3, 2);
+    assert_eq!(ranked("").await, [busy_row.clone(), refused_row.clone()]);
+    assert_eq!(
+        ranked("?order=requests").await,
+        [busy_row.clone(), refused_row.clone()]
+    );
+    assert_eq!(ranked("?order=refused").await, [refused_row, busy_row]);
+    get(&server, &token, "/v1/usage/?order=colour")
+        .await
+        .assert_error(400);
+    let id = busy_key.str_field("id");
+    let _ = refused_key;
+    get(
+        &server,
+        &token,
+        &format!("/v1/api-keys/{id}/usage/?order=refused"),
+    )
+    .await
+    .assert_error(400);
+}

@@ -168,21 +168,29 @@ impl KeyUsageStore for PostgresStore {
     async fn usage_by_key(
         &self,
         query: &UsageQuery,
+        by_refusals: bool,
         limit: u32,
     ) -> Result<Vec<KeyTraffic>, StoreError> {
-        let rows = sqlx::query(
+        let order = if by_refusals {
+            "requests - allowed DESC, requests DESC"
+        } else {
+            "requests DESC"
+        };
+        let sql = format!(
             "SELECT key_id, SUM(count)::bigint AS requests, \
              SUM(CASE WHEN outcome = 'allowed' THEN count ELSE 0 END)::bigint AS allowed \
              FROM key_usage WHERE account_id = $1 AND hour >= $2 AND hour < $3 \
-             GROUP BY key_id HAVING SUM(count) > 0 ORDER BY requests DESC, key_id LIMIT $4",
-        )
-        .bind(query.account_id.0)
-        .bind(query.from_hour)
-        .bind(query.to_hour)
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(map_sqlx)?;
+             GROUP BY key_id HAVING SUM(count) > 0 ORDER BY {order}, key_id LIMIT $4",
+        );
+        // Made only of this module's constant fragments.
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(query.account_id.0)
+            .bind(query.from_hour)
+            .bind(query.to_hour)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(map_sqlx)?;
         rows.iter()
             .map(|row| {
                 let id: Uuid = row.try_get("key_id").map_err(map_sqlx)?;

@@ -169,21 +169,29 @@ impl KeyUsageStore for SqliteStore {
     async fn usage_by_key(
         &self,
         query: &UsageQuery,
+        by_refusals: bool,
         limit: u32,
     ) -> Result<Vec<KeyTraffic>, StoreError> {
-        let rows = sqlx::query(
+        let order = if by_refusals {
+            "requests - allowed DESC, requests DESC"
+        } else {
+            "requests DESC"
+        };
+        let sql = format!(
             "SELECT key_id, SUM(count) AS requests, \
              SUM(CASE WHEN outcome = 'allowed' THEN count ELSE 0 END) AS allowed \
              FROM key_usage WHERE account_id = ? AND hour >= ? AND hour < ? \
-             GROUP BY key_id HAVING SUM(count) > 0 ORDER BY requests DESC, key_id LIMIT ?",
-        )
-        .bind(id_text(query.account_id.0))
-        .bind(query.from_hour)
-        .bind(query.to_hour)
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(map_sqlx)?;
+             GROUP BY key_id HAVING SUM(count) > 0 ORDER BY {order}, key_id LIMIT ?",
+        );
+        // Made only of this module's constant fragments.
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(id_text(query.account_id.0))
+            .bind(query.from_hour)
+            .bind(query.to_hour)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(map_sqlx)?;
         rows.iter()
             .map(|row| {
                 let id: String = row.try_get("key_id").map_err(map_sqlx)?;
