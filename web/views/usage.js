@@ -3,7 +3,7 @@
 
 import { h, noAccess, pageHeaderIn, badge, statusBadge, formatNumber, nextId, emptyState } from '../ui.js';
 import * as api from '../api.js';
-import { usageSection, usageParts, segmentedChoice, count } from './usage-chart.js';
+import { usageSection, usageParts, segmentedChoice, count, rangeQuery } from './usage-chart.js';
 import { keyPageHash } from './keys.js';
 
 const RANKINGS = [
@@ -32,7 +32,19 @@ export async function renderUsage(view, ctx) {
 function keyRanking(keys, range) {
   const titleId = nextId('ranking-title');
   const slot = h('div.ranking-slot');
-  const show = (by) => slot.replaceChildren(rankingTable(keys, by, range));
+  // By refusals, the server ranks every key of the account (the report itself holds the top
+  // 100 by requests, which may leave out a key that is mostly refused).
+  const show = async (by) => {
+    let ranked = keys;
+    if (by === 'refused') {
+      try {
+        ranked = (await api.get(`/v1/usage/${api.query({ ...rangeQuery(range), order: 'refused' })}`)).keys || [];
+      } catch {
+        ranked = keys;
+      }
+    }
+    slot.replaceChildren(rankingTable(ranked, by, range));
+  };
   const section = h('section.usage-part.key-ranking', { 'aria-labelledby': titleId },
     h('div.ranking-head',
       h('h3', { id: titleId }, 'Keys'),
