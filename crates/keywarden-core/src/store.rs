@@ -5,7 +5,8 @@
 //! - [`AccountStore`], [`UserStore`], [`SecondFactorStore`]: accounts, people, their 2FA.
 //! - [`AuditStore`]: the audit trail; [`InstallationStore`]: the server secret's fingerprint and
 //!   readiness; [`WebhookStore`]: webhook endpoints, the outbox's deliveries, reminders sent;
-//!   [`UsageLimitStore`]: the counts behind keys' usage limits.
+//!   [`UsageLimitStore`]: the counts behind keys' usage limits; [`LeakStore`]: finding a
+//!   reported key by its digest and recording the leak on it.
 //!
 //! [`Store`] is all of them together, which a backend gets for free by implementing each one.
 //! A new area (an outbox, usage counts, leak reports) is one new trait here, added to
@@ -19,6 +20,7 @@ mod audit;
 mod installation;
 mod key_feed;
 mod keys;
+mod leaks;
 mod second_factor;
 mod usage_limits;
 mod users;
@@ -29,6 +31,7 @@ pub use audit::{AuditQuery, AuditStore};
 pub use installation::InstallationStore;
 pub use key_feed::{KeyFeed, KeyTableRow};
 pub use keys::{KeyFilter, KeyQuery, KeyStore, KeyUpdate, Rotation};
+pub use leaks::{LeakChange, LeakStore};
 pub use second_factor::{SecondFactorProof, SecondFactorStore, TotpEnrolment};
 pub use usage_limits::{PeriodCount, UsageLimitStore};
 pub use users::UserStore;
@@ -66,6 +69,7 @@ pub trait Store:
     + InstallationStore
     + WebhookStore
     + UsageLimitStore
+    + LeakStore
     + std::fmt::Debug
 {
 }
@@ -80,6 +84,7 @@ impl<T> Store for T where
         + InstallationStore
         + WebhookStore
         + UsageLimitStore
+        + LeakStore
         + std::fmt::Debug
 {
 }

@@ -104,6 +104,7 @@ fn filler(f: &Fixture, n: usize) -> Vec<KeyRecord> {
                 replaces: None,
                 change_seq: 0,
                 policy: Default::default(),
+                leak: None,
             }
         })
         .collect()
@@ -127,6 +128,7 @@ fn bench_create(c: &mut Criterion) {
                             scopes: vec!["payroll:read".into()],
                             expires_at: None,
                             policy: Default::default(),
+                            leak: None,
                         },
                         &Actor::cli(),
                     )

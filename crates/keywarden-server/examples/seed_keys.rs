@@ -99,6 +99,7 @@ async fn main() -> anyhow::Result<()> {
                 scopes: every_read.clone(),
                 expires_at: None,
                 policy: Default::default(),
+                leak: None,
             },
             &actor,
         )
@@ -180,6 +181,7 @@ async fn main() -> anyhow::Result<()> {
                 replaces: None,
                 change_seq: 0,
                 policy: Default::default(),
+                leak: None,
             });
         }
         store.insert_keys(&batch, &[]).await?;
