@@ -40,13 +40,15 @@ pub enum LeakOrigin<'a> {
     Paste,
 }
 
-/// One token of a scanning report.
+/// One match of GitHub's secret scanning report.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub struct ReportedToken<'a> {
     /// The text the scanner matched (a key of this Keywarden, or not).
     pub token: &'a str,
     /// Where it was found, if the report says.
     pub url: Option<&'a str>,
+    /// Where on GitHub, as GitHub says it (`content`, `commit`, …).
+    pub source: &'a str,
 }
 
 impl std::fmt::Debug for ReportedToken<'_> {
@@ -54,6 +56,7 @@ impl std::fmt::Debug for ReportedToken<'_> {
         f.debug_struct("ReportedToken")
             .field("token", &"<redacted>")
             .field("url", &self.url)
+            .field("source", &self.source)
             .finish()
     }
 }
@@ -80,13 +83,12 @@ pub struct PastedLeaks {
 }
 
 impl AccountService {
-    /// Handles a scanning service's report: every token that is a key of this Keywarden,
+    /// Handles GitHub's secret scanning report: every match that is a key of this Keywarden,
     /// whatever its account and status, is handled as leaked with the account's `leak_action`.
-    /// The answer says, per token in order, whether it was one (a true positive).
+    /// The answer says, per match in order, whether it was one (a true positive).
     pub async fn report_scanned_leaks(
         &self,
         tokens: &[ReportedToken<'_>],
-        origin: LeakOrigin<'_>,
         actor: &Actor,
     ) -> Result<Vec<bool>, DomainError> {
         let keys: Vec<Option<&str>> = tokens
@@ -105,6 +107,9 @@ impl AccountService {
                 continue;
             };
             let action = self.leak_action(record.account_id, &mut actions).await?;
+            let origin = LeakOrigin::GitHub {
+                source: token.source,
+            };
             let handled = self
                 .handle_leak(record, action, token.url, origin, actor)
                 .await?;
