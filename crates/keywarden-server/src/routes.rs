@@ -178,7 +178,7 @@ mod tests {
             refused(Refusal::InsufficientScope(Needs::Scope(payroll_write))),
             ApiError::RateLimited { retry_after: 42 },
             ApiError::TooMuch(
-                "A report holds at most 1000 matches; this one has 10000. Send it in parts.".into(),
+                "A report holds at most 1000 matches; this one has 1001. Send it in parts.".into(),
             ),
         ];
         // GitHub's leak reports, refused in the leaks module's own words.

@@ -323,7 +323,7 @@ pub struct LeakReportUnauthorized(pub ErrorBody);
             "code": "payload_too_large"
         }))),
         ("matches" = (summary = "Too many matches in one report", value = json!({
-            "detail": "A report holds at most 1000 matches; this one has 10000. Send it in parts.",
+            "detail": "A report holds at most 1000 matches; this one has 1001. Send it in parts.",
             "code": "payload_too_large"
         })))
     )
