@@ -86,9 +86,11 @@ enum Endpoint {
     WebhookDeliveries,
     WebhookRemove,
     WebhookRetry,
+    /// A text without keys: allowed cells change nothing either.
+    LeakPaste,
 }
 
-const ENDPOINTS: [Endpoint; 31] = [
+const ENDPOINTS: [Endpoint; 32] = [
     Endpoint::Me,
     Endpoint::StandardKeysGet,
     Endpoint::StandardKeysRotate,
@@ -120,6 +122,7 @@ const ENDPOINTS: [Endpoint; 31] = [
     Endpoint::WebhookDeliveries,
     Endpoint::WebhookRemove,
     Endpoint::WebhookRetry,
+    Endpoint::LeakPaste,
 ];
 
 /// Where the matrix's webhook endpoints point: a closed loopback port (the matrix server
@@ -264,6 +267,11 @@ impl Endpoint {
                 format!("/v1/webhook-deliveries/{id}/retry/"),
                 None,
             ),
+            Self::LeakPaste => (
+                Method::POST,
+                "/v1/leaks/".into(),
+                Some(json!({ "text": format!("nothing leaked here ({n})") })),
+            ),
         }
     }
 }
@@ -288,13 +296,13 @@ fn expected(endpoint: Endpoint, who: Who) -> Expect {
         E::TwoFactorConfirm => Expect::Conflict,
         E::TwoFactorDisable | E::TwoFactorRecoveryCodes => Expect::TwoFactorNotEnabled,
         // Key managers, each in their own account.
-        E::StandardKeysGet | E::StandardKeysRotate | E::KeysList | E::KeyCreate
+        E::StandardKeysGet | E::StandardKeysRotate | E::KeysList | E::KeyCreate | E::LeakPaste
             if !manages_keys =>
         {
             Expect::Forbidden
         }
         E::KeyCreate => Expect::Ok(201),
-        E::StandardKeysGet | E::StandardKeysRotate | E::KeysList => Expect::Ok(200),
+        E::StandardKeysGet | E::StandardKeysRotate | E::KeysList | E::LeakPaste => Expect::Ok(200),
         // Key managers, on Acme's key.
         E::KeyGet | E::KeyUpdate | E::KeyRotate | E::KeyRevoke => match (manages_keys, other) {
             (false, _) => Expect::Forbidden,

@@ -76,6 +76,8 @@ fn fresh_metadata(record: &KeyRecord, key: &str) -> Value {
         "usage_limit": null,
         "usage": null,
         "metadata": null,
+        "leaked_at": null,
+        "leak_url": null,
     })
 }
 
