@@ -9,9 +9,11 @@ import { renderSecurity } from './views/security.js';
 import { renderMembers } from './views/members.js';
 import { renderAudit } from './views/audit.js';
 import { renderWebhooks } from './views/webhooks.js';
+import { renderLeaks } from './views/leaks.js';
 
 const ROUTES = {
   '#/settings/api': { title: 'API & Developers', icon: 'key', render: renderKeys },
+  '#/settings/leaks': { title: 'Report a leak', icon: 'warning', render: renderLeaks, keys: true },
   '#/settings/security': { title: 'Security', icon: 'shield', render: renderSecurity },
   '#/settings/members': { title: 'Members', icon: 'users', render: renderMembers, admin: true },
   '#/settings/webhooks': { title: 'Webhooks', icon: 'bolt', render: renderWebhooks, admin: true },
@@ -173,7 +175,7 @@ function buildShell() {
 function renderNav(active) {
   const ctx = context();
   const items = Object.entries(ROUTES)
-    .filter(([, r]) => !r.admin || ctx.isAdmin)
+    .filter(([, r]) => (!r.admin || ctx.isAdmin) && (!r.keys || ctx.canManageKeys))
     .map(([hash, r]) => h('li', h('a.nav-link', {
       href: hash, 'aria-current': hash === active ? 'page' : null,
       onclick: () => shell.closeMenu(),

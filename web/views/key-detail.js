@@ -8,6 +8,7 @@ import {
   formatDateTime, unsavedChanges, nextId,
 } from '../ui.js';
 import { policyFields, policySummary, policyChanges, policyErrorMessage } from './key-policy.js';
+import { leakBanner } from './leaks.js';
 
 /**
  * Opens the detail of `key`. `page` gives what the key list knows: `scopes(key)` and
@@ -25,6 +26,7 @@ export function openKeyDetail(key, page) {
     : h('span.muted', 'Never');
   const policyTitle = nextId('policy-title');
   const content = [
+    leakBanner(key),
     h('section.detail-section', { 'aria-label': 'About this key' },
       h('dl.meta.detail-meta',
         h('div', h('dt', 'Key'), h('dd', h('code', key.hint))),

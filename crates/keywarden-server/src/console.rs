@@ -65,7 +65,7 @@ impl Asset {
     }
 }
 
-static ASSETS: [Asset; 17] = [
+static ASSETS: [Asset; 18] = [
     Asset::new("/", HTML, include_bytes!("../../../web/index.html")),
     Asset::new(
         "/index.html",
@@ -125,6 +125,11 @@ static ASSETS: [Asset; 17] = [
         "/views/addresses.js",
         JS,
         include_bytes!("../../../web/views/addresses.js"),
+    ),
+    Asset::new(
+        "/views/leaks.js",
+        JS,
+        include_bytes!("../../../web/views/leaks.js"),
     ),
     Asset::new(
         "/favicon.svg",
