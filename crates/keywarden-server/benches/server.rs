@@ -128,7 +128,6 @@ fn bench_create(c: &mut Criterion) {
                             scopes: vec!["payroll:read".into()],
                             expires_at: None,
                             policy: Default::default(),
-                            leak: None,
                         },
                         &Actor::cli(),
                     )

@@ -99,7 +99,6 @@ async fn main() -> anyhow::Result<()> {
                 scopes: every_read.clone(),
                 expires_at: None,
                 policy: Default::default(),
-                leak: None,
             },
             &actor,
         )

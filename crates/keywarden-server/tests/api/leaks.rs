@@ -822,8 +822,7 @@ async fn a_public_key_file_without_a_usable_key_stops_the_server() {
             .unwrap();
     let error = keywarden_server::startup::build_state(config, service, &secret)
         .await
-        .err()
-        .expect("the server does not start")
+        .expect_err("the server does not start")
         .to_string();
     assert!(
         error.contains("keys.json") && error.contains("no P-256 public key"),
