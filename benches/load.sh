@@ -21,7 +21,8 @@
 #    that answers as Keywarden does for a valid key (`--layers --answer`: the three identity
 #    headers, verify's JSON body, as constants), Keywarden (valid key), peer (valid key); then
 #    one round of every other case (malformed, unknown, revoked; POST /v1/verify/ with each key
-#    and both ceilings; the peer's unknown key);
+#    and both ceilings; the peer's unknown key); keys with a policy (4b); usage counting on and
+#    off, two instances on one database (4c);
 # 5. oha open loop at each of RATES req/s (-cCONNS, latency corrected), ceiling and Keywarden
 #    interleaved, RUNS times, if `oha` is installed;
 # 6. start-up time and resident memory of `keywarden serve` with 3 keys and MEMORY_KEYS keys;
@@ -459,6 +460,27 @@ if [ -n "$SHARED" ]; then
     stop_pid "$SHARED"
 fi
 
+# --- 4c. usage counting (SPEC §10) ----------------------------------------------------------------
+# The same database served by a second instance with `usage_counting = false`: the cost of
+# counting every check (per hour, outcome, product and address; written every second) is the
+# difference between the two, measured in the same interleaved rounds beside the ceiling.
+UNCOUNTED_PORT=$((PORT_BASE + 6))
+{ printf 'usage_counting = false\n'; cat "$CONFIG"; } > "$WORK/load-uncounted.toml"
+start_keywarden "$DATA" "$UNCOUNTED_PORT" "$WORK/load-uncounted.toml"
+UNCOUNTED=$KW_PID
+UFA="http://127.0.0.1:$UNCOUNTED_PORT/v1/forward-auth/"
+expect "forward-auth without usage counting" 200 "$(status_of GET "$UFA" "Api-Key $VALID")"
+echo
+echo "# forward-auth, valid key, usage counting on and off: $RUNS interleaved rounds"
+case_header
+for run in $(seq 1 "$RUNS"); do
+    wrk_run "ceiling-forward-auth-counting-r$run" "$CEILING" "$CFA" "Api-Key $VALID" GET
+    wrk_run "keywarden-forward-auth-counted-r$run" "$KW" "$FA" "Api-Key $VALID" GET
+    wrk_run "keywarden-forward-auth-uncounted-r$run" "$UNCOUNTED" "$UFA" "Api-Key $VALID" GET
+    [ "$LAST_NON2XX" = 0 ] || fail "forward-auth without usage counting: $LAST_NON2XX answers were not 200"
+done
+stop_pid "$UNCOUNTED"
+
 # --- 5. oha, open loop --------------------------------------------------------------------------
 if [ -n "$OHA" ] && [ -n "$RATES" ]; then
     echo
@@ -527,6 +549,14 @@ for case in ["allowlist-100", "rate-local", "rate-redis"]:
     if plain and got:
         print(f"keywarden forward-auth, {case}: {100 * got[0] / plain[0]:.0f} % of a plain key's req/s, "
               f"{got[1] - plain[1]:+.1f} us of CPU per request")
+counted, uncounted = med.get("keywarden-forward-auth-counted"), med.get("keywarden-forward-auth-uncounted")
+ceiling = med.get("ceiling-forward-auth-counting")
+if counted and uncounted:
+    print(f"keywarden forward-auth, usage counting on: {100 * counted[0] / uncounted[0]:.0f} % of the req/s "
+          f"with it off, {counted[1] - uncounted[1]:+.1f} us of CPU per request")
+    if ceiling:
+        print(f"keywarden forward-auth beside the ceiling in those rounds: counting on "
+              f"{100 * counted[0] / ceiling[0]:.0f} %, off {100 * uncounted[0] / ceiling[0]:.0f} % of its req/s")
 if kw and "peer-valid" in med:
     print(f"keywarden forward-auth: {kw[0] / med['peer-valid'][0]:.0f}x the peer's req/s, "
           f"{med['peer-valid'][1] / kw[1]:.0f}x less CPU per request")

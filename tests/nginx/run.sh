@@ -67,3 +67,13 @@ BASE="http://127.0.0.1:$NG_PORT"
 HOST_BASE=${HOST_IP:+"http://$HOST_IP:$NG_PORT"}
 export BASE KEY READER FENCED HOST_IP HOST_BASE
 python3 "$here/check.py"
+
+# Usage insight (SPEC §10): known traffic through nginx read back exactly, then again after a
+# restart of Keywarden (SIGTERM: the last batch is written on the way out).
+export API="http://127.0.0.1:$KW_PORT" ACCESS USAGE_STATE="$scratch/usage-key"
+python3 "$here/usage.py" drive
+kill "${pids[0]}"; wait "${pids[0]}" 2>/dev/null || true
+"$bin" serve --listen "127.0.0.1:$KW_PORT" >>"$scratch/keywarden.log" 2>&1 &
+pids[0]=$!
+for _ in $(seq 1 100); do curl -s -o /dev/null "$API/healthz" && break; sleep 0.1; done
+python3 "$here/usage.py" reread

@@ -78,6 +78,10 @@ pub struct KeyMetadata {
     /// single-key answers; null elsewhere, such as webhook bodies).
     #[cfg_attr(feature = "openapi", schema(required))]
     pub usage: Option<crate::policy::UsageStatus>,
+    /// The client address of the last successful verification (recorded in batches, seconds
+    /// behind; key listings and single-key answers, null elsewhere).
+    #[cfg_attr(feature = "openapi", schema(required, example = "203.0.113.7"))]
+    pub last_used_ip: Option<String>,
     /// The customer's own JSON object (at most 4 KiB), returned by verification; or null.
     #[cfg_attr(feature = "openapi", schema(required, value_type = Option<Object>, example = json!({"customer": "acme-42"})))]
     pub metadata: Option<serde_json::Map<String, serde_json::Value>>,

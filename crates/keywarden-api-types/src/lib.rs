@@ -9,6 +9,7 @@ pub mod leaks;
 pub mod names;
 pub mod policy;
 pub mod session;
+pub mod usage;
 pub mod users;
 pub mod verify;
 pub mod webhooks;

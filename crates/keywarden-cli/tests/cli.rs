@@ -12,6 +12,8 @@
 mod backend_termination;
 #[path = "cli/crash_consistency.rs"]
 mod crash_consistency;
+#[path = "cli/key_usage.rs"]
+mod key_usage;
 #[path = "cli/multi_instance.rs"]
 mod multi_instance;
 #[path = "cli/shared_rate_limits.rs"]

@@ -151,12 +151,20 @@ pub fn check<'t>(
     context: &Context<'_>,
 ) -> Result<(&'t TableEntry, Limits), Refusal> {
     let entry = table.find(hasher, key).ok_or(Refusal::NotFound)?;
+    check_found(entry, context).map(|limits| (entry, limits))
+}
+
+/// [`STEPS`] on an entry the key step has found; on success its use is noted.
+#[inline]
+pub fn check_found(entry: &TableEntry, context: &Context<'_>) -> Result<Limits, Refusal> {
     let mut limits = Limits::default();
     for (_, step) in STEPS {
         step(entry, context, &mut limits)?;
     }
-    entry.mark_used(context.now_ms);
-    Ok((entry, limits))
+    if context.consume {
+        entry.mark_used(context.now_ms);
+    }
+    Ok(limits)
 }
 
 /// Every step from the text on: the format step, then [`check`].

@@ -32,6 +32,7 @@ pub mod key_limits;
 pub mod key_policy;
 pub mod key_record;
 pub mod key_table;
+pub mod key_usage;
 pub mod password;
 pub mod random;
 pub mod scope;

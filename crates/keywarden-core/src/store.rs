@@ -5,8 +5,9 @@
 //! - [`AccountStore`], [`UserStore`], [`SecondFactorStore`]: accounts, people, their 2FA.
 //! - [`AuditStore`]: the audit trail; [`InstallationStore`]: the server secret's fingerprint and
 //!   readiness; [`WebhookStore`]: webhook endpoints, the outbox's deliveries, reminders sent;
-//!   [`UsageLimitStore`]: the counts behind keys' usage limits; [`LeakStore`]: finding a
-//!   reported key by its digest and recording the leak on it.
+//!   [`UsageLimitStore`]: the counts behind keys' usage limits; [`KeyUsageStore`]: how keys are
+//!   used, per hour, outcome, product and client address; [`LeakStore`]: finding a reported
+//!   key by its digest and recording the leak on it.
 //!
 //! [`Store`] is all of them together, which a backend gets for free by implementing each one.
 //! A new area (an outbox, usage counts, leak reports) is one new trait here, added to
@@ -19,6 +20,7 @@ mod accounts;
 mod audit;
 mod installation;
 mod key_feed;
+mod key_usage;
 mod keys;
 mod leaks;
 mod second_factor;
@@ -30,6 +32,10 @@ pub use accounts::AccountStore;
 pub use audit::{AuditQuery, AuditStore};
 pub use installation::InstallationStore;
 pub use key_feed::{KeyFeed, KeyTableRow};
+pub use key_usage::{
+    AddressCount, AddressRow, KeyTraffic, KeyUsageStore, UsageBatch, UsageCount, UsageQuery,
+    UsageRow,
+};
 pub use keys::{KeyFilter, KeyQuery, KeyStore, KeyUpdate, Rotation};
 pub use leaks::{LeakChange, LeakStore};
 pub use second_factor::{SecondFactorProof, SecondFactorStore, TotpEnrolment};
@@ -69,6 +75,7 @@ pub trait Store:
     + InstallationStore
     + WebhookStore
     + UsageLimitStore
+    + KeyUsageStore
     + LeakStore
     + std::fmt::Debug
 {
@@ -84,6 +91,7 @@ impl<T> Store for T where
         + InstallationStore
         + WebhookStore
         + UsageLimitStore
+        + KeyUsageStore
         + LeakStore
         + std::fmt::Debug
 {

@@ -161,37 +161,47 @@ fn bench_verify_threads(c: &mut Criterion) {
     f.runtime
         .block_on(f.service.store().insert_keys(&batch, &[]))
         .unwrap();
-    let cache = Arc::new(SyncedKeyTable::new(
-        f.service.hasher().clone(),
-        f.service.catalog().clone(),
-        f.service.store().clone(),
-        f.service.clock().clone(),
-        Duration::from_secs(60),
-    ));
-    f.runtime.block_on(cache.catch_up()).unwrap();
-    let parsed = key_format::parse(&f.valid).unwrap();
-    assert!(
-        cache
-            .check(
-                parsed,
-                Needs::Nothing,
-                &|| std::net::Ipv4Addr::LOCALHOST.into(),
-                |_, _| ()
+    // Usage counting on (the default) and off: the difference is its cost on the verify path.
+    let table = |counting: bool| {
+        let table = Arc::new(
+            SyncedKeyTable::new(
+                f.service.hasher().clone(),
+                f.service.catalog().clone(),
+                f.service.store().clone(),
+                f.service.clock().clone(),
+                Duration::from_secs(60),
             )
-            .is_ok()
-    );
+            .counting_usage(counting),
+        );
+        f.runtime.block_on(table.catch_up()).unwrap();
+        let parsed = key_format::parse(&f.valid).unwrap();
+        assert!(
+            table
+                .check(
+                    parsed,
+                    Needs::Nothing,
+                    &|| std::net::Ipv4Addr::LOCALHOST.into(),
+                    |_, _, _| ()
+                )
+                .is_ok()
+        );
+        table
+    };
+    let tables = [("", table(true)), ("_uncounted", table(false))];
 
     let mut group = c.benchmark_group("verify");
     group.throughput(Throughput::Elements(1));
-    for threads in [1usize, 2] {
+    for ((suffix, cache), threads) in tables.iter().flat_map(|t| [1usize, 2].map(|n| (t, n))) {
         group.bench_function(
-            format!("{threads}_thread{}", if threads > 1 { "s" } else { "" }),
+            format!(
+                "{threads}_thread{}{suffix}",
+                if threads > 1 { "s" } else { "" }
+            ),
             |b| {
                 b.iter_custom(|iters| {
                     let started = Instant::now();
                     std::thread::scope(|scope| {
                         for _ in 0..threads {
-                            let cache = &cache;
                             let key = f.valid.as_str();
                             scope.spawn(move || {
                                 for _ in 0..iters {
@@ -203,7 +213,7 @@ fn bench_verify_threads(c: &mut Criterion) {
                                                 parsed,
                                                 Needs::Nothing,
                                                 &|| std::net::Ipv4Addr::LOCALHOST.into(),
-                                                |e, _| e.key_id,
+                                                |e, _, _| e.key_id,
                                             )
                                             .is_ok(),
                                     );

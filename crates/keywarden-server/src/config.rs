@@ -222,6 +222,10 @@ pub struct Config {
     /// `redis://…`: rate limits shared by every instance (SPEC §9); each instance counts alone
     /// without it. Kept out of `Debug` (it may hold a password).
     pub redis_url: Option<SecretText>,
+    /// Whether every check of a found key is counted per hour, outcome, product and client
+    /// address (SPEC §10: usage, impact, suggested scopes). Off: nothing is counted, and no
+    /// client address is stored.
+    pub usage_counting: bool,
     /// Rotation period for new accounts, in days.
     pub rotation_period_days: u32,
     /// Proxies whose `X-Forwarded-For` names the client (loopback by default).
@@ -256,6 +260,7 @@ impl Default for Config {
             secret_file: None,
             verifier_secret: None,
             redis_url: None,
+            usage_counting: true,
             rotation_period_days: keywarden_core::account::DEFAULT_ROTATION_PERIOD_DAYS,
             trusted_proxies: ["127.0.0.0/8", "::1/128"]
                 .iter()
@@ -327,6 +332,7 @@ pub const VARIABLES: &[&str] = &[
     "KEYWARDEN_SECRET_FILE",
     "KEYWARDEN_VERIFIER_SECRET",
     "KEYWARDEN_REDIS_URL",
+    "KEYWARDEN_USAGE_COUNTING",
     "KEYWARDEN_ROTATION_PERIOD_DAYS",
     "KEYWARDEN_TRUSTED_PROXIES",
     "KEYWARDEN_PRODUCTS",
@@ -429,6 +435,9 @@ impl Config {
         }
         if let Some(v) = env("KEYWARDEN_REDIS_URL") {
             self.redis_url = Some(SecretText(v));
+        }
+        if let Some(v) = env("KEYWARDEN_USAGE_COUNTING") {
+            self.usage_counting = parsed("KEYWARDEN_USAGE_COUNTING", &v)?;
         }
         if let Some(v) = env("KEYWARDEN_ROTATION_PERIOD_DAYS") {
             self.rotation_period_days = parsed("KEYWARDEN_ROTATION_PERIOD_DAYS", &v)?;

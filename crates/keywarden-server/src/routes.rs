@@ -18,6 +18,7 @@ pub mod metadata;
 pub mod ops;
 pub mod standard_keys;
 pub mod two_factor;
+pub mod usage;
 pub mod users;
 pub mod webhooks;
 
@@ -25,7 +26,7 @@ use crate::error::ApiError;
 use crate::openapi::{self, ApiDoc};
 use crate::state::AppState;
 use crate::trailing_slash::ROUTED_AS_SENT;
-use crate::verify::{forward_auth, verify_key};
+use crate::verify::{explain, forward_auth, verify_key};
 use axum::Router;
 use axum::routing::{get, post};
 use keywarden_core::scope::Catalog;
@@ -54,6 +55,11 @@ pub fn operations() -> OpenApiRouter<AppState> {
         .routes(routes!(account::policy_violations))
         .routes(routes!(account::products))
         .routes(routes!(audit::list))
+        .routes(routes!(usage::key_usage))
+        .routes(routes!(usage::account_usage))
+        .routes(routes!(usage::impact))
+        .routes(routes!(usage::suggested_scopes))
+        .routes(routes!(explain::explain))
         .routes(routes!(webhooks::list, webhooks::create))
         .routes(routes!(webhooks::get, webhooks::update, webhooks::remove))
         .routes(routes!(webhooks::rotate_secret))

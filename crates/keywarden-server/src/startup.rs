@@ -63,13 +63,16 @@ pub async fn build_state(
     service: AccountService,
     secret: &ServerSecret,
 ) -> Result<AppState, StartupError> {
-    let keys = Arc::new(SyncedKeyTable::new(
-        service.hasher().clone(),
-        service.catalog().clone(),
-        service.store().clone(),
-        service.clock().clone(),
-        Duration::from_secs(config.cache.max_age_secs),
-    ));
+    let keys = Arc::new(
+        SyncedKeyTable::new(
+            service.hasher().clone(),
+            service.catalog().clone(),
+            service.store().clone(),
+            service.clock().clone(),
+            Duration::from_secs(config.cache.max_age_secs),
+        )
+        .counting_usage(config.usage_counting),
+    );
     let loaded = keys.catch_up().await?;
     // The service applies every key change it commits to this table before it returns.
     let service = service.with_key_table(keys.clone());

@@ -8,6 +8,7 @@
 //! - [`caller`]: the verifier secret, and the failure limit per client address.
 //! - [`forward_auth`] (`GET /v1/forward-auth/`) and [`verify_key`] (`POST /v1/verify/`): the two
 //!   endpoints; [`direct_route`] answers forward-auth before the router.
+//! - [`explain`] (`POST /v1/explain/`): the same checks, step by step, counting nothing.
 //!
 //! The checks themselves (status, scope, and later address, rate and usage limits) are core's
 //! ordered steps (`keywarden_core::check`) over one verdict type (`keywarden_core::verdict`);
@@ -16,6 +17,7 @@
 pub mod caller;
 pub mod change_listener;
 pub mod direct_route;
+pub mod explain;
 pub mod forward_auth;
 pub mod presented_key;
 pub mod route_table;

@@ -74,6 +74,9 @@ mod two_factor;
 #[path = "api/two_factor_changes.rs"]
 mod two_factor_changes;
 #[cfg(test)]
+#[path = "api/usage.rs"]
+mod usage;
+#[cfg(test)]
 #[path = "api/users.rs"]
 mod users;
 #[cfg(test)]

@@ -25,6 +25,7 @@ pub(crate) const SQLITE: &[File] = files!(
     "0004_key_policy.sql",
     "0005_usage_counts.sql",
     "0006_account_key_policy.sql",
+    "0007_key_usage.sql",
     "0008_key_leaks.sql",
 );
 
@@ -35,6 +36,7 @@ pub(crate) const POSTGRES: &[File] = files!(
     "0003_key_policy.sql",
     "0004_usage_counts.sql",
     "0005_account_key_policy.sql",
+    "0006_key_usage.sql",
     "0007_key_leaks.sql",
 );
 

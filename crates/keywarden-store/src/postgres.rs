@@ -100,6 +100,7 @@ mod codec;
 mod errors;
 mod installation;
 mod key_feed;
+mod key_usage;
 mod keys;
 mod leaks;
 mod listener;

@@ -53,6 +53,7 @@ mod errors;
 mod feed_reader;
 mod installation;
 mod key_feed;
+mod key_usage;
 mod keys;
 mod leaks;
 #[cfg(test)]

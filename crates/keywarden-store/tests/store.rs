@@ -1144,6 +1144,128 @@ async fn check_usage_counts(store: &dyn Store) {
     );
 }
 
+async fn check_key_usage(store: &dyn Store) {
+    use keywarden_core::store::{AddressCount, UsageBatch, UsageCount, UsageQuery};
+    use std::net::IpAddr;
+    let (a, _) = seed(store, "A").await;
+    let (b, _) = seed(store, "B").await;
+    let k = issue(store, key(a.id, KeyKind::Standard, Mode::Test, at(1))).await;
+    let theirs = issue(store, key(b.id, KeyKind::Standard, Mode::Test, at(1))).await;
+    let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+    let count = |key: &keywarden_core::key_record::KeyRecord, hour, outcome, n| UsageCount {
+        key_id: key.id,
+        account_id: key.account_id,
+        hour,
+        outcome,
+        product: "payroll".into(),
+        access: "read",
+        count: n,
+    };
+    let address = |hour, at_ip: &str, allowed, refused, last_seen_ms| AddressCount {
+        key_id: k.id,
+        account_id: a.id,
+        hour,
+        address: Some(ip(at_ip)),
+        allowed,
+        refused,
+        last_seen_ms,
+    };
+    let h = 500_000; // hours since the epoch
+    let first = UsageBatch {
+        counts: vec![
+            count(&k, h, "allowed", 3),
+            count(&k, h, "insufficient_scope", 1),
+        ],
+        addresses: vec![address(h, "203.0.113.7", 3, 1, 10)],
+        last_ips: vec![(k.id, ip("203.0.113.7"), 10)],
+    };
+    // A second instance's batch at the same time, with a correction (-1 allowed, +1 refused).
+    let second = UsageBatch {
+        counts: vec![
+            count(&k, h, "allowed", 4),
+            count(&k, h, "allowed", -1),
+            count(&k, h + 1, "key_rate_limited", 1),
+            count(&theirs, h, "allowed", 9),
+        ],
+        addresses: vec![
+            address(h, "203.0.113.7", 2, 0, 20),
+            address(h + 1, "198.51.100.2", 0, 1, 30),
+        ],
+        last_ips: vec![(k.id, ip("198.51.100.2"), 5)],
+    };
+    let (x, y) = tokio::join!(store.add_key_usage(&first), store.add_key_usage(&second));
+    x.unwrap();
+    y.unwrap();
+    let query = |key_id, bucket_hours| UsageQuery {
+        account_id: a.id,
+        key_id,
+        from_hour: h,
+        to_hour: h + 2,
+        bucket_hours,
+    };
+    let mut rows: Vec<_> = store
+        .usage_rows(&query(Some(k.id), 1))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| (r.bucket, r.outcome, r.count))
+        .collect();
+    rows.sort();
+    assert_eq!(
+        rows,
+        [
+            (h, "allowed".to_owned(), 6),
+            (h, "insufficient_scope".to_owned(), 1),
+            (h + 1, "key_rate_limited".to_owned(), 1)
+        ],
+        "two instances' batches add up, corrections included"
+    );
+    let day: Vec<_> = store
+        .usage_rows(&query(None, 2))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| (r.bucket, r.count))
+        .collect();
+    assert_eq!(
+        day.iter().map(|(_, n)| n).sum::<u64>(),
+        8,
+        "only account A's: {day:?}"
+    );
+    assert!(day.iter().all(|(bucket, _)| *bucket == h));
+    let (addresses, distinct) = store
+        .usage_addresses(&query(Some(k.id), 1), false, 10)
+        .await
+        .unwrap();
+    assert_eq!(distinct, 2);
+    assert_eq!(
+        addresses
+            .iter()
+            .map(|a| (a.address.as_str(), a.allowed, a.refused, a.last_seen_ms))
+            .collect::<Vec<_>>(),
+        [("203.0.113.7", 5, 1, 20), ("198.51.100.2", 0, 1, 30)]
+    );
+    let (allowed_only, _) = store
+        .usage_addresses(&query(Some(k.id), 1), true, 10)
+        .await
+        .unwrap();
+    assert_eq!(allowed_only.len(), 1);
+    let ranked = store.usage_by_key(&query(None, 1), 10).await.unwrap();
+    assert_eq!(ranked.len(), 1, "B's key is not in A's ranking");
+    assert_eq!(
+        (ranked[0].key_id, ranked[0].requests, ranked[0].allowed),
+        (k.id, 8, 6)
+    );
+    // The last address only moves forward; another account's keys are not listed.
+    assert_eq!(
+        store.last_used_ips(a.id, &[k.id, theirs.id]).await.unwrap(),
+        [(k.id, "203.0.113.7".to_owned())]
+    );
+    assert_eq!(store.prune_key_usage(h + 1).await.unwrap(), 3 + 1);
+    let left = store.usage_rows(&query(Some(k.id), 1)).await.unwrap();
+    assert_eq!(left.len(), 1, "only the later hour is left: {left:?}");
+}
+
 // ---------------------------------------------------------------------------------------------
 // The console API's checks, backend-independent, in store/console.rs
 
@@ -1186,6 +1308,7 @@ macro_rules! for_each_check {
             listing_is_newest_first_and_filtered => check_listing;
             meta_ping_and_count => check_meta;
             usage_counts_add_up_and_prune => check_usage_counts;
+            key_usage_adds_up_per_hour_and_address => check_key_usage;
             times_keep_microseconds => check_times_keep_microseconds;
             keys_page_newest_first_without_overlap => check_key_pages;
             key_status_filters_follow_now => check_key_status_filters;

@@ -13,10 +13,10 @@ use std::time::{Duration, Instant};
 
 const SECRET: &str = "usage-limit-test-secret-0123456789abcdef";
 /// The flush interval these tests configure.
-const FLUSH: Duration = Duration::from_millis(100);
+pub(super) const FLUSH: Duration = Duration::from_millis(100);
 
 /// The environment of every instance: a config file with a short flush interval.
-fn environment(dir: &Path, database: &str) -> Vec<(String, String)> {
+pub(super) fn environment(dir: &Path, database: &str) -> Vec<(String, String)> {
     let config = dir.join("keywarden.toml");
     std::fs::write(
         &config,
@@ -30,7 +30,7 @@ fn environment(dir: &Path, database: &str) -> Vec<(String, String)> {
     ]
 }
 
-fn borrowed(env: &[(String, String)]) -> Vec<(&str, &str)> {
+pub(super) fn borrowed(env: &[(String, String)]) -> Vec<(&str, &str)> {
     env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()
 }
 
@@ -76,7 +76,7 @@ async fn allowed_until_refused(http: &reqwest::Client, server: &Server, key: &st
     }
 }
 
-async fn kill(mut server: Server) {
+pub(super) async fn kill(mut server: Server) {
     server.child.start_kill().unwrap();
     server.child.wait().await.unwrap();
 }

@@ -284,6 +284,17 @@ pub enum StandardKeyBadRequest {
 )]
 pub struct EndpointNotFound(pub ErrorBody);
 
+/// 404 of the operations on one key.
+#[derive(Debug, ToResponse)]
+#[response(
+    description = "No such key in your account (another account's key answers the same).",
+    example = json!({
+        "detail": "No such key in your account. Check the id, or list them first.",
+        "code": "not_found"
+    })
+)]
+pub struct KeyNotFoundInAccount(pub ErrorBody);
+
 /// 401 of GitHub's leak reports.
 #[derive(Debug, ToResponse)]
 #[response(

@@ -81,19 +81,34 @@ pub fn metadata(
             period: u.period.as_str().into(),
         }),
         usage: None,
+        last_used_ip: None,
         metadata: record.policy.metadata.clone(),
         leaked_at: record.leak.as_ref().map(|l| l.at),
         leak_url: record.leak.as_ref().and_then(|l| l.url.clone()),
     }
 }
 
-/// Fills `usage` for the keys of `shown` with a usage limit (`records` in the same order), from
-/// the store's totals: one read for the whole page.
+/// Fills `last_used_ip`, and `usage` for the keys with a usage limit, of `shown` (`records` in
+/// the same order), from the store: one read each for the whole page.
 pub async fn fill_usage(
     state: &AppState,
     shown: &mut [KeyMetadata],
     records: &[KeyRecord],
 ) -> Result<(), ApiError> {
+    if let Some(first) = records.first() {
+        let ids: Vec<_> = records.iter().map(|r| r.id).collect();
+        let last = state
+            .service
+            .store()
+            .last_used_ips(first.account_id, &ids)
+            .await?;
+        for (meta, record) in shown.iter_mut().zip(records) {
+            meta.last_used_ip = last
+                .iter()
+                .find(|(id, _)| *id == record.id)
+                .map(|(_, address)| address.clone());
+        }
+    }
     let now = state.service.clock().now();
     let mut limited = Vec::new();
     let mut counts = Vec::new();

@@ -22,6 +22,7 @@ use keywarden_core::key_format::{Mode, ParsedKey};
 use keywarden_core::key_limits::LimitState;
 use keywarden_core::key_policy::RateLimit;
 use keywarden_core::key_table::TableEntry;
+use keywarden_core::key_usage::Use;
 use keywarden_core::verdict::{Needs, Outcome, Refusal};
 use std::cell::RefCell;
 use uuid::Uuid;
@@ -166,6 +167,8 @@ struct Accepted {
     rate: Option<LimitState>,
     /// The rate limit itself, for the count shared through Redis.
     rate_limit: Option<RateLimit>,
+    /// The use as counted, for a shared rate limit's refusal to correct.
+    used: Use,
 }
 
 /// [`super::shared_rate::decide`] for an accepted key.
@@ -175,12 +178,12 @@ async fn shared_limit(
 ) -> Result<Accepted, Refusal> {
     let mut accepted = verdict?;
     accepted.rate =
-        super::shared_rate::decide(state, accepted.key_id, accepted.rate_limit, accepted.rate)
+        super::shared_rate::decide(state, accepted.used, accepted.rate_limit, accepted.rate)
             .await?;
     Ok(accepted)
 }
 
-fn accepted(entry: &TableEntry, limits: Limits) -> Accepted {
+fn accepted(entry: &TableEntry, limits: Limits, used: Use) -> Accepted {
     Accepted {
         account: entry.account_id,
         key_id: entry.key_id,
@@ -195,15 +198,23 @@ fn accepted(entry: &TableEntry, limits: Limits) -> Accepted {
             .as_ref()
             .and_then(|p| p.rate.as_ref())
             .map(|w| w.limit),
+        used,
     }
 }
 
 fn check(state: &AppState, parts: &Parts) -> Result<Accepted, Refusal> {
     let mut buffer: BasicBuffer = [0; 192];
     let (key, needs) = presented(state, parts, &mut buffer)?;
-    state
-        .keys
-        .check(key, needs, &|| client(state, parts), accepted)
+    // nginx fetches a refusal's JSON body with a second forward-auth request (its
+    // `error_page` location), which says so: that refusal was counted the first time.
+    let count_refusal = !parts.headers.contains_key(BODY_ONLY_HEADER);
+    state.keys.check_counting(
+        key,
+        needs,
+        &|| client(state, parts),
+        count_refusal,
+        accepted,
+    )
 }
 
 /// The answer to a verdict: 200 with the identity headers, or the refusal (counted against
@@ -247,6 +258,10 @@ const ACCOUNT_HEADER: HeaderName = HeaderName::from_static("x-keywarden-account"
 const KEY_ID_HEADER: HeaderName = HeaderName::from_static("x-keywarden-key-id");
 const MODE_HEADER: HeaderName = HeaderName::from_static("x-keywarden-mode");
 const METADATA_HEADER: HeaderName = HeaderName::from_static("x-keywarden-metadata");
+/// Sent by a reverse proxy that asks again only for the body of a refusal it has already had
+/// (docs/DEPLOYMENT.md): the refusal is not counted twice in the key's usage. It changes no
+/// verdict; the proxy clears it on the first request, so a client cannot set it there.
+const BODY_ONLY_HEADER: HeaderName = HeaderName::from_static("x-keywarden-body-only");
 
 /// Length of a hyphenated UUID.
 const UUID_LEN: usize = 36;

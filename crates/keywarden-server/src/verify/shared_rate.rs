@@ -13,6 +13,8 @@
 use keywarden_core::ids::KeyId;
 use keywarden_core::key_limits::{LimitState, sliding_decision};
 use keywarden_core::key_policy::RateLimit;
+use keywarden_core::key_usage::Use;
+use keywarden_core::verdict::Refusal;
 use redis::aio::MultiplexedConnection;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
@@ -233,25 +235,30 @@ impl SharedRateLimits {
 
 /// The shared verdict for a request the local checks accepted: for a key with a rate limit,
 /// when Redis is configured and answers within [`BUDGET`], Redis's window decides (its state
-/// replaces `local`); otherwise `local` stands.
+/// replaces `local`); otherwise `local` stands. A refusal here moves the use, counted as
+/// allowed by the local checks, to `key_rate_limited` in the usage tally.
 pub async fn decide(
     state: &crate::state::AppState,
-    key: KeyId,
+    used: Use,
     limit: Option<RateLimit>,
     local: Option<LimitState>,
-) -> Result<Option<LimitState>, keywarden_core::verdict::Refusal> {
+) -> Result<Option<LimitState>, Refusal> {
     let (Some(shared), Some(limit)) = (&state.shared_rates, limit) else {
         return Ok(local);
     };
     match shared
-        .take(key, limit, state.service.clock().unix_millis())
+        .take(used.key_id, limit, state.service.clock().unix_millis())
         .await
     {
         None => Ok(local),
         Some(Ok(rate)) => Ok(Some(rate)),
-        Some(Err((rate, retry_after))) => Err(keywarden_core::verdict::Refusal::KeyRateLimited {
-            state: rate,
-            retry_after,
-        }),
+        Some(Err((rate, retry_after))) => {
+            let refusal = Refusal::KeyRateLimited {
+                state: rate,
+                retry_after,
+            };
+            state.keys.usage().overrule(used, refusal.outcome());
+            Err(refusal)
+        }
     }
 }

@@ -17,10 +17,12 @@ use keywarden_core::digest::KeyHasher;
 use keywarden_core::key_format::ParsedKey;
 use keywarden_core::key_record::{KeyRecord, Lifecycle};
 use keywarden_core::key_table::{KeyTable, TableEntry};
+use keywarden_core::key_usage::{UsageTally, Use};
 use keywarden_core::scope::Catalog;
 use keywarden_core::service::KeyTableUpdates;
 use keywarden_core::store::{KeyTableRow, Store, StoreError};
-use keywarden_core::verdict::{Needs, Refusal};
+use keywarden_core::verdict::{Needs, Outcome, Refusal};
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::Duration;
@@ -66,6 +68,12 @@ pub struct SyncedKeyTable {
     unknown_key_reads: AtomicU64,
     /// When finished usage periods were last pruned (Unix milliseconds).
     usage_pruned_at: std::sync::atomic::AtomicI64,
+    /// Every check of a found key, counted until the next batch is written (SPEC §10).
+    usage: UsageTally,
+    /// Whether checks are counted at all (configuration `usage_counting`).
+    counting: bool,
+    /// When usage counts past their keeping were last pruned (Unix milliseconds).
+    key_usage_pruned_at: AtomicI64,
     max_age_ms: i64,
 }
 
@@ -90,8 +98,18 @@ impl SyncedKeyTable {
             unknown_key_read: tokio::sync::Mutex::new(None),
             unknown_key_reads: AtomicU64::new(0),
             usage_pruned_at: std::sync::atomic::AtomicI64::new(0),
+            // About twice the threads that check keys, so two rarely share a shard.
+            usage: UsageTally::new(std::thread::available_parallelism().map_or(4, |n| 2 * n.get())),
+            key_usage_pruned_at: AtomicI64::new(0),
+            counting: true,
             max_age_ms: i64::try_from(max_age.as_millis()).unwrap_or(60_000),
         }
+    }
+
+    /// Counts checks in the usage tally, or not (SPEC §10; on by default).
+    pub fn counting_usage(mut self, on: bool) -> Self {
+        self.counting = on;
+        self
     }
 
     /// Reads the change feed up to its end and applies it.
@@ -213,31 +231,99 @@ impl SyncedKeyTable {
     }
 
     /// Checks a parsed key for a request that `needs` this access from the address `client`
-    /// gives (asked only for a key with an allowlist); calls `accept` with the entry and its
-    /// limits' state if every step passes. The closure runs under the read lock, so it must be
-    /// short and must not block.
+    /// gives; calls `accept` with the entry, its limits' state and the use as counted if every
+    /// step passes. Every check of a found key is counted in the usage tally (SPEC §10), so
+    /// the client's address is worked out once for a found key. The closure runs under the
+    /// read lock, so it must be short and must not block.
     #[inline]
     pub fn check<R>(
         &self,
         key: ParsedKey<'_>,
         needs: Needs,
         client: &ClientAddr<'_>,
-        accept: impl FnOnce(&TableEntry, Limits) -> R,
+        accept: impl FnOnce(&TableEntry, Limits, Use) -> R,
+    ) -> Result<R, Refusal> {
+        self.check_counting(key, needs, client, true, accept)
+    }
+
+    /// [`SyncedKeyTable::check`], with a refusal counted in the usage tally only when
+    /// `count_refusal` (a reverse proxy asking again only for a refusal's body says so).
+    #[inline]
+    pub fn check_counting<R>(
+        &self,
+        key: ParsedKey<'_>,
+        needs: Needs,
+        client: &ClientAddr<'_>,
+        count_refusal: bool,
+        accept: impl FnOnce(&TableEntry, Limits, Use) -> R,
     ) -> Result<R, Refusal> {
         let now_ms = self.clock.unix_millis();
         if !self.is_fresh(now_ms) {
             return Err(Refusal::Unavailable);
         }
+        let table = self.read();
+        let entry = table.find(&self.hasher, key).ok_or(Refusal::NotFound)?;
+        let address = client();
         let context = Context {
             needs,
             required: needs.scopes(&self.catalog),
             now_ms,
-            client,
+            client: &|| address,
             consume: true,
         };
+        let used = Use::of(entry, needs, address, now_ms);
+        match check::check_found(entry, &context) {
+            Ok(limits) => {
+                if self.counting {
+                    self.usage.record(used, Outcome::Valid);
+                }
+                Ok(accept(entry, limits, used))
+            }
+            Err(refusal) => {
+                if count_refusal && self.counting {
+                    self.usage.record(used, refusal.outcome());
+                }
+                Err(refusal)
+            }
+        }
+    }
+
+    /// What [`SyncedKeyTable::check`] would answer, without counting the request or consuming
+    /// any limit (`POST /v1/explain/`): `explain` runs on the entry `find` picks, under the read
+    /// lock; `None` when the table does not hold the key.
+    pub fn explain<R>(
+        &self,
+        find: impl FnOnce(&KeyTable) -> Option<&TableEntry>,
+        needs: Needs,
+        client: IpAddr,
+        explain: impl FnOnce(&TableEntry, &Context<'_>) -> R,
+    ) -> Result<Option<R>, Refusal> {
+        let now_ms = self.clock.unix_millis();
+        if !self.is_fresh(now_ms) {
+            return Err(Refusal::Unavailable);
+        }
         let table = self.read();
-        check::check(&table, &self.hasher, key, &context)
-            .map(|(entry, limits)| accept(entry, limits))
+        let Some(entry) = find(&table) else {
+            return Ok(None);
+        };
+        let context = Context {
+            needs,
+            required: needs.scopes(&self.catalog),
+            now_ms,
+            client: &|| client,
+            consume: false,
+        };
+        Ok(Some(explain(entry, &context)))
+    }
+
+    /// The keyed hash that finds a presented key.
+    pub fn hasher(&self) -> &KeyHasher {
+        &self.hasher
+    }
+
+    /// The usage tally of this instance (a shared rate limit's refusal corrects it).
+    pub fn usage(&self) -> &UsageTally {
+        &self.usage
     }
 
     /// Feed reads started so far (see [`SyncedKeyTable::catch_up_for_unknown_key`]).
@@ -283,7 +369,7 @@ impl SyncedKeyTable {
         key: ParsedKey<'_>,
         needs: Needs,
         client: &ClientAddr<'_>,
-        accept: impl Fn(&TableEntry, Limits) -> R,
+        accept: impl Fn(&TableEntry, Limits, Use) -> R,
     ) -> Result<R, Refusal> {
         // Bounded: with the database away, an unknown key is answered as unknown, not held.
         match tokio::time::timeout(UNKNOWN_KEY_WAIT, self.catch_up_for_unknown_key(seen)).await {
@@ -337,6 +423,30 @@ impl SyncedKeyTable {
         }
     }
 
+    /// Writes the usage counted since the last batch (SPEC §10): the only writes usage
+    /// counting makes, one batch per interval. Counts that cannot be written are put back and
+    /// go with the next batch; a crash loses at most what was counted since the last batch.
+    pub async fn flush_key_usage(&self) -> Result<usize, StoreError> {
+        let now_ms = self.clock.unix_millis();
+        if now_ms - self.key_usage_pruned_at.load(Ordering::Relaxed) >= USAGE_PRUNE_EVERY_MS {
+            self.key_usage_pruned_at.store(now_ms, Ordering::Relaxed);
+            let before_hour = now_ms.div_euclid(HOUR_MS) - KEY_USAGE_KEPT_HOURS;
+            self.store.prune_key_usage(before_hour).await?;
+        }
+        let taken = self.usage.take();
+        if taken.is_empty() {
+            return Ok(0);
+        }
+        let batch = taken.batch(&self.catalog);
+        match self.store.add_key_usage(&batch).await {
+            Ok(()) => Ok(batch.counts.len()),
+            Err(e) => {
+                self.usage.put_back(taken);
+                Err(e)
+            }
+        }
+    }
+
     /// The catalog the table was built against.
     pub fn catalog(&self) -> &Catalog {
         &self.catalog
@@ -382,8 +492,15 @@ fn stage(lifecycle: Lifecycle) -> u8 {
     }
 }
 
-/// How often rows of finished usage periods are deleted: hourly.
+/// How often rows of finished usage periods (and usage counts past their keeping) are
+/// deleted: hourly.
 const USAGE_PRUNE_EVERY_MS: i64 = 3_600_000;
+
+/// Milliseconds per hour.
+const HOUR_MS: i64 = 3_600_000;
+
+/// How long usage counts are kept (SPEC §10): 90 days.
+pub const KEY_USAGE_KEPT_HOURS: i64 = 90 * 24;
 
 /// Runs the feed reader and the last-used writer until `shutdown` fires, then flushes once more.
 pub async fn run_refresh(
@@ -418,6 +535,9 @@ pub async fn run_refresh(
                 if let Err(e) = table.flush_usage().await {
                     tracing::warn!(error = %e, "cannot record usage-limit counts; will retry");
                 }
+                if let Err(e) = table.flush_key_usage().await {
+                    tracing::warn!(error = %e, "cannot record key usage counts; will retry");
+                }
             }
             _ = shutdown.changed() => break,
         }
@@ -427,5 +547,8 @@ pub async fn run_refresh(
     }
     if let Err(e) = table.flush_usage().await {
         tracing::warn!(error = %e, "cannot record usage-limit counts at shutdown");
+    }
+    if let Err(e) = table.flush_key_usage().await {
+        tracing::warn!(error = %e, "cannot record key usage counts at shutdown");
     }
 }

@@ -16,6 +16,7 @@ use keywarden_core::key_format;
 use keywarden_core::key_limits::LimitState;
 use keywarden_core::key_policy::RateLimit;
 use keywarden_core::key_table::{TableEntry, from_millis};
+use keywarden_core::key_usage::Use;
 use keywarden_core::scope::{Catalog, ScopeSet};
 use keywarden_core::verdict::{Needs, Outcome, Refusal};
 use serde::ser::{Serialize, SerializeSeq, Serializer};
@@ -124,7 +125,9 @@ pub async fn verify(State(state): State<AppState>, http: Request) -> Result<Resp
             message: e.to_string(),
         })?),
     };
-    let accept = |entry: &TableEntry, limits: Limits| ValidAnswer::of(entry, limits, catalog);
+    let accept = |entry: &TableEntry, limits: Limits, used: Use| {
+        (ValidAnswer::of(entry, limits, catalog), used)
+    };
     let verdict = match key_format::parse(&request.key) {
         Err(error) => Err(Refusal::from(error)),
         Ok(key) => match state.keys.check(key, needs, &client_ip, accept) {
@@ -140,14 +143,9 @@ pub async fn verify(State(state): State<AppState>, http: Request) -> Result<Resp
         },
     };
     let verdict = match verdict {
-        Ok(mut valid) => {
-            match super::shared_rate::decide(
-                &state,
-                valid.key_id,
-                valid.rate_policy,
-                valid.rate_state,
-            )
-            .await
+        Ok((mut valid, used)) => {
+            match super::shared_rate::decide(&state, used, valid.rate_policy, valid.rate_state)
+                .await
             {
                 Ok(rate) => {
                     valid.rate_state = rate;
@@ -157,7 +155,7 @@ pub async fn verify(State(state): State<AppState>, http: Request) -> Result<Resp
                 Err(refusal) => Err(refusal),
             }
         }
-        refused => refused,
+        Err(refusal) => Err(refusal),
     };
     match verdict {
         Ok(valid) => {

@@ -86,11 +86,16 @@ enum Endpoint {
     WebhookDeliveries,
     WebhookRemove,
     WebhookRetry,
+    KeyUsage,
+    KeyImpact,
+    KeySuggestedScopes,
+    AccountUsage,
+    Explain,
     /// A text without keys: allowed cells change nothing either.
     LeakPaste,
 }
 
-const ENDPOINTS: [Endpoint; 32] = [
+const ENDPOINTS: [Endpoint; 37] = [
     Endpoint::Me,
     Endpoint::StandardKeysGet,
     Endpoint::StandardKeysRotate,
@@ -122,6 +127,11 @@ const ENDPOINTS: [Endpoint; 32] = [
     Endpoint::WebhookDeliveries,
     Endpoint::WebhookRemove,
     Endpoint::WebhookRetry,
+    Endpoint::KeyUsage,
+    Endpoint::KeyImpact,
+    Endpoint::KeySuggestedScopes,
+    Endpoint::AccountUsage,
+    Endpoint::Explain,
     Endpoint::LeakPaste,
 ];
 
@@ -161,7 +171,14 @@ enum Target {
 impl Endpoint {
     fn target(self) -> Target {
         match self {
-            Self::KeyGet | Self::KeyUpdate | Self::KeyRotate | Self::KeyRevoke => Target::Key,
+            Self::KeyGet
+            | Self::KeyUpdate
+            | Self::KeyRotate
+            | Self::KeyRevoke
+            | Self::KeyUsage
+            | Self::KeyImpact
+            | Self::KeySuggestedScopes
+            | Self::Explain => Target::Key,
             Self::UserUpdate | Self::UserRemove => Target::User,
             Self::WebhookGet
             | Self::WebhookUpdate
@@ -267,6 +284,15 @@ impl Endpoint {
                 format!("/v1/webhook-deliveries/{id}/retry/"),
                 None,
             ),
+            Self::KeyUsage => (Method::GET, format!("{key}usage/"), None),
+            Self::KeyImpact => (Method::GET, format!("{key}impact/"), None),
+            Self::KeySuggestedScopes => (Method::GET, format!("{key}suggested-scopes/"), None),
+            Self::AccountUsage => (Method::GET, "/v1/usage/".into(), None),
+            Self::Explain => (
+                Method::POST,
+                "/v1/explain/".into(),
+                Some(json!({ "key_id": id, "method": "GET", "uri": "/v1/asset/x" })),
+            ),
             Self::LeakPaste => (
                 Method::POST,
                 "/v1/leaks/".into(),
@@ -304,7 +330,16 @@ fn expected(endpoint: Endpoint, who: Who) -> Expect {
         E::KeyCreate => Expect::Ok(201),
         E::StandardKeysGet | E::StandardKeysRotate | E::KeysList | E::LeakPaste => Expect::Ok(200),
         // Key managers, on Acme's key.
-        E::KeyGet | E::KeyUpdate | E::KeyRotate | E::KeyRevoke => match (manages_keys, other) {
+        E::AccountUsage if !manages_keys => Expect::Forbidden,
+        E::AccountUsage => Expect::Ok(200),
+        E::KeyGet
+        | E::KeyUpdate
+        | E::KeyRotate
+        | E::KeyRevoke
+        | E::KeyUsage
+        | E::KeyImpact
+        | E::KeySuggestedScopes
+        | E::Explain => match (manages_keys, other) {
             (false, _) => Expect::Forbidden,
             (true, true) => Expect::NotFound,
             (true, false) => Expect::Ok(200),

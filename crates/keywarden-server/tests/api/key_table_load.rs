@@ -56,7 +56,7 @@ async fn a_long_feed_loads_every_key_and_the_next_change_after_it() {
             key,
             read,
             &|| std::net::Ipv4Addr::LOCALHOST.into(),
-            |entry, _| entry.key_id,
+            |entry, _, _| entry.key_id,
         )
     };
     for (secret, record) in secrets.iter().zip(&records) {

@@ -9,7 +9,7 @@ use reqwest::Method;
 use serde_json::Value;
 use std::collections::BTreeSet;
 
-/// Every operation SPEC §4 and §7 name, spelt as the document spells it (`/v1/…` paths with their
+/// Every operation SPEC §4, §7 and §10 name, spelt as the document spells it (`/v1/…` paths with their
 /// trailing slash). The router and the document come from one registration
 /// (`routes::operations`), so this list is the contract both are held to.
 const SPEC_OPERATIONS: &[(&str, &str)] = &[
@@ -55,6 +55,12 @@ const SPEC_OPERATIONS: &[(&str, &str)] = &[
     ("POST", "/v1/leaks/"),
     ("POST", "/v1/verify/"),
     ("GET", "/v1/forward-auth/"),
+    // SPEC §10: usage and explanation.
+    ("GET", "/v1/api-keys/{id}/usage/"),
+    ("GET", "/v1/usage/"),
+    ("GET", "/v1/api-keys/{id}/impact/"),
+    ("POST", "/v1/explain/"),
+    ("GET", "/v1/api-keys/{id}/suggested-scopes/"),
     ("GET", "/openapi.json"),
 ];
 

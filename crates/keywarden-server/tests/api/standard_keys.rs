@@ -75,6 +75,7 @@ fn fresh_metadata(record: &KeyRecord, key: &str) -> Value {
         "rate_limit": null,
         "usage_limit": null,
         "usage": null,
+        "last_used_ip": null,
         "metadata": null,
         "leaked_at": null,
         "leak_url": null,
