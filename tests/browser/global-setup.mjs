@@ -3,9 +3,12 @@
 // 2. the account "Acme" with its admin, a developer, a member and a developer who will turn on
 //    2FA, all through the operator CLI (`keywarden admin …`, passwords on standard input);
 // 3. `keywarden serve` on a free loopback port, waiting for /readyz, with a configuration file
-//    that allows webhooks to private targets (the webhook spec's receiver is on 127.0.0.1).
+//    that allows webhooks to private targets (the webhook spec's receiver is on 127.0.0.1) and
+//    trusts a GitHub secret scanning public key made here (the leak spec signs reports with its
+//    private half).
 // The specs read the address and the users from the KW_* environment variables set here.
 import { spawn, spawnSync } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
 import { createServer } from 'node:net';
 import { mkdtempSync, rmSync, mkdirSync, openSync, existsSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -78,7 +81,19 @@ export default async function globalSetup() {
   mkdirSync(results, { recursive: true });
   const log = openSync(join(results, 'server.log'), 'w');
   const config = join(dataDir, 'keywarden.toml');
-  writeFileSync(config, '[webhooks]\nallow_private_targets = true\n');
+  // GitHub's side of the secret scanning partner program: a P-256 key pair, the public half
+  // published in GitHub's shape.
+  const github = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+  const githubKeyId = 'browser-suite-key';
+  const githubKeys = join(dataDir, 'github-public-keys.json');
+  writeFileSync(githubKeys, JSON.stringify({
+    public_keys: [{
+      key_identifier: githubKeyId,
+      key: github.publicKey.export({ type: 'spki', format: 'pem' }),
+      is_current: true,
+    }],
+  }));
+  writeFileSync(config, `[webhooks]\nallow_private_targets = true\n\n[leaks]\ngithub_public_keys_file = ${JSON.stringify(githubKeys)}\n`);
   const server = spawn(bin, ['serve', '--listen', listen, '--config', config], { env, stdio: ['ignore', log, log] });
   const baseURL = `http://${listen}`;
   await waitReady(`${baseURL}/readyz`, server, Date.now() + 30_000);
@@ -87,6 +102,8 @@ export default async function globalSetup() {
   process.env.KW_ACCOUNT_ID = account.account_id;
   process.env.KW_INITIAL_TEST_KEY = account.keys.test;
   process.env.KW_INITIAL_LIVE_KEY = account.keys.live;
+  process.env.KW_GITHUB_KEY_ID = githubKeyId;
+  process.env.KW_GITHUB_PRIVATE_KEY = github.privateKey.export({ type: 'pkcs8', format: 'pem' });
 
   return async () => {
     server.kill('SIGTERM');

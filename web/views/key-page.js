@@ -10,6 +10,7 @@ import { keyTitle, keyFacts, limitsSection, openKeyEdit } from './key-detail.js'
 import { policyBadges } from './key-policy.js';
 import { confirmRevoke } from './key-revoke.js';
 import { explainPanel } from './explain.js';
+import { leakBanner } from './leaks.js';
 import { usageSection, usageParts, count } from './usage-chart.js';
 import { scopeChips, creatorName, twoFactorFirst, inHandOver } from './keys.js';
 
@@ -67,6 +68,7 @@ class KeyPage {
     this.alertSlot.replaceChildren();
     this.view.replaceChildren(
       this.header(key),
+      leakBanner(key),
       this.alertSlot,
       h('section.section.card.facts-section', { 'aria-label': 'About this key' }, keyFacts(key, {
         scopes: (k) => scopeChips(k, this.products),

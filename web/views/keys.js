@@ -10,6 +10,7 @@ import {
 } from '../ui.js';
 import { confirmRevoke } from './key-revoke.js';
 import { policyFields, policyBadges, policyErrorMessage } from './key-policy.js';
+import { leakBanner } from './leaks.js';
 
 const HANDOVER_CHOICES = [
   ['0', 'No hand-over: the old key stops working at once'],
@@ -107,6 +108,7 @@ class KeysPage {
           key.rotation_due ? h('span.badge.badge-amber', { title: `Older than the account's rotation period of ${this.ctx.me.account.rotation_period_days} days` }, 'Rotation due') : null,
           policyBadges(key))),
       h('p.key-hint', h('span.sr-only', `${title}: `), h('code', key.hint)),
+      leakBanner(key),
       h('dl.meta',
         h('div', h('dt', 'Created'), h('dd', timeEl(key.created_at))),
         h('div', h('dt', 'Last used'), h('dd', key.last_used_at ? timeEl(key.last_used_at, relative(key.last_used_at)) : h('span.muted', 'Never')))),
@@ -218,7 +220,8 @@ class KeysPage {
     return h('tr', { dataset: { keyId: key.id } },
       h('td', { dataset: { label: 'Name' } },
         h('div.key-name', h('span.key-label', key.label),
-          h('span.key-sub', h('code', key.hint), badge(key.type === 'test' ? 'Test' : 'Live', key.type === 'test' ? 'blue' : 'violet'), policyBadges(key)))),
+          h('span.key-sub', h('code', key.hint), badge(key.type === 'test' ? 'Test' : 'Live', key.type === 'test' ? 'blue' : 'violet'), policyBadges(key))),
+        leakBanner(key)),
       h('td', { dataset: { label: 'Status' } }, statusBadge(key.status),
         key.rotation_due && key.status === 'active' ? badge('Rotation due', 'amber') : null,
         expiresSoon(key) ? h('span.badge.badge-amber', { title: `Stops working ${formatDateTime(key.expires_at)}` }, 'Expires soon') : null,

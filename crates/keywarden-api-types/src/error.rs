@@ -68,6 +68,9 @@ pub enum ErrorCode {
     Conflict,
     /// The verification endpoints need the configured verifier secret.
     VerifierSecretRequired,
+    /// A signed report (GitHub's secret scanning) is unsigned, its signature does not verify,
+    /// or it names a public key that is not known.
+    SignatureInvalid,
     /// Storage is unreachable; retry after the given time.
     Unavailable,
     /// Every password check is taken (many sign-ins at once); retry after the given time.

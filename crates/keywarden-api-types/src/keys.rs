@@ -85,6 +85,18 @@ pub struct KeyMetadata {
     /// The customer's own JSON object (at most 4 KiB), returned by verification; or null.
     #[cfg_attr(feature = "openapi", schema(required, value_type = Option<Object>, example = json!({"customer": "acme-42"})))]
     pub metadata: Option<serde_json::Map<String, serde_json::Value>>,
+    /// When the key was first reported leaked (a secret-scanning report or a pasted text), or
+    /// null if it never was.
+    #[serde(with = "time::serde::rfc3339::option")]
+    #[cfg_attr(feature = "openapi", schema(required, value_type = Option<String>, format = DateTime, example = "2026-11-24T07:12:45Z"))]
+    pub leaked_at: Option<OffsetDateTime>,
+    /// Where it was found (the report's `http(s)` URL), or null: never leaked, found in a
+    /// pasted text, or reported without a URL.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(required, example = "https://github.com/acme/app/blob/3f2a1c9/.env")
+    )]
+    pub leak_url: Option<String>,
 }
 
 /// A key just issued: metadata plus the secret, shown this once.

@@ -5,6 +5,7 @@
 
 pub mod error;
 pub mod keys;
+pub mod leaks;
 pub mod names;
 pub mod policy;
 pub mod session;

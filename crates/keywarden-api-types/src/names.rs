@@ -216,3 +216,14 @@ pub enum LeakActionName {
     /// Record the leak and tell the account; the key keeps working.
     Notify,
 }
+
+/// GitHub's feedback label for a reported token (SPEC §8).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum LeakLabelName {
+    /// A key of this Keywarden, whatever its status.
+    TruePositive,
+    /// Not a key of this Keywarden.
+    FalsePositive,
+}

@@ -111,6 +111,7 @@ fn record(
         replaces: None,
         change_seq: i64::try_from(n).unwrap() + 1,
         policy: Default::default(),
+        leak: None,
     };
     (key.expose().to_owned(), record)
 }

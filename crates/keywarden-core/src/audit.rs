@@ -26,6 +26,9 @@ pub enum Action {
     /// A key's label, scopes or expiry changed.
     #[serde(rename = "key.updated")]
     KeyUpdated,
+    /// A key was reported leaked (SPEC §8): by a secret-scanning report or a pasted text.
+    #[serde(rename = "key.leaked")]
+    KeyLeaked,
     /// A user signed in.
     #[serde(rename = "auth.sign_in")]
     SignIn,
@@ -95,6 +98,7 @@ impl Action {
             Self::KeyRotated => "key.rotated",
             Self::KeyRevoked => "key.revoked",
             Self::KeyUpdated => "key.updated",
+            Self::KeyLeaked => "key.leaked",
             Self::SignIn => "auth.sign_in",
             Self::SignInFailed => "auth.sign_in_failed",
             Self::UserRoleChanged => "user.role_changed",
@@ -118,13 +122,14 @@ impl Action {
     }
 
     /// Every action, for parsing and documentation.
-    pub const ALL: [Action; 25] = [
+    pub const ALL: [Action; 26] = [
         Self::AccountCreated,
         Self::UserCreated,
         Self::KeyCreated,
         Self::KeyRotated,
         Self::KeyRevoked,
         Self::KeyUpdated,
+        Self::KeyLeaked,
         Self::SignIn,
         Self::SignInFailed,
         Self::UserRoleChanged,

@@ -129,6 +129,19 @@ pub struct KeyRecord {
     pub change_seq: i64,
     /// Allowlist, limits and metadata (SPEC §9); empty for most keys.
     pub policy: KeyPolicy,
+    /// When and where the key was first reported leaked (SPEC §8); `None` if it never was.
+    pub leak: Option<Leak>,
+}
+
+/// A key's first leak report: kept on the key so that the console can say it, whatever the
+/// account's `leak_action` did about it (every later report is in the audit trail).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Leak {
+    /// When it was reported.
+    pub at: OffsetDateTime,
+    /// Where it was found: the `http(s)` URL a scanning report gave, or `None` (a pasted text,
+    /// or a report without a usable URL).
+    pub url: Option<String>,
 }
 
 impl KeyRecord {
@@ -209,6 +222,7 @@ mod tests {
             replaces: None,
             change_seq: 0,
             policy: Default::default(),
+            leak: None,
         }
     }
 

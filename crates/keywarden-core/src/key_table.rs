@@ -354,6 +354,7 @@ mod tests {
             replaces: None,
             change_seq: 1,
             policy: Default::default(),
+            leak: None,
         };
         (key.expose().to_owned(), rec)
     }

@@ -22,6 +22,7 @@ use std::sync::Arc;
 use time::{Duration, OffsetDateTime};
 
 mod account_policy;
+mod leaks;
 mod restricted_keys;
 mod second_factor;
 pub mod sign_in;
@@ -29,6 +30,7 @@ mod users;
 mod webhooks;
 
 pub use account_policy::{AccountPolicyChanges, PolicyViolation};
+pub use leaks::{HandledLeak, LeakOrigin, MAX_LEAK_URL_LEN, PastedLeaks, ReportedToken};
 pub use restricted_keys::{KeyChanges, NewKey};
 pub use second_factor::TotpSetup;
 pub use webhooks::{AddedEndpoint, EndpointChanges, NewEndpoint, RotatedEndpointSecret};
@@ -218,6 +220,7 @@ impl AccountService {
             replaces,
             change_seq: 0,
             policy: KeyPolicy::default(),
+            leak: None,
         };
         Ok(IssuedKey { record, secret })
     }

@@ -6,7 +6,8 @@
 //! - [`AuditStore`]: the audit trail; [`InstallationStore`]: the server secret's fingerprint and
 //!   readiness; [`WebhookStore`]: webhook endpoints, the outbox's deliveries, reminders sent;
 //!   [`UsageLimitStore`]: the counts behind keys' usage limits; [`KeyUsageStore`]: how keys are
-//!   used, per hour, outcome, product and client address.
+//!   used, per hour, outcome, product and client address; [`LeakStore`]: finding a reported
+//!   key by its digest and recording the leak on it.
 //!
 //! [`Store`] is all of them together, which a backend gets for free by implementing each one.
 //! A new area (an outbox, usage counts, leak reports) is one new trait here, added to
@@ -21,6 +22,7 @@ mod installation;
 mod key_feed;
 mod key_usage;
 mod keys;
+mod leaks;
 mod second_factor;
 mod usage_limits;
 mod users;
@@ -35,6 +37,7 @@ pub use key_usage::{
     UsageRow,
 };
 pub use keys::{KeyFilter, KeyQuery, KeyStore, KeyUpdate, Rotation};
+pub use leaks::{LeakChange, LeakStore};
 pub use second_factor::{SecondFactorProof, SecondFactorStore, TotpEnrolment};
 pub use usage_limits::{PeriodCount, UsageLimitStore};
 pub use users::UserStore;
@@ -73,6 +76,7 @@ pub trait Store:
     + WebhookStore
     + UsageLimitStore
     + KeyUsageStore
+    + LeakStore
     + std::fmt::Debug
 {
 }
@@ -88,6 +92,7 @@ impl<T> Store for T where
         + WebhookStore
         + UsageLimitStore
         + KeyUsageStore
+        + LeakStore
         + std::fmt::Debug
 {
 }

@@ -55,6 +55,7 @@ fn stored(
         replaces: None,
         change_seq: 1,
         policy: Default::default(),
+        leak: None,
     };
     (key.expose().to_owned(), record)
 }

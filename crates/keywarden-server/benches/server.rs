@@ -104,6 +104,7 @@ fn filler(f: &Fixture, n: usize) -> Vec<KeyRecord> {
                 replaces: None,
                 change_seq: 0,
                 policy: Default::default(),
+                leak: None,
             }
         })
         .collect()

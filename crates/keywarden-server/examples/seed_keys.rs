@@ -180,6 +180,7 @@ async fn main() -> anyhow::Result<()> {
                 replaces: None,
                 change_seq: 0,
                 policy: Default::default(),
+                leak: None,
             });
         }
         store.insert_keys(&batch, &[]).await?;

@@ -152,6 +152,43 @@ impl Default for WebhooksConfig {
     }
 }
 
+/// Leak reports from GitHub's secret scanning partner program (SPEC §8): where the public keys
+/// that sign them come from. Neither set: `POST /v1/leaks/github/` refuses every report.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct LeaksConfig {
+    /// A file in the shape GitHub publishes them (`{"public_keys": [{"key_identifier", "key",
+    /// "is_current"}]}`), read at start-up.
+    pub github_public_keys_file: Option<PathBuf>,
+    /// A URL serving that document (GitHub's is
+    /// `https://api.github.com/meta/public_keys/secret_scanning`): fetched on the first report,
+    /// then again once it is a day old, or when a report names a key not in the set (at most
+    /// every 10 minutes). A failed fetch keeps the last good set.
+    pub github_public_keys_url: Option<String>,
+}
+
+impl LeaksConfig {
+    fn validate(&self) -> Result<(), ConfigError> {
+        if self.github_public_keys_file.is_some() && self.github_public_keys_url.is_some() {
+            return Err(ConfigError(
+                "leaks: set github_public_keys_file or github_public_keys_url, not both".into(),
+            ));
+        }
+        if let Some(text) = &self.github_public_keys_url {
+            let web = url::Url::parse(text)
+                .ok()
+                .filter(|u| matches!(u.scheme(), "https" | "http") && u.has_host());
+            if web.is_none() {
+                return Err(ConfigError(format!(
+                    "leaks.github_public_keys_url {text:?} is not an http(s) URL; GitHub's is \
+                     https://api.github.com/meta/public_keys/secret_scanning"
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Log output.
 #[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq, Default)]
 #[serde(rename_all = "lowercase")]
@@ -205,6 +242,8 @@ pub struct Config {
     pub tokens: TokenConfig,
     /// Webhook delivery.
     pub webhooks: WebhooksConfig,
+    /// Leak reports.
+    pub leaks: LeaksConfig,
     /// Log format.
     pub log_format: LogFormat,
     /// Log filter (`info`, `keywarden=debug`, …).
@@ -233,6 +272,7 @@ impl Default for Config {
             limits: LimitsConfig::default(),
             tokens: TokenConfig::default(),
             webhooks: WebhooksConfig::default(),
+            leaks: LeaksConfig::default(),
             log_format: LogFormat::Text,
             log_level: "info".into(),
         }
@@ -301,6 +341,8 @@ pub const VARIABLES: &[&str] = &[
     "KEYWARDEN_CACHE_REFRESH_INTERVAL_MS",
     "KEYWARDEN_CACHE_MAX_AGE_SECS",
     "KEYWARDEN_WEBHOOKS_ALLOW_PRIVATE_TARGETS",
+    "KEYWARDEN_LEAKS_GITHUB_PUBLIC_KEYS_FILE",
+    "KEYWARDEN_LEAKS_GITHUB_PUBLIC_KEYS_URL",
     "KEYWARDEN_LOG_FORMAT",
     "KEYWARDEN_LOG_LEVEL",
 ];
@@ -445,6 +487,12 @@ impl Config {
             self.webhooks.allow_private_targets =
                 parsed("KEYWARDEN_WEBHOOKS_ALLOW_PRIVATE_TARGETS", &v)?;
         }
+        if let Some(v) = env("KEYWARDEN_LEAKS_GITHUB_PUBLIC_KEYS_FILE") {
+            self.leaks.github_public_keys_file = Some(PathBuf::from(v));
+        }
+        if let Some(v) = env("KEYWARDEN_LEAKS_GITHUB_PUBLIC_KEYS_URL") {
+            self.leaks.github_public_keys_url = Some(v);
+        }
         if let Some(v) = env("KEYWARDEN_LOG_FORMAT") {
             self.log_format = match v.trim() {
                 "text" => LogFormat::Text,
@@ -482,6 +530,7 @@ impl Config {
             ));
         }
         self.webhooks.validate()?;
+        self.leaks.validate()?;
         let catalog = self.catalog()?;
         for route in &self.routes {
             if !route.prefix.starts_with('/') {
@@ -660,6 +709,41 @@ mod tests {
             err.contains("KEYWARDEN_WEBHOOKS_ALLOW_PRIVATE_TARGETS"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn leak_settings_read_from_file_and_environment_and_are_checked() {
+        let c = Config::load(None, env(&[])).unwrap();
+        assert_eq!(c.leaks, LeaksConfig::default());
+        let c = Config::from_toml(
+            "[leaks]\ngithub_public_keys_url = \"https://api.github.com/meta/public_keys/secret_scanning\"\n",
+        )
+        .unwrap();
+        assert!(c.leaks.github_public_keys_url.is_some());
+        let c = Config::load(
+            None,
+            env(&[(
+                "KEYWARDEN_LEAKS_GITHUB_PUBLIC_KEYS_FILE",
+                "/etc/keywarden/github.json",
+            )]),
+        )
+        .unwrap();
+        assert_eq!(
+            c.leaks.github_public_keys_file.as_deref(),
+            Some(Path::new("/etc/keywarden/github.json"))
+        );
+        for bad in [
+            "[leaks]\ngithub_public_keys_file = \"a.json\"\ngithub_public_keys_url = \"https://x.test/k\"\n",
+            "[leaks]\ngithub_public_keys_url = \"file:///etc/keys.json\"\n",
+            "[leaks]\ngithub_public_keys_url = \"api.github.com/meta\"\n",
+            "[leaks]\ngithub_keys = \"x\"\n",
+        ] {
+            let err = Config::from_toml(bad).unwrap_err().to_string();
+            assert!(
+                err.contains("leaks") || err.contains("github_keys"),
+                "{err}"
+            );
+        }
     }
 
     #[test]

@@ -65,7 +65,7 @@ impl Asset {
     }
 }
 
-static ASSETS: [Asset; 22] = [
+static ASSETS: [Asset; 23] = [
     Asset::new("/", HTML, include_bytes!("../../../web/index.html")),
     Asset::new(
         "/index.html",
@@ -150,6 +150,11 @@ static ASSETS: [Asset; 22] = [
         "/views/usage.js",
         JS,
         include_bytes!("../../../web/views/usage.js"),
+    ),
+    Asset::new(
+        "/views/leaks.js",
+        JS,
+        include_bytes!("../../../web/views/leaks.js"),
     ),
     Asset::new(
         "/favicon.svg",

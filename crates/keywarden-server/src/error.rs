@@ -23,6 +23,9 @@ const KEY_CHALLENGE: &str =
     r#"Basic realm="keywarden", Api-Key realm="keywarden", Bearer realm="keywarden""#;
 /// `WWW-Authenticate` on 401s of the console endpoints.
 const TOKEN_CHALLENGE: &str = r#"Bearer realm="keywarden-console""#;
+/// `WWW-Authenticate` on 401s of GitHub's leak reports: what authenticates them is the
+/// signature headers of GitHub's secret scanning partner program.
+pub const SIGNATURE_CHALLENGE: &str = r#"Github-Public-Key-Signature realm="keywarden-leaks""#;
 
 /// Every failure the API answers.
 #[derive(Debug)]
@@ -106,6 +109,11 @@ pub enum ApiError {
     Conflict(String),
     /// The verifier secret is configured and was not presented.
     VerifierSecretRequired,
+    /// A signed leak report that is unsigned, badly signed, or signed with an unknown key; the
+    /// text says which.
+    SignatureInvalid(String),
+    /// A body within the byte limit that holds more than an endpoint takes; the text says what.
+    TooMuch(String),
     /// Storage unreachable, or the key table too old to trust.
     Unavailable,
     /// Every password worker is busy and the queue is full.
@@ -140,7 +148,8 @@ impl ApiError {
             | Self::InvalidCredentials
             | Self::OtpRequired
             | Self::OtpInvalid
-            | Self::VerifierSecretRequired => StatusCode::UNAUTHORIZED,
+            | Self::VerifierSecretRequired
+            | Self::SignatureInvalid(_) => StatusCode::UNAUTHORIZED,
             Self::Forbidden
             | Self::ForbiddenBecause(_)
             | Self::TwoFactorRequired
@@ -151,7 +160,7 @@ impl ApiError {
             | Self::PolicyViolation { .. }
             | Self::MalformedBody(_)
             | Self::StandardKeyType => StatusCode::BAD_REQUEST,
-            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::PayloadTooLarge | Self::TooMuch(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::HeadersTooLarge { .. } => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             Self::UriTooLong { .. } => StatusCode::URI_TOO_LONG,
             Self::NoStandardKeys | Self::NotFound(_) | Self::NoRoute => StatusCode::NOT_FOUND,
@@ -289,6 +298,8 @@ impl ApiError {
                 "This endpoint needs the verifier secret: send it in the X-Keywarden-Verifier-Secret header.",
                 ErrorCode::VerifierSecretRequired,
             ),
+            Self::SignatureInvalid(why) => ErrorBody::new(why.clone(), ErrorCode::SignatureInvalid),
+            Self::TooMuch(why) => ErrorBody::new(why.clone(), ErrorCode::PayloadTooLarge),
             Self::Unavailable => unavailable(),
             Self::Busy { .. } => ErrorBody::new(
                 "Keywarden is checking too many passwords at once. Retry after the time in Retry-After.",
@@ -391,6 +402,12 @@ impl IntoResponse for ApiError {
                 headers.insert(
                     header::WWW_AUTHENTICATE,
                     HeaderValue::from_static(TOKEN_CHALLENGE),
+                );
+            }
+            Self::SignatureInvalid(_) => {
+                headers.insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static(SIGNATURE_CHALLENGE),
                 );
             }
             Self::RateLimited { retry_after } | Self::Busy { retry_after } => {

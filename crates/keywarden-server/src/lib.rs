@@ -15,6 +15,7 @@
 //! - [`error`]: the one mapping from failures to HTTP answers, and their documented responses.
 //!
 //! - [`webhooks`]: signed webhooks: the delivery task, bodies, reminders, target checks.
+//! - [`leaks`]: leak reports: GitHub's public keys and the signature check, the limits.
 //!
 //! [`serve`] runs the server until a shutdown future completes, then finishes in-flight
 //! requests, stops the refresh task and writes the last batch of last-use times, and gives
@@ -31,6 +32,7 @@ pub mod console;
 pub mod docs_page;
 pub mod error;
 pub mod extract;
+pub mod leaks;
 pub mod limit_headers;
 pub mod metrics;
 pub mod openapi;

@@ -13,6 +13,7 @@ pub mod account;
 pub mod api_keys;
 pub mod audit;
 pub mod auth;
+pub mod leaks;
 pub mod metadata;
 pub mod ops;
 pub mod standard_keys;
@@ -65,6 +66,7 @@ pub fn operations() -> OpenApiRouter<AppState> {
         .routes(routes!(webhooks::send_test))
         .routes(routes!(webhooks::deliveries))
         .routes(routes!(webhooks::retry_delivery))
+        .merge(leaks::operations())
         .routes(routes!(verify_key::verify))
         .routes(routes!(forward_auth::forward_auth))
         .routes(routes!(ops::healthz))
@@ -181,7 +183,19 @@ mod tests {
             refused(Refusal::Stopped(Stopped::Expired { at })),
             refused(Refusal::InsufficientScope(Needs::Scope(payroll_write))),
             ApiError::RateLimited { retry_after: 42 },
+            ApiError::TooMuch(
+                "A report holds at most 1000 matches; this one has 1001. Send it in parts.".into(),
+            ),
         ];
+        // GitHub's leak reports, refused in the leaks module's own words.
+        use crate::leaks::github_keys::SignatureProblem;
+        for problem in [
+            SignatureProblem::Missing("Github-Public-Key-Signature"),
+            SignatureProblem::UnknownKey,
+            SignatureProblem::Invalid,
+        ] {
+            errors.push(ApiError::SignatureInvalid(problem.to_string()));
+        }
         // The key policy's refusals, in core's own words.
         let strict = AccountKeyPolicy {
             require_expiry_for_live: true,

@@ -95,6 +95,10 @@ pub async fn build_state(
         )
         .map_err(|e| StartupError::Webhooks(e.to_string()))?,
     );
+    let github_keys = Arc::new(
+        crate::leaks::github_keys::GitHubKeys::from_config(&config.leaks, service.clock().clone())
+            .map_err(|e| StartupError::Config(crate::config::ConfigError(format!("leaks: {e}"))))?,
+    );
     let shared_rates = config
         .redis_url
         .as_ref()
@@ -102,6 +106,7 @@ pub async fn build_state(
         .transpose()
         .map_err(|e| StartupError::Config(crate::config::ConfigError(e)))?;
     Ok(AppState::new(Shared {
+        github_keys,
         shared_rates,
         limiters: Arc::new(Limiters::new(&config)),
         metrics: Arc::default(),

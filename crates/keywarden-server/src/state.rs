@@ -85,6 +85,8 @@ pub struct Shared {
     pub openapi: String,
     /// Webhook delivery: its client, the seal of endpoint secrets, its figures.
     pub webhooks: Arc<crate::webhooks::WebhookWorker>,
+    /// GitHub's secret scanning public keys, which sign leak reports.
+    pub github_keys: Arc<crate::leaks::github_keys::GitHubKeys>,
     /// Rate limits shared through Redis, when `redis_url` is configured.
     pub shared_rates: Option<Arc<crate::verify::shared_rate::SharedRateLimits>>,
 }

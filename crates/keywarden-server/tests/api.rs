@@ -38,6 +38,9 @@ mod key_policy;
 #[path = "api/key_table_load.rs"]
 mod key_table_load;
 #[cfg(test)]
+#[path = "api/leaks.rs"]
+mod leaks;
+#[cfg(test)]
 #[path = "api/mass_assignment.rs"]
 mod mass_assignment;
 #[cfg(test)]

@@ -26,6 +26,7 @@ pub(crate) const SQLITE: &[File] = files!(
     "0005_usage_counts.sql",
     "0006_account_key_policy.sql",
     "0007_key_usage.sql",
+    "0008_key_leaks.sql",
 );
 
 /// `migrations/postgres/`, oldest first.
@@ -36,6 +37,7 @@ pub(crate) const POSTGRES: &[File] = files!(
     "0004_usage_counts.sql",
     "0005_account_key_policy.sql",
     "0006_key_usage.sql",
+    "0007_key_leaks.sql",
 );
 
 /// The migrator for `files`, as `sqlx::migrate!` would build it from their folder.

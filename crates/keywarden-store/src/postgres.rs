@@ -46,6 +46,7 @@
 //! - `postgres/key_feed.rs`: `KeyFeed`, the gap-free change feed.
 //! - `postgres/audit.rs`: `AuditStore`, with the audit pages.
 //! - `postgres/installation.rs`: `InstallationStore` (the secret's fingerprint, readiness).
+//! - `postgres/leaks.rs`: `LeakStore` (reported keys by digest, leaks recorded on them).
 //! - `postgres/webhooks.rs`: `WebhookStore` (endpoints; dispatching the outbox and claiming
 //!   deliveries with `FOR UPDATE SKIP LOCKED`, so instances never take the same row; the
 //!   reminders sent). The outbox itself is written by `insert_events`.
@@ -101,6 +102,7 @@ mod installation;
 mod key_feed;
 mod key_usage;
 mod keys;
+mod leaks;
 mod listener;
 mod second_factor;
 mod usage_limits;
@@ -323,7 +325,7 @@ async fn insert_key(conn: &mut PgConnection, k: &KeyRecord, seq: i64) -> Result<
         "INSERT INTO api_keys (",
         key_columns!(),
         ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
-         $18, $19, $20)"
+         $18, $19, $20, $21, $22)"
     ))
     .bind(k.id.0)
     .bind(k.account_id.0)
@@ -345,6 +347,8 @@ async fn insert_key(conn: &mut PgConnection, k: &KeyRecord, seq: i64) -> Result<
     .bind(k.replaces.map(|id| id.0))
     .bind(seq)
     .bind(policy_json(&k.policy)?)
+    .bind(opt_pg_time(k.leak.as_ref().map(|l| l.at)))
+    .bind(k.leak.as_ref().and_then(|l| l.url.as_deref()))
     .execute(conn)
     .await?;
     Ok(())

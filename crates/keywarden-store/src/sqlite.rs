@@ -27,6 +27,7 @@
 //!   narrow form from a database file with rusqlite.
 //! - `sqlite/audit.rs`: [`AuditStore`], the audit trail and the audit page.
 //! - `sqlite/installation.rs`: [`InstallationStore`], the secret's fingerprint and `ping`.
+//! - `sqlite/leaks.rs`: [`LeakStore`], reported keys by digest and leaks recorded on them.
 //! - `sqlite/webhooks.rs`: [`WebhookStore`], endpoints, dispatching the outbox into
 //!   deliveries, claiming and finishing them, and the reminders sent. The outbox itself is
 //!   written by `insert_events`, in the transaction of every change.
@@ -42,6 +43,7 @@
 //! [`KeyFeed`]: keywarden_core::store::KeyFeed
 //! [`AuditStore`]: keywarden_core::store::AuditStore
 //! [`InstallationStore`]: keywarden_core::store::InstallationStore
+//! [`LeakStore`]: keywarden_core::store::LeakStore
 //! [`WebhookStore`]: keywarden_core::store::WebhookStore
 
 mod accounts;
@@ -53,6 +55,7 @@ mod installation;
 mod key_feed;
 mod key_usage;
 mod keys;
+mod leaks;
 #[cfg(test)]
 mod migration_tests;
 mod second_factor;
@@ -338,7 +341,7 @@ async fn insert_key(conn: &mut SqliteConnection, k: &KeyRecord) -> Result<i64, S
     sqlx::query(concat!(
         "INSERT INTO api_keys (",
         key_columns!(),
-        ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
     ))
     .bind(id_text(k.id.0))
     .bind(id_text(k.account_id.0))
@@ -360,6 +363,8 @@ async fn insert_key(conn: &mut SqliteConnection, k: &KeyRecord) -> Result<i64, S
     .bind(k.replaces.map(|id| id_text(id.0)))
     .bind(seq)
     .bind(policy_json(&k.policy)?)
+    .bind(opt_micros(k.leak.as_ref().map(|l| l.at))?)
+    .bind(k.leak.as_ref().and_then(|l| l.url.as_deref()))
     .execute(conn)
     .await
     .map_err(map_sqlx)?;

@@ -94,6 +94,7 @@ fn key(account: AccountId, kind: KeyKind, mode: Mode, created: OffsetDateTime) -
         replaces: None,
         change_seq: 0,
         policy: Default::default(),
+        leak: None,
     }
 }
 
@@ -211,6 +212,10 @@ async fn check_round_trip_is_exact(store: &dyn Store) {
         scopes: vec!["payroll:read".into(), "asset:write".into()],
         lifecycle: Lifecycle::Revoked,
         revoked_at: Some(at(40)),
+        leak: Some(keywarden_core::key_record::Leak {
+            at: at(40),
+            url: Some("https://github.com/acme/app/blob/main/.env?plain=1#L2".into()),
+        }),
         ..key(account.id, KeyKind::Restricted, Mode::Live, at(3))
     };
     let old_live = key(account.id, KeyKind::Standard, Mode::Live, at(4));
@@ -1279,6 +1284,13 @@ mod webhooks;
 use webhooks::*;
 
 // ---------------------------------------------------------------------------------------------
+// Leaked keys' checks, backend-independent, in store/leaks.rs
+
+#[path = "store/leaks.rs"]
+mod leaks;
+use leaks::*;
+
+// ---------------------------------------------------------------------------------------------
 // Every backend-independent check, once: `for_each_check!(harness)` calls
 // `harness! { test_name => check; … }`, so each backend turns the same list into its tests.
 
@@ -1324,6 +1336,8 @@ macro_rules! for_each_check {
             webhook_endpoints_change_within_their_account => check_endpoint_changes;
             webhook_deleting_an_endpoint_takes_its_deliveries => check_deleting_an_endpoint_takes_its_deliveries;
             webhook_reminders_are_recorded_once => check_reminders_are_recorded_once;
+            leaked_keys_are_found_by_digest_in_every_account => check_keys_by_digest_cross_accounts;
+            a_leak_is_recorded_with_or_without_revoking => check_record_leak;
         }
     };
 }
@@ -1408,6 +1422,8 @@ async fn a_memory_database_passes_the_same_checks() {
     check_console_writes_roll_back_on_failed_event(store.as_ref()).await;
     check_times_keep_microseconds(store.as_ref()).await;
     check_outbox_rows_commit_with_their_change(store.as_ref()).await;
+    check_keys_by_digest_cross_accounts(store.as_ref()).await;
+    check_record_leak(store.as_ref()).await;
     check_dispatch_fans_out_once(store.as_ref()).await;
     check_claims_leases_and_attempt_results(store.as_ref()).await;
     check_attempt_log_pages_and_stays_in_its_account(store.as_ref()).await;

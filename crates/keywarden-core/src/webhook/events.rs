@@ -105,6 +105,7 @@ impl EventType {
             Action::KeyExpiring => Some(Self::KeyExpiring),
             Action::KeyExpired => Some(Self::KeyExpired),
             Action::KeyRotationDue => Some(Self::KeyRotationDue),
+            Action::KeyLeaked => Some(Self::KeyLeaked),
             Action::UserCreated => Some(Self::UserAdded),
             Action::UserRemoved => Some(Self::UserRemoved),
             Action::UserRoleChanged => Some(Self::UserRoleChanged),

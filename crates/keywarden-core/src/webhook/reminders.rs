@@ -129,6 +129,7 @@ mod tests {
             last_used_at: None,
             change_seq: 0,
             policy: Default::default(),
+            leak: None,
         }
     }
 

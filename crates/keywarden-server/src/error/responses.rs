@@ -294,3 +294,49 @@ pub struct EndpointNotFound(pub ErrorBody);
     })
 )]
 pub struct KeyNotFoundInAccount(pub ErrorBody);
+
+/// 401 of GitHub's leak reports.
+#[derive(Debug, ToResponse)]
+#[response(
+    description = "The report is unsigned, its signature is not the base64 of a DER ECDSA \
+                   signature, it names a public key this Keywarden does not know, or the \
+                   signature does not verify over the exact bytes of the body. Nothing changed.",
+    headers((
+        "WWW-Authenticate" = String,
+        description = "`Github-Public-Key-Signature realm=\"keywarden-leaks\"`"
+    )),
+    examples(
+        ("unsigned" = (summary = "No signature", value = json!({
+            "detail": "The report is not signed: send the Github-Public-Key-Signature header of GitHub's secret scanning partner program.",
+            "code": "signature_invalid"
+        }))),
+        ("unknown key" = (summary = "An unknown key identifier", value = json!({
+            "detail": "The report is signed with a key this Keywarden does not know (Github-Public-Key-Identifier). Its operator configures GitHub's public keys.",
+            "code": "signature_invalid"
+        }))),
+        ("bad signature" = (summary = "The signature does not match the body", value = json!({
+            "detail": "The signature does not match the report: it was not made by this key over these exact bytes.",
+            "code": "signature_invalid"
+        })))
+    )
+)]
+pub struct LeakReportUnauthorized(pub ErrorBody);
+
+/// 413 of the leak reports.
+#[derive(Debug, ToResponse)]
+#[response(
+    description = "The body is larger than the endpoint takes (1 MiB for a GitHub report, \
+                   2 MiB for a paste), a GitHub report holds more than 1,000 matches, or a \
+                   pasted text is longer than 1 MiB. Nothing changed: send it in parts.",
+    examples(
+        ("body" = (summary = "The body is too large", value = json!({
+            "detail": "The request body is too large. Send a smaller body.",
+            "code": "payload_too_large"
+        }))),
+        ("matches" = (summary = "Too many matches in one report", value = json!({
+            "detail": "A report holds at most 1000 matches; this one has 1001. Send it in parts.",
+            "code": "payload_too_large"
+        })))
+    )
+)]
+pub struct LeakTooLarge(pub ErrorBody);

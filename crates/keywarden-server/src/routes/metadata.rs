@@ -83,6 +83,8 @@ pub fn metadata(
         usage: None,
         last_used_ip: None,
         metadata: record.policy.metadata.clone(),
+        leaked_at: record.leak.as_ref().map(|l| l.at),
+        leak_url: record.leak.as_ref().and_then(|l| l.url.clone()),
     }
 }
 

@@ -164,6 +164,7 @@ mod tests {
             last_used_at: None,
             change_seq: 0,
             policy: Default::default(),
+            leak: None,
         }
     }
 

@@ -91,9 +91,11 @@ enum Endpoint {
     KeySuggestedScopes,
     AccountUsage,
     Explain,
+    /// A text without keys: allowed cells change nothing either.
+    LeakPaste,
 }
 
-const ENDPOINTS: [Endpoint; 36] = [
+const ENDPOINTS: [Endpoint; 37] = [
     Endpoint::Me,
     Endpoint::StandardKeysGet,
     Endpoint::StandardKeysRotate,
@@ -130,6 +132,7 @@ const ENDPOINTS: [Endpoint; 36] = [
     Endpoint::KeySuggestedScopes,
     Endpoint::AccountUsage,
     Endpoint::Explain,
+    Endpoint::LeakPaste,
 ];
 
 /// Where the matrix's webhook endpoints point: a closed loopback port (the matrix server
@@ -290,6 +293,11 @@ impl Endpoint {
                 "/v1/explain/".into(),
                 Some(json!({ "key_id": id, "method": "GET", "uri": "/v1/asset/x" })),
             ),
+            Self::LeakPaste => (
+                Method::POST,
+                "/v1/leaks/".into(),
+                Some(json!({ "text": format!("nothing leaked here ({n})") })),
+            ),
         }
     }
 }
@@ -314,13 +322,13 @@ fn expected(endpoint: Endpoint, who: Who) -> Expect {
         E::TwoFactorConfirm => Expect::Conflict,
         E::TwoFactorDisable | E::TwoFactorRecoveryCodes => Expect::TwoFactorNotEnabled,
         // Key managers, each in their own account.
-        E::StandardKeysGet | E::StandardKeysRotate | E::KeysList | E::KeyCreate
+        E::StandardKeysGet | E::StandardKeysRotate | E::KeysList | E::KeyCreate | E::LeakPaste
             if !manages_keys =>
         {
             Expect::Forbidden
         }
         E::KeyCreate => Expect::Ok(201),
-        E::StandardKeysGet | E::StandardKeysRotate | E::KeysList => Expect::Ok(200),
+        E::StandardKeysGet | E::StandardKeysRotate | E::KeysList | E::LeakPaste => Expect::Ok(200),
         // Key managers, on Acme's key.
         E::AccountUsage if !manages_keys => Expect::Forbidden,
         E::AccountUsage => Expect::Ok(200),

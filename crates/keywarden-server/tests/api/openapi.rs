@@ -50,6 +50,9 @@ const SPEC_OPERATIONS: &[(&str, &str)] = &[
     ("POST", "/v1/webhook-endpoints/{id}/test/"),
     ("GET", "/v1/webhook-endpoints/{id}/deliveries/"),
     ("POST", "/v1/webhook-deliveries/{id}/retry/"),
+    // SPEC §8: leak reports.
+    ("POST", "/v1/leaks/github/"),
+    ("POST", "/v1/leaks/"),
     ("POST", "/v1/verify/"),
     ("GET", "/v1/forward-auth/"),
     // SPEC §10: usage and explanation.

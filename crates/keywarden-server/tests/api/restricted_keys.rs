@@ -125,6 +125,8 @@ async fn creating_a_key_shows_its_secret_once_and_then_only_its_metadata() {
         "usage": null,
         "last_used_ip": null,
         "metadata": null,
+        "leaked_at": null,
+        "leak_url": null,
     });
     let mut with_secret = expected.clone();
     with_secret["key"] = Value::from(secret.clone());
@@ -886,6 +888,8 @@ async fn rotation_without_grace_stops_the_old_key_at_once_and_keeps_the_settings
         "usage": null,
         "last_used_ip": null,
         "metadata": null,
+        "leaked_at": null,
+        "leak_url": null,
         "previous": {
             "id": old_id.to_string(),
             "hint": hint_of(&old_secret),

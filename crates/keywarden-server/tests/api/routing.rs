@@ -157,6 +157,14 @@ async fn every_endpoint_answers_the_same_with_and_without_the_trailing_slash() {
         auth(Call::new(Method::GET, "/v1/account/")),
         auth(Call::new(Method::PATCH, "/v1/account/")).json(json!({ "rotation_period_days": 90 })),
         auth(Call::new(Method::GET, "/v1/products/")),
+        auth(Call::new(Method::POST, "/v1/leaks/")).json(json!({ "text": "no keys in here" })),
+        auth(Call::new(Method::POST, "/v1/leaks/")).json(json!({ "text": "" })),
+        // Unsigned: refused before anything is read.
+        Call::new(Method::POST, "/v1/leaks/github/").json(json!([])),
+        Call::new(Method::POST, "/v1/leaks/github/")
+            .header("Github-Public-Key-Identifier", "k1")
+            .header("Github-Public-Key-Signature", "AAAA")
+            .json(json!([])),
     ];
     for call in &calls {
         let with = call.send(&server, &call.path).await;

@@ -77,6 +77,8 @@ fn fresh_metadata(record: &KeyRecord, key: &str) -> Value {
         "usage": null,
         "last_used_ip": null,
         "metadata": null,
+        "leaked_at": null,
+        "leak_url": null,
     })
 }
 

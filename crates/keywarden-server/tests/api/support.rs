@@ -257,6 +257,7 @@ pub fn restricted_record(
         replaces: None,
         change_seq: 0,
         policy: Default::default(),
+        leak: None,
     };
     (secret.expose().to_owned(), record)
 }

@@ -13,7 +13,7 @@ use keywarden_core::clock::truncate_to_micros;
 use keywarden_core::digest::KeyDigest;
 use keywarden_core::ids::{AccountId, DeliveryId, EndpointId, EventId, KeyId, UserId};
 use keywarden_core::key_format::{KeyKind, Mode};
-use keywarden_core::key_record::{KeyRecord, Lifecycle};
+use keywarden_core::key_record::{KeyRecord, Leak, Lifecycle};
 use keywarden_core::store::{
     Attempt, Delivery, DeliveryState, KeyTableRow, StoreError, TotpEnrolment,
 };
@@ -29,7 +29,7 @@ macro_rules! key_columns {
     () => {
         "id, account_id, kind, mode, label, hint, digest, scopes, lifecycle, created_at, \
          created_by, expires_at, last_used_at, rotated_at, revoked_at, grace_until, \
-         replaced_by, replaces, change_seq, policy"
+         replaced_by, replaces, change_seq, policy, leaked_at, leak_url"
     };
 }
 pub(crate) use key_columns;
@@ -199,6 +199,7 @@ pub(crate) fn key_from_row(row: &PgRow) -> Result<KeyRecord, StoreError> {
     let digest: Vec<u8> = r.get("digest")?;
     let digest = <[u8; 32]>::try_from(digest.as_slice())
         .map_err(|_| r.bad("digest", format!("{} bytes instead of 32", digest.len())))?;
+    let leak_url: Option<String> = r.get("leak_url")?;
     Ok(KeyRecord {
         id: KeyId(r.get("id")?),
         account_id: AccountId(r.get("account_id")?),
@@ -222,6 +223,9 @@ pub(crate) fn key_from_row(row: &PgRow) -> Result<KeyRecord, StoreError> {
         policy: policy_from(r.get::<Option<String>>("policy")?.as_deref(), &|c, why| {
             r.bad(c, why.to_string())
         })?,
+        leak: r
+            .get::<Option<OffsetDateTime>>("leaked_at")?
+            .map(|at| Leak { at, url: leak_url }),
     })
 }
 

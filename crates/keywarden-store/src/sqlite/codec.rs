@@ -12,7 +12,7 @@ use keywarden_core::audit::{Action, Actor, AuditEvent};
 use keywarden_core::digest::KeyDigest;
 use keywarden_core::ids::{AccountId, DeliveryId, EndpointId, EventId, KeyId, UserId};
 use keywarden_core::key_format::{KeyKind, Mode};
-use keywarden_core::key_record::{KeyRecord, Lifecycle};
+use keywarden_core::key_record::{KeyRecord, Leak, Lifecycle};
 use keywarden_core::store::{
     Attempt, Delivery, DeliveryState, KeyTableRow, StoreError, TotpEnrolment,
 };
@@ -29,7 +29,7 @@ macro_rules! key_columns {
     () => {
         "id, account_id, kind, mode, label, hint, digest, scopes, lifecycle, created_at, \
          created_by, expires_at, last_used_at, rotated_at, revoked_at, grace_until, \
-         replaced_by, replaces, change_seq, policy"
+         replaced_by, replaces, change_seq, policy, leaked_at, leak_url"
     };
 }
 pub(crate) use key_columns;
@@ -251,6 +251,7 @@ pub(crate) fn key_from_row(row: &SqliteRow) -> Result<KeyRecord, StoreError> {
     let scopes: String = r.get("scopes")?;
     let scopes: Vec<String> = serde_json::from_str(&scopes)
         .map_err(|e| r.bad("scopes", format!("not a JSON list: {e}")))?;
+    let leak_url: Option<String> = r.get("leak_url")?;
     Ok(KeyRecord {
         id: KeyId(r.uuid("id")?),
         account_id: AccountId(r.uuid("account_id")?),
@@ -274,6 +275,9 @@ pub(crate) fn key_from_row(row: &SqliteRow) -> Result<KeyRecord, StoreError> {
         policy: policy_from(r.get::<Option<String>>("policy")?.as_deref(), &|c, why| {
             r.bad(c, why.to_string())
         })?,
+        leak: r
+            .opt_time("leaked_at")?
+            .map(|at| Leak { at, url: leak_url }),
     })
 }
 

@@ -46,6 +46,7 @@ fn key(account: AccountId, kind: KeyKind, mode: Mode, n: u8, by: Option<UserId>)
         replaces: None,
         change_seq: 0,
         policy: Default::default(),
+        leak: None,
     }
 }
 
