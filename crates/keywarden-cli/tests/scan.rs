@@ -642,6 +642,16 @@ fn git_history_finds_a_key_a_later_commit_deleted_with_the_commit_that_added_it(
             .replace(":src/", ":service/src/")
     );
 
+    std::fs::create_dir(repo.join("notes")).unwrap();
+    let output = scan(&repo.join("notes"), &["--git"], b"");
+    assert_eq!(status_showing_no_key(&output, &[&key, &branch_key]), 1);
+    assert_eq!(
+        stdout(&output),
+        expected
+            .replace(":.env:", ":../.env:")
+            .replace(":src/", ":../src/")
+    );
+
     let output = scan(&repo, &["--git", "--format", "json"], b"");
     let report: Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(report["findings"][0]["commit"], added.as_str());

@@ -380,12 +380,18 @@ fn git_output(repo: &Path, args: &[&str]) -> Result<String, Problem> {
     }
 }
 
-/// `top` as seen from the current directory: relative below it, absolute elsewhere.
+/// `top` as seen from the current directory: relative below it (`..` from inside it),
+/// absolute elsewhere.
 fn relative_to_current_dir(top: &Path) -> String {
-    let here = std::env::current_dir().and_then(|dir| dir.canonicalize());
+    let Ok(here) = std::env::current_dir().and_then(|dir| dir.canonicalize()) else {
+        return top.to_string_lossy().into_owned();
+    };
     let top_real = top.canonicalize().unwrap_or_else(|_| top.to_path_buf());
-    match here.as_ref().map(|here| top_real.strip_prefix(here)) {
-        Ok(Ok(below)) => below.to_string_lossy().into_owned(),
-        _ => top.to_string_lossy().into_owned(),
+    if let Ok(below) = top_real.strip_prefix(&here) {
+        return below.to_string_lossy().into_owned();
+    }
+    match here.strip_prefix(&top_real) {
+        Ok(inside) => vec![".."; inside.components().count()].join("/"),
+        Err(_) => top.to_string_lossy().into_owned(),
     }
 }
