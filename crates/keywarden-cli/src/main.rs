@@ -99,13 +99,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 keywarden_server::startup::open_service(&config, clock, random).await?;
             admin::run(admin, &service).await
         }
-        Command::Scan(_) => unreachable_scan(),
+        // `main` runs scan before anything async: reaching here would be a bug, not bad input.
+        Command::Scan(_) => anyhow::bail!("keywarden scan runs before the configuration is read"),
     }
-}
-
-/// `main` runs `scan` before anything async; reaching here would be a bug, not bad input.
-fn unreachable_scan() -> anyhow::Result<()> {
-    anyhow::bail!("keywarden scan runs before the configuration is read")
 }
 
 fn init_logging(config: &Config, quiet: bool) {
