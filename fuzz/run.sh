@@ -13,7 +13,7 @@ tools="$root/target/tools"
 if [ ! -x "$tools/bin/cargo-fuzz" ]; then
     cargo install cargo-fuzz --locked --version 0.13.2 --root "$tools" >/dev/null
 fi
-targets="authorization_header key_format forward_auth_target request_bodies configuration"
+targets="authorization_header key_format forward_auth_target request_bodies configuration key_scan"
 # One build for every target (cargo-fuzz builds them all when none is named).
 "$tools/bin/cargo-fuzz" build --sanitizer none --release
 total=0

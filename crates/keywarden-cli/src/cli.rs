@@ -28,6 +28,50 @@ pub enum Command {
     /// Operator commands.
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// Find Keywarden API keys in files, directories, standard input or git history.
+    ///
+    /// A finding has a key's shape and a valid checksum, so random text gives no false
+    /// positives. Each is printed as PATH:LINE:COLUMN: KIND_MODE key HINT (the first 12 and
+    /// last 4 characters, never the whole key). Exit status: 0 nothing found, 1 keys found,
+    /// 2 an error (a path that cannot be read, git missing); errors are reported on standard
+    /// error and the scan goes on.
+    #[command(after_help = SCAN_EXAMPLES)]
+    Scan(ScanArgs),
+}
+
+const SCAN_EXAMPLES: &str = "Examples:
+  keywarden scan                             every file under the current directory
+  keywarden scan --git .                     every commit of the repository's history
+  kubectl logs deploy/api | keywarden scan -  standard input
+  keywarden scan --format sarif > keywarden.sarif";
+
+/// `keywarden scan`
+#[derive(Debug, Args)]
+pub struct ScanArgs {
+    /// Files and directories to scan (directories recursively, skipping .git and symbolic
+    /// links inside them); - reads standard input. With --git, the repositories whose
+    /// history to read. Default: the current directory.
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<std::ffi::OsString>,
+    /// Read every commit reachable from any branch, tag or other ref of the repository (with
+    /// the git program) instead of the files on disk; each finding names the commit that
+    /// added the key to its file.
+    #[arg(long)]
+    pub git: bool,
+    /// Output: text (one line per finding), json, or sarif (SARIF 2.1.0, for code scanning).
+    #[arg(long, value_enum, default_value_t = ScanFormat::Text)]
+    pub format: ScanFormat,
+}
+
+/// `--format` of `keywarden scan`
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ScanFormat {
+    /// PATH:LINE:COLUMN: KIND_MODE key HINT, one line per finding.
+    Text,
+    /// One JSON object: the findings and what was scanned.
+    Json,
+    /// SARIF 2.1.0, as GitHub code scanning and other tools read it.
+    Sarif,
 }
 
 /// `keywarden serve`

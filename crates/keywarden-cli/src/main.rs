@@ -1,8 +1,10 @@
 //! `keywarden`: the one binary. `serve` runs the API and console; `admin` holds the operator's
-//! commands, which go through the same domain services (and audit trail) as the HTTP API.
+//! commands, which go through the same domain services (and audit trail) as the HTTP API;
+//! `scan` finds leaked keys in files and git history, with no configuration or database.
 
 mod admin;
 mod cli;
+mod scan;
 
 use anyhow::Context;
 use clap::Parser;
@@ -12,6 +14,18 @@ use keywarden_server::config::{Config, LogFormat};
 use std::sync::Arc;
 
 fn main() -> std::process::ExitCode {
+    // `scan` reads no configuration: it runs before the .env file is loaded (a repository
+    // being scanned often has one, perhaps holding the very keys to find) and needs no
+    // runtime. A command line clap refuses is refused here too, with clap's message and exit
+    // status 2: the .env file can only fill in `--config`, which is optional.
+    match Cli::try_parse() {
+        Ok(Cli {
+            command: Command::Scan(args),
+            ..
+        }) => return scan::run(args),
+        Ok(_) => {}
+        Err(e) => e.exit(),
+    }
     // A .env file fills in variables that are not already set; it never overrides them. A
     // missing file is fine; one that cannot be read or parsed is an error, not ignored.
     if let Err(e) = dotenvy::dotenv()
@@ -85,6 +99,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 keywarden_server::startup::open_service(&config, clock, random).await?;
             admin::run(admin, &service).await
         }
+        // `main` runs scan before anything async: reaching here would be a bug, not bad input.
+        Command::Scan(_) => anyhow::bail!("keywarden scan runs before the configuration is read"),
     }
 }
 

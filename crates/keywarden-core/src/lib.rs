@@ -3,7 +3,7 @@
 //!
 //! Layout:
 //! - [`key_format`]: the key text (`sk_test_…`), generation from the OS CSPRNG, parsing with
-//!   precise errors; [`base62`] its digits.
+//!   precise errors; [`base62`] its digits; [`key_scan`]: finding keys in any bytes (leak scans).
 //! - [`secret`] and [`digest`]: the server secret, and the keyed hash that is all storage keeps.
 //! - [`scope`]: the product catalog and read/write scopes.
 //! - [`key_record`]: a stored key and the rules for revoked, rotated and expired.
@@ -31,6 +31,7 @@ pub mod key_format;
 pub mod key_limits;
 pub mod key_policy;
 pub mod key_record;
+pub mod key_scan;
 pub mod key_table;
 pub mod key_usage;
 pub mod password;
