@@ -16,8 +16,9 @@ use crate::audit::{Action, Actor};
 use crate::digest::KeyDigest;
 use crate::error::DomainError;
 use crate::ids::AccountId;
-use crate::key_format::{self, KEY_LEN};
+use crate::key_format;
 use crate::key_record::{KeyRecord, Leak, Lifecycle};
+use crate::key_scan;
 use crate::store::{LeakChange, StoreError};
 use std::collections::{HashMap, HashSet};
 use std::slice;
@@ -312,43 +313,21 @@ fn usable_url(url: Option<&str>) -> Option<String> {
     (web && clean && url.len() > 8 && url.len() <= MAX_LEAK_URL_LEN).then(|| url.to_owned())
 }
 
-/// Every distinct key in `text`, in order of first appearance: each place where a key's prefix
-/// starts, whose 46 characters have a key's shape and checksum. Anything around a key (quotes,
-/// `KEY=`, a URL, more letters) is allowed: the checksum, not a boundary, rules out look-alikes.
+/// Every distinct key in `text`, in order of first appearance, found by the scanner
+/// `keywarden scan` uses ([`key_scan::find_keys`]): anything around a key (quotes, `KEY=`, a
+/// URL, more letters) is allowed, since the checksum, not a boundary, rules out look-alikes.
 fn keys_in(text: &str) -> Vec<&str> {
-    const PREFIXES: [&[u8]; 4] = [b"sk_test_", b"sk_live_", b"rk_test_", b"rk_live_"];
-    let bytes = text.as_bytes();
     let mut seen = HashSet::new();
-    let mut keys = Vec::new();
-    let mut at = 0;
-    while let Some(rest) = bytes.get(at..) {
-        let Some(offset) = rest.iter().position(|&b| b == b'k') else {
-            break;
-        };
-        // `k` is the second character of every prefix.
-        let start = (at + offset).saturating_sub(1);
-        let candidate = bytes
-            .get(start..)
-            .filter(|r| PREFIXES.iter().any(|p| r.starts_with(p)))
-            .and_then(|_| text.get(start..start + KEY_LEN))
-            .filter(|k| key_format::parse(k).is_ok());
-        match candidate {
-            Some(key) => {
-                if seen.insert(key) {
-                    keys.push(key);
-                }
-                at = start + KEY_LEN;
-            }
-            None => at += offset + 1,
-        }
-    }
-    keys
+    key_scan::find_keys(text.as_bytes())
+        .map(|found| found.key.text)
+        .filter(|key| seen.insert(*key))
+        .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::key_format::{KeyKind, Mode, generate};
+    use crate::key_format::{KEY_LEN, KeyKind, Mode, generate};
     use crate::random::OsRandom;
 
     fn key(kind: KeyKind, mode: Mode) -> String {
