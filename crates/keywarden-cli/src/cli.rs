@@ -107,7 +107,8 @@ pub enum AdminCommand {
         #[arg(long)]
         without_keys: bool,
     },
-    /// Issue the standard test and live keys of an account that has none.
+    /// Issue the standard keys an account has no active one of: both for an account created
+    /// without them, or one to replace a revoked standard key (after a leak, say).
     InitKeys {
         /// Account id.
         #[arg(long)]

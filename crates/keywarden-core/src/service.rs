@@ -324,7 +324,9 @@ impl AccountService {
         })
     }
 
-    /// Issues the standard test and live keys of an account that has none.
+    /// Issues the account's standard keys of the modes it has no active one of: both for an
+    /// account created without them, or one to replace a standard key that was revoked (by
+    /// hand, or automatically when it leaked), which rotation can no longer reach.
     pub async fn init_standard_keys(
         &self,
         account_id: AccountId,
@@ -334,13 +336,24 @@ impl AccountService {
             .account(account_id)
             .await?
             .ok_or(DomainError::NotFound("account"))?;
-        if !self.standard_keys(account_id).await?.is_empty() {
+        let active: Vec<Mode> = self
+            .standard_keys(account_id)
+            .await?
+            .iter()
+            .map(|k| k.mode)
+            .collect();
+        if Mode::ALL.iter().all(|m| active.contains(m)) {
             return Err(DomainError::Conflict(
                 "this account's standard keys are already initialised; rotate them instead".into(),
             ));
         }
         let now = self.clock.now();
         let (keys, events) = self.standard_pair(account_id, actor, now)?;
+        let (keys, events): (Vec<IssuedKey>, Vec<AuditEvent>) = keys
+            .into_iter()
+            .zip(events)
+            .filter(|(k, _)| !active.contains(&k.record.mode))
+            .unzip();
         let records: Vec<KeyRecord> = keys.iter().map(|k| k.record.clone()).collect();
         self.store
             .insert_keys(&records, &events)

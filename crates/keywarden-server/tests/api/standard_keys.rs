@@ -621,3 +621,44 @@ async fn keys_older_than_the_rotation_period_are_flagged() {
     assert_eq!(reply.body["test"]["rotation_due"], false, "{}", reply.text);
     assert_eq!(reply.body["live"]["rotation_due"], true, "{}", reply.text);
 }
+
+#[tokio::test]
+async fn a_revoked_standard_key_is_replaced_by_init_keys_and_only_that_one() {
+    let server = TestServer::start().await;
+    let account = server.account("Acme").await;
+    let (token, _) = server.sign_in(&account.admin_email).await;
+    let before = get_standard_keys(&server, &token).await;
+    let live_id = before.body["live"]["id"].as_str().unwrap().to_owned();
+    let test_id = before.body["test"]["id"].as_str().unwrap().to_owned();
+    let revoked =
+        crate::support::delete(&server, &token, &format!("/v1/api-keys/{live_id}/")).await;
+    assert_eq!(revoked.status, 200, "{}", revoked.text);
+    // Rotation cannot reach a revoked key: the live one is gone from the standard keys.
+    let rotate = patch_standard_keys(&server, &token, &json!({"type": "live"})).await;
+    assert_eq!(rotate.status, 404, "{}", rotate.text);
+
+    // The operator's init-keys issues the missing live key, and leaves the test key alone.
+    let issued = server
+        .service()
+        .init_standard_keys(account.id, &keywarden_core::audit::Actor::system())
+        .await
+        .expect("the missing key is issued");
+    assert_eq!(issued.len(), 1);
+    assert_eq!(issued[0].record.mode, Mode::Live);
+    let after = get_standard_keys(&server, &token).await;
+    assert_eq!(after.body["test"]["id"], test_id.as_str());
+    assert_eq!(
+        after.body["live"]["id"],
+        issued[0].record.id.to_string().as_str()
+    );
+    assert_key_works(&server, issued[0].secret.expose()).await;
+    // Both active again: nothing more to issue.
+    let again = server
+        .service()
+        .init_standard_keys(account.id, &keywarden_core::audit::Actor::system())
+        .await;
+    assert!(
+        matches!(again, Err(keywarden_core::DomainError::Conflict(_))),
+        "{again:?}"
+    );
+}
