@@ -171,8 +171,11 @@ impl KeyUsageStore for PostgresStore {
         by_refusals: bool,
         limit: u32,
     ) -> Result<Vec<KeyTraffic>, StoreError> {
+        // PostgreSQL takes an output column's alias in ORDER BY only on its own, not inside an
+        // expression: the refused count is written out.
         let order = if by_refusals {
-            "requests - allowed DESC, requests DESC"
+            "SUM(count) - SUM(CASE WHEN outcome = 'allowed' THEN count ELSE 0 END) DESC, \
+             requests DESC"
         } else {
             "requests DESC"
         };
