@@ -257,7 +257,7 @@ pub async fn decide(
                 state: rate,
                 retry_after,
             };
-            state.keys.usage().overrule(used, refusal.outcome());
+            state.keys.overrule(used, refusal.outcome());
             Err(refusal)
         }
     }

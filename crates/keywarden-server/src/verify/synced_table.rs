@@ -321,9 +321,13 @@ impl SyncedKeyTable {
         &self.hasher
     }
 
-    /// The usage tally of this instance (a shared rate limit's refusal corrects it).
-    pub fn usage(&self) -> &UsageTally {
-        &self.usage
+    /// A use counted as allowed was refused by the rate limit shared through Redis: moves it
+    /// to `outcome` in the usage tally.
+    pub fn overrule(&self, used: Use, outcome: Outcome) {
+        // With counting off nothing was counted, and nothing (no address) may be written.
+        if self.counting {
+            self.usage.overrule(used, outcome);
+        }
     }
 
     /// Feed reads started so far (see [`SyncedKeyTable::catch_up_for_unknown_key`]).
