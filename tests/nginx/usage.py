@@ -5,40 +5,14 @@
                    exactly from the console API once the batch is written;
   usage.py reread  after the server was restarted: the written counts are all still there.
 """
-import json
 import os
 import sys
 import time
-import urllib.error
-import urllib.request
+
+from probe import call, check, finish
 
 BASE, API, ACCESS = os.environ["BASE"], os.environ["API"], os.environ["ACCESS"]
 STATE = os.environ["USAGE_STATE"]
-passed = failed = 0
-
-
-def call(url, method="GET", headers=None, body=None):
-    data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(url, method=method, data=data)
-    for name, value in (headers or {}).items():
-        req.add_header(name, value)
-    if data is not None:
-        req.add_header("Content-Type", "application/json")
-    try:
-        with urllib.request.urlopen(req, timeout=10) as response:
-            return response.status, json.loads(response.read() or b"null")
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read() or b"null")
-
-
-def check(name, condition, detail=""):
-    global passed, failed
-    if condition:
-        passed += 1
-        print(f"ok   {name}")
-    else:
-        failed += 1
-        print(f"FAIL {name} {detail}")
 
 
 def console(path, method="GET", body=None):
@@ -109,5 +83,4 @@ else:
     with open(STATE) as f:
         compare(f.read().strip(), "after a restart")
 
-print(f"nginx usage ({sys.argv[1]}): {passed} passed, {failed} failed")
-raise SystemExit(1 if failed else 0)
+finish(f"nginx usage ({sys.argv[1]})")

@@ -97,6 +97,17 @@ pub struct KeyMetadata {
         schema(required, example = "https://github.com/acme/app/blob/3f2a1c9/.env")
     )]
     pub leak_url: Option<String>,
+    /// Whether this is a canary key (SPEC §8): it authorizes nothing, is answered as an
+    /// unknown key, and every presentation is recorded as `key.canary_used`.
+    pub canary: bool,
+    /// For a canary, the presentations recorded (at most one per client address a minute);
+    /// 0 for other keys. Key listings and single-key answers; 0 elsewhere.
+    #[cfg_attr(feature = "openapi", schema(example = 3))]
+    pub tripped_count: u64,
+    /// For a canary, when it was last presented; null if never, and for other keys.
+    #[serde(with = "time::serde::rfc3339::option")]
+    #[cfg_attr(feature = "openapi", schema(required, value_type = Option<String>, format = DateTime, example = "2026-11-25T03:04:05Z"))]
+    pub last_tripped_at: Option<OffsetDateTime>,
 }
 
 /// A key just issued: metadata plus the secret, shown this once.
@@ -183,8 +194,9 @@ pub struct CreateKeyRequest {
     #[serde(rename = "type")]
     #[cfg_attr(feature = "openapi", schema(value_type = crate::names::ModeName, example = "live"))]
     pub mode: String,
-    /// Scopes, e.g. `["payroll:read"]`: at least one.
-    #[cfg_attr(feature = "openapi", schema(min_items = 1, example = json!(["payroll:read"])))]
+    /// Scopes, e.g. `["payroll:read"]`: at least one; none (absent or empty) for a canary.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(example = json!(["payroll:read"])))]
     pub scopes: Vec<String>,
     /// Optional expiry (RFC 3339, in the future); null or absent for never.
     #[serde(default, with = "time::serde::rfc3339::option")]
@@ -206,6 +218,11 @@ pub struct CreateKeyRequest {
     #[serde(default)]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>, example = json!({"customer": "acme-42"})))]
     pub metadata: Option<serde_json::Map<String, serde_json::Value>>,
+    /// A canary key (SPEC §8): it takes no scopes, allowlist or limits, authorizes nothing,
+    /// is answered exactly as an unknown key, and records who presents it. Plant it where
+    /// only an intruder would look. Default false.
+    #[serde(default)]
+    pub canary: bool,
 }
 
 /// `PATCH /v1/api-keys/{id}/`: absent fields stay as they are; `"expires_at": null` removes the

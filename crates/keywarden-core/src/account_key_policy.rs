@@ -137,6 +137,10 @@ impl AccountKeyPolicy {
 
     /// Every rule `key` breaks at `now`, expiry first.
     pub fn breaches(&self, key: &KeyRecord, now: OffsetDateTime) -> Vec<Breach> {
+        // A canary authorizes nothing: the rules that bound a leaked key's reach do not apply.
+        if key.policy.canary {
+            return Vec::new();
+        }
         let expiry = self.expiry_breach(key.kind, key.mode, key.expires_at, now);
         let allowlist = self.allowlist_breach(key.mode, key.policy.allowed_ips.as_deref());
         expiry.into_iter().chain(allowlist).collect()

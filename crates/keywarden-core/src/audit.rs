@@ -29,6 +29,10 @@ pub enum Action {
     /// A key was reported leaked (SPEC §8): by a secret-scanning report or a pasted text.
     #[serde(rename = "key.leaked")]
     KeyLeaked,
+    /// A canary key was presented (SPEC §8); the actor is the system, with the presenter's
+    /// address and user agent.
+    #[serde(rename = "key.canary_used")]
+    KeyCanaryUsed,
     /// A user signed in.
     #[serde(rename = "auth.sign_in")]
     SignIn,
@@ -99,6 +103,7 @@ impl Action {
             Self::KeyRevoked => "key.revoked",
             Self::KeyUpdated => "key.updated",
             Self::KeyLeaked => "key.leaked",
+            Self::KeyCanaryUsed => "key.canary_used",
             Self::SignIn => "auth.sign_in",
             Self::SignInFailed => "auth.sign_in_failed",
             Self::UserRoleChanged => "user.role_changed",
@@ -122,7 +127,7 @@ impl Action {
     }
 
     /// Every action, for parsing and documentation.
-    pub const ALL: [Action; 26] = [
+    pub const ALL: [Action; 27] = [
         Self::AccountCreated,
         Self::UserCreated,
         Self::KeyCreated,
@@ -130,6 +135,7 @@ impl Action {
         Self::KeyRevoked,
         Self::KeyUpdated,
         Self::KeyLeaked,
+        Self::KeyCanaryUsed,
         Self::SignIn,
         Self::SignInFailed,
         Self::UserRoleChanged,

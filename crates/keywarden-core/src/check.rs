@@ -154,9 +154,22 @@ pub fn check<'t>(
     check_found(entry, context).map(|limits| (entry, limits))
 }
 
-/// [`STEPS`] on an entry the key step has found; on success its use is noted.
+/// [`STEPS`] on an entry the key step has found (a canary is refused first, as
+/// [`Refusal::Canary`]); on success its use is noted.
 #[inline]
 pub fn check_found(entry: &TableEntry, context: &Context<'_>) -> Result<Limits, Refusal> {
+    // A canary authorizes nothing and says nothing about itself (not even that it was
+    // revoked): it is answered as an unknown key before any step could tell it apart. A
+    // retired one (revoked or expired) is no longer recorded.
+    if entry.is_canary() {
+        return Err(match entry.stopped_by(context.now_ms) {
+            Some(_) => Refusal::NotFound,
+            None => Refusal::Canary {
+                key: entry.key_id,
+                account: entry.account_id,
+            },
+        });
+    }
     let mut limits = Limits::default();
     for (_, step) in STEPS {
         step(entry, context, &mut limits)?;

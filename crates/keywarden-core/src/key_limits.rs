@@ -53,6 +53,8 @@ pub struct EntryPolicy {
     pub metadata_json: Option<Arc<RawValue>>,
     /// The same, base64 (standard alphabet, padded): the `X-Keywarden-Metadata` value.
     pub metadata_base64: Option<Bytes>,
+    /// A canary key (SPEC §8): refused as unknown before any other step.
+    pub canary: bool,
 }
 
 impl EntryPolicy {
@@ -74,6 +76,7 @@ impl EntryPolicy {
             usage: policy.usage_limit.map(UsageCount::new),
             metadata_json: metadata_json.map(Arc::from),
             metadata_base64,
+            canary: policy.canary,
         }))
     }
 

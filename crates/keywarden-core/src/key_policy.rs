@@ -38,6 +38,10 @@ pub struct KeyPolicy {
     /// The customer's JSON object, kept as sent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<Map<String, Value>>,
+    /// A canary (SPEC §8): the key authorizes nothing, is answered as an unknown key, and
+    /// each presentation is recorded. Set at creation only; no change turns it on or off.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub canary: bool,
 }
 
 impl KeyPolicy {
@@ -467,6 +471,7 @@ mod tests {
             }),
             usage_limit: None,
             metadata: None,
+            canary: false,
         };
         let text = serde_json::to_string(&policy).unwrap();
         assert_eq!(
@@ -475,5 +480,15 @@ mod tests {
         );
         assert_eq!(serde_json::from_str::<KeyPolicy>(&text).unwrap(), policy);
         assert!(KeyPolicy::default().is_empty());
+        // A canary says so; a policy stored before canaries existed reads as no canary.
+        let canary = KeyPolicy {
+            canary: true,
+            ..KeyPolicy::default()
+        };
+        assert_eq!(
+            serde_json::to_string(&canary).unwrap(),
+            r#"{"canary":true}"#
+        );
+        assert!(!serde_json::from_str::<KeyPolicy>("{}").unwrap().canary);
     }
 }

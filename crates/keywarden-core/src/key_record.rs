@@ -186,9 +186,11 @@ impl KeyRecord {
         }
     }
 
-    /// Whether the key is older than the account's rotation period at `now`.
+    /// Whether the key is older than the account's rotation period at `now` (never for a
+    /// canary: it is not rotated, it lies in wait).
     pub fn rotation_due(&self, now: OffsetDateTime, period_days: u32) -> bool {
         self.lifecycle == Lifecycle::Active
+            && !self.policy.canary
             && now - self.created_at >= time::Duration::days(i64::from(period_days))
     }
 }

@@ -114,6 +114,12 @@ impl TableEntry {
         })
     }
 
+    /// Whether the key is a canary (SPEC §8); most keys have no policy, so this is one branch.
+    #[inline]
+    pub fn is_canary(&self) -> bool {
+        self.policy.as_ref().is_some_and(|p| p.canary)
+    }
+
     /// Notes a successful use; a relaxed store, no lock and no allocation.
     #[inline]
     pub fn mark_used(&self, now_ms: i64) {

@@ -22,6 +22,7 @@ use std::sync::Arc;
 use time::{Duration, OffsetDateTime};
 
 mod account_policy;
+mod canaries;
 mod leaks;
 mod restricted_keys;
 mod second_factor;
@@ -30,6 +31,7 @@ mod users;
 mod webhooks;
 
 pub use account_policy::{AccountPolicyChanges, PolicyViolation};
+pub use canaries::CanaryPresentation;
 pub use leaks::{HandledLeak, LeakOrigin, MAX_LEAK_URL_LEN, PastedLeaks, ReportedToken};
 pub use restricted_keys::{KeyChanges, NewKey};
 pub use second_factor::TotpSetup;
@@ -484,6 +486,13 @@ impl AccountService {
                 "this key is already {} and cannot be rotated; rotate its successor instead",
                 current.lifecycle.as_str()
             )));
+        }
+        if current.policy.canary {
+            return Err(DomainError::Conflict(
+                "a canary key is not rotated: its secret is there to be found. Create another \
+                 canary to plant elsewhere, and revoke this one when you retire it"
+                    .into(),
+            ));
         }
         let now = self.clock.now();
         if current.expires_at.is_some_and(|at| at <= now) {

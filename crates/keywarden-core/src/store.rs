@@ -37,7 +37,7 @@ pub use key_usage::{
     UsageRow,
 };
 pub use keys::{KeyFilter, KeyQuery, KeyStore, KeyUpdate, Rotation};
-pub use leaks::{LeakChange, LeakStore};
+pub use leaks::{CanaryTrips, LeakChange, LeakStore};
 pub use second_factor::{SecondFactorProof, SecondFactorStore, TotpEnrolment};
 pub use usage_limits::{PeriodCount, UsageLimitStore};
 pub use users::UserStore;

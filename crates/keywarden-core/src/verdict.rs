@@ -5,6 +5,7 @@
 //! the server maps nothing by hand and a new refusal is one variant here and one step in
 //! [`crate::check`].
 
+use crate::ids::{AccountId, KeyId};
 use crate::key_format::KeyFormatError;
 use crate::key_limits::LimitState;
 use crate::key_record::Stopped;
@@ -173,6 +174,14 @@ pub enum Refusal {
     Format(FormatProblem),
     /// Well-formed, but no such key.
     NotFound,
+    /// A canary key (SPEC §8). Answered exactly as [`Refusal::NotFound`], everywhere: the
+    /// variant exists only so the server can record the presentation before answering.
+    Canary {
+        /// The canary.
+        key: KeyId,
+        /// Its account.
+        account: AccountId,
+    },
     /// Known, but revoked, rotated past its grace, or expired.
     Stopped(Stopped),
     /// Valid, but without the scope the request needs.
@@ -203,7 +212,7 @@ impl Refusal {
         match self {
             Self::NotProvided => Outcome::NotProvided,
             Self::Format(_) => Outcome::InvalidKeyFormat,
-            Self::NotFound => Outcome::KeyNotFound,
+            Self::NotFound | Self::Canary { .. } => Outcome::KeyNotFound,
             Self::Stopped(Stopped::Revoked { .. }) => Outcome::KeyRevoked,
             Self::Stopped(Stopped::Rotated { .. }) => Outcome::KeyRotated,
             Self::Stopped(Stopped::Expired { .. }) => Outcome::KeyExpired,
@@ -222,7 +231,7 @@ impl Refusal {
         Cow::Borrowed(match self {
             Self::NotProvided => "Authentication credentials were not provided.",
             Self::Format(_) => "Invalid API Key format",
-            Self::NotFound => "Invalid API Key",
+            Self::NotFound | Self::Canary { .. } => "Invalid API Key",
             Self::Stopped(Stopped::Revoked { .. }) => {
                 "This API key has been revoked. Use another key, or create a new one in the console."
             }
@@ -290,7 +299,10 @@ impl Refusal {
     /// Whether this is a failed presentation that counts against the client's limit (a wrong
     /// or dead key; not a missing header, a missing scope or our own unavailability).
     pub const fn counts_against_the_client(&self) -> bool {
-        matches!(self, Self::Format(_) | Self::NotFound | Self::Stopped(_))
+        matches!(
+            self,
+            Self::Format(_) | Self::NotFound | Self::Canary { .. } | Self::Stopped(_)
+        )
     }
 }
 
@@ -330,6 +342,14 @@ mod tests {
                 401,
             ),
             (Refusal::NotFound, "key_not_found", 401),
+            (
+                Refusal::Canary {
+                    key: KeyId(uuid::Uuid::nil()),
+                    account: AccountId(uuid::Uuid::nil()),
+                },
+                "key_not_found",
+                401,
+            ),
             (Refusal::from(Stopped::Revoked { at }), "key_revoked", 401),
             (Refusal::from(Stopped::Rotated { at }), "key_rotated", 401),
             (Refusal::from(Stopped::Expired { at }), "key_expired", 401),

@@ -128,6 +128,7 @@ fn bench_create(c: &mut Criterion) {
                             scopes: vec!["payroll:read".into()],
                             expires_at: None,
                             policy: Default::default(),
+                            canary: false,
                         },
                         &Actor::cli(),
                     )

@@ -99,6 +99,7 @@ async fn main() -> anyhow::Result<()> {
                 scopes: every_read.clone(),
                 expires_at: None,
                 policy: Default::default(),
+                canary: false,
             },
             &actor,
         )
@@ -109,6 +110,7 @@ async fn main() -> anyhow::Result<()> {
         scopes: every_read.clone(),
         expires_at: None,
         policy,
+        canary: false,
     };
     let mut ranges: Vec<String> = (0..99).map(|i| format!("10.{i}.0.0/16")).collect();
     ranges.push("127.0.0.0/8".into());

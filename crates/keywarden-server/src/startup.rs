@@ -7,6 +7,7 @@ use crate::config::Config;
 use crate::password_pool::PasswordPool;
 use crate::state::{AppState, Limiters, Shared};
 use crate::tokens::TokenIssuer;
+use crate::verify::canary_trips::CanaryTrips;
 use crate::verify::route_table::RouteTable;
 use crate::verify::synced_table::SyncedKeyTable;
 use crate::webhooks::WebhookWorker;
@@ -105,7 +106,14 @@ pub async fn build_state(
         .map(|url| crate::verify::shared_rate::SharedRateLimits::new(&url.0))
         .transpose()
         .map_err(|e| StartupError::Config(crate::config::ConfigError(e)))?;
+    // The writer ends when the state (the only sender) is dropped.
+    let (canaries, presentations) = CanaryTrips::new();
+    tokio::spawn(crate::verify::canary_trips::run(
+        service.clone(),
+        presentations,
+    ));
     Ok(AppState::new(Shared {
+        canaries,
         github_keys,
         shared_rates,
         limiters: Arc::new(Limiters::new(&config)),

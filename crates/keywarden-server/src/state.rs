@@ -89,4 +89,6 @@ pub struct Shared {
     pub github_keys: Arc<crate::leaks::github_keys::GitHubKeys>,
     /// Rate limits shared through Redis, when `redis_url` is configured.
     pub shared_rates: Option<Arc<crate::verify::shared_rate::SharedRateLimits>>,
+    /// Canary presentations on their way to the audit trail, off the request path.
+    pub canaries: crate::verify::canary_trips::CanaryTrips,
 }

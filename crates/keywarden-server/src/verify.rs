@@ -15,6 +15,7 @@
 //! this wing reads requests and writes answers.
 
 pub mod caller;
+pub mod canary_trips;
 pub mod change_listener;
 pub mod direct_route;
 pub mod explain;

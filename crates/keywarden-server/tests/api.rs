@@ -20,6 +20,9 @@ mod audit;
 #[path = "api/authorization_matrix.rs"]
 mod authorization_matrix;
 #[cfg(test)]
+#[path = "api/canaries.rs"]
+mod canaries;
+#[cfg(test)]
 #[path = "api/catalog_and_limits.rs"]
 mod catalog_and_limits;
 #[cfg(test)]

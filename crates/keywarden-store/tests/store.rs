@@ -1338,6 +1338,7 @@ macro_rules! for_each_check {
             webhook_reminders_are_recorded_once => check_reminders_are_recorded_once;
             leaked_keys_are_found_by_digest_in_every_account => check_keys_by_digest_cross_accounts;
             a_leak_is_recorded_with_or_without_revoking => check_record_leak;
+            a_canarys_trips_add_up_with_their_events => check_canary_trips;
         }
     };
 }
@@ -1424,6 +1425,7 @@ async fn a_memory_database_passes_the_same_checks() {
     check_outbox_rows_commit_with_their_change(store.as_ref()).await;
     check_keys_by_digest_cross_accounts(store.as_ref()).await;
     check_record_leak(store.as_ref()).await;
+    check_canary_trips(store.as_ref()).await;
     check_dispatch_fans_out_once(store.as_ref()).await;
     check_claims_leases_and_attempt_results(store.as_ref()).await;
     check_attempt_log_pages_and_stays_in_its_account(store.as_ref()).await;

@@ -4,7 +4,8 @@
 //! report is a `key.leaked` audit event, which leaves as a webhook (the outbox is written with
 //! the audit row, decision 0008). A revocation goes the way of every other: its `key.revoked`
 //! event, a fresh place in the change feed, and the serving instance's key table before the
-//! answer. A report of a key already revoked changes nothing but is still recorded.
+//! answer. A report of a key already revoked changes nothing but is still recorded. A canary
+//! key is recorded as leaked but never revoked: being found is what it is for.
 //!
 //! Possession of the secret is the proof here: whoever holds a key can use it, so neither a
 //! scanning report nor a paste needs the `require_2fa_for_keys` rule that guards deliberate key
@@ -201,8 +202,12 @@ impl AccountService {
         let url = usable_url(url);
         let found = found_where(origin, url.as_deref(), actor);
         if key.lifecycle != Lifecycle::Revoked {
-            let revoke = action == LeakAction::Revoke;
-            let outcome = if revoke {
+            // A canary is meant to be found: revoking it would blind it.
+            let canary = key.policy.canary;
+            let revoke = action == LeakAction::Revoke && !canary;
+            let outcome = if canary {
+                "; it is a canary, so it stays in place to record whoever presents it".to_owned()
+            } else if revoke {
                 " and revoked".to_owned()
             } else {
                 "; the account's leak action is notify, so it still works: rotate or revoke it"

@@ -31,6 +31,8 @@ pub struct NewKey {
     pub expires_at: Option<OffsetDateTime>,
     /// Allowlist, limits and metadata, as sent.
     pub policy: PolicyChanges,
+    /// A canary (SPEC §8): no scopes, no allowlist and no limits; answered as unknown.
+    pub canary: bool,
 }
 
 /// Changes to a key; `None` leaves a field alone.
@@ -102,13 +104,26 @@ impl AccountService {
         let account = self.ensure_actor_may_change_keys(account_id, actor).await?;
         let now = self.clock.now();
         let label = valid_label(&new.label)?;
-        let scopes = self.valid_scopes(&new.scopes)?;
+        let scopes = if new.canary {
+            canary_takes_none("scopes", new.scopes.is_empty())?;
+            Vec::new()
+        } else {
+            self.valid_scopes(&new.scopes)?
+        };
         let expires_at = valid_expiry(new.expires_at, now)?;
-        let policy = new.policy.apply(&KeyPolicy::default())?;
+        let canary = new.canary;
+        let mut policy = new.policy.apply(&KeyPolicy::default())?;
+        if canary {
+            canary_keeps_only_metadata(&policy)?;
+            policy.canary = true;
+        }
         let rules = &account.key_policy;
+        // The account's rules on expiry and allowlists limit what a leaked key can do; a
+        // canary can do nothing, and is meant to lie in wait for a long time.
         let breach = rules
             .expiry_breach(KeyKind::Restricted, new.mode, expires_at, now)
-            .or_else(|| rules.allowlist_breach(new.mode, policy.allowed_ips.as_deref()));
+            .or_else(|| rules.allowlist_breach(new.mode, policy.allowed_ips.as_deref()))
+            .filter(|_| !canary);
         if let Some(breach) = breach {
             return Err(violation(breach, ""));
         }
@@ -123,13 +138,20 @@ impl AccountService {
             None,
             now,
         )?;
-        let mut detail = format!(
-            "created restricted {} key '{}' ({}) with scopes {}",
-            new.mode,
-            key.record.label,
-            key.record.hint,
-            key.record.scopes.join(", ")
-        );
+        let mut detail = if canary {
+            format!(
+                "created {} canary key '{}' ({})",
+                new.mode, key.record.label, key.record.hint
+            )
+        } else {
+            format!(
+                "created restricted {} key '{}' ({}) with scopes {}",
+                new.mode,
+                key.record.label,
+                key.record.hint,
+                key.record.scopes.join(", ")
+            )
+        };
         for part in describe_changes(&KeyPolicy::default(), &policy) {
             detail.push_str("; ");
             detail.push_str(&part);
@@ -212,6 +234,9 @@ impl AccountService {
                 message: "standard keys reach every product and never expire: change their label, allowed_ips, rate_limit, usage_limit or metadata instead".into(),
             });
         }
+        if current.policy.canary {
+            canary_takes_none("scopes", changes.scopes.is_none())?;
+        }
         let now = self.clock.now();
         let update = KeyUpdate {
             label: changes.label.as_deref().map(valid_label).transpose()?,
@@ -227,7 +252,11 @@ impl AccountService {
             policy: if changes.policy.is_empty() {
                 None
             } else {
-                Some(changes.policy.apply(&current.policy)?)
+                let policy = changes.policy.apply(&current.policy)?;
+                if policy.canary {
+                    canary_keeps_only_metadata(&policy)?;
+                }
+                Some(policy)
             },
         };
         self.ensure_update_keeps_policy(&current, &update, now)
@@ -327,6 +356,38 @@ impl AccountService {
             })?;
         Ok(self.catalog.names(set))
     }
+}
+
+/// A canary authorizes nothing, so it holds no scopes: `field` must be left out (`absent`).
+fn canary_takes_none(field: &'static str, absent: bool) -> Result<(), DomainError> {
+    if absent {
+        Ok(())
+    } else {
+        Err(DomainError::Invalid {
+            field,
+            message: "a canary key authorizes nothing: leave scopes out".into(),
+        })
+    }
+}
+
+/// A canary is answered as an unknown key whatever the request, so an allowlist or a limit
+/// would never apply (and could tell it apart): only metadata may be kept on it.
+fn canary_keeps_only_metadata(policy: &KeyPolicy) -> Result<(), DomainError> {
+    let field = if policy.allowed_ips.is_some() {
+        "allowed_ips"
+    } else if policy.rate_limit.is_some() {
+        "rate_limit"
+    } else if policy.usage_limit.is_some() {
+        "usage_limit"
+    } else {
+        return Ok(());
+    };
+    Err(DomainError::Invalid {
+        field,
+        message: format!(
+            "a canary key is answered as an unknown key whatever the request: leave {field} out"
+        ),
+    })
 }
 
 /// The error for a key change that breaks the account's key policy; `then` says what to do

@@ -7,6 +7,7 @@ use crate::digest::KeyDigest;
 use crate::ids::{AccountId, KeyId};
 use crate::key_record::{KeyRecord, Leak};
 use async_trait::async_trait;
+use time::OffsetDateTime;
 
 /// A leak to record on a key that is not revoked.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -20,6 +21,17 @@ pub struct LeakChange<'a> {
     pub leak: &'a Leak,
     /// Revoke it too, at `leak.at` (the account's `leak_action` is `revoke`).
     pub revoke: bool,
+}
+
+/// How often a canary key has been tripped (SPEC §8).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CanaryTrips {
+    /// The canary.
+    pub key_id: KeyId,
+    /// Presentations recorded (at most one per client address a minute and instance).
+    pub tripped_count: u64,
+    /// The latest one.
+    pub last_tripped_at: OffsetDateTime,
 }
 
 /// Leak reports. Unlike every other lookup, [`LeakStore::keys_by_digest`] crosses accounts:
@@ -40,4 +52,16 @@ pub trait LeakStore: Send + Sync {
         change: &LeakChange<'_>,
         events: &[AuditEvent],
     ) -> Result<KeyRecord, StoreError>;
+
+    /// Records one presentation of a canary: its `key.canary_used` audit event (`event`, whose
+    /// `key_id` and `account_id` name the canary) and one more trip at `event.at`, in one
+    /// transaction. The key itself is not changed.
+    async fn record_canary_trip(&self, event: &AuditEvent) -> Result<(), StoreError>;
+
+    /// The trips of those of `keys` (keys of `account_id`) that have been tripped.
+    async fn canary_trips(
+        &self,
+        account_id: AccountId,
+        keys: &[KeyId],
+    ) -> Result<Vec<CanaryTrips>, StoreError>;
 }

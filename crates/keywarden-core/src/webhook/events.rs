@@ -106,6 +106,7 @@ impl EventType {
             Action::KeyExpired => Some(Self::KeyExpired),
             Action::KeyRotationDue => Some(Self::KeyRotationDue),
             Action::KeyLeaked => Some(Self::KeyLeaked),
+            Action::KeyCanaryUsed => Some(Self::KeyCanaryUsed),
             Action::UserCreated => Some(Self::UserAdded),
             Action::UserRemoved => Some(Self::UserRemoved),
             Action::UserRoleChanged => Some(Self::UserRoleChanged),

@@ -217,6 +217,7 @@ pub async fn create(
             request.usage_limit.map(Some),
             request.metadata.map(Some),
         ),
+        canary: request.canary,
     };
     let key = state
         .service

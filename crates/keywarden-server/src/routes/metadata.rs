@@ -85,11 +85,14 @@ pub fn metadata(
         metadata: record.policy.metadata.clone(),
         leaked_at: record.leak.as_ref().map(|l| l.at),
         leak_url: record.leak.as_ref().and_then(|l| l.url.clone()),
+        canary: record.policy.canary,
+        tripped_count: 0,
+        last_tripped_at: None,
     }
 }
 
-/// Fills `last_used_ip`, and `usage` for the keys with a usage limit, of `shown` (`records` in
-/// the same order), from the store: one read each for the whole page.
+/// Fills `last_used_ip`, a canary's trips, and `usage` for the keys with a usage limit, of
+/// `shown` (`records` in the same order), from the store: one read each for the whole page.
 pub async fn fill_usage(
     state: &AppState,
     shown: &mut [KeyMetadata],
@@ -102,6 +105,21 @@ pub async fn fill_usage(
             .store()
             .last_used_ips(first.account_id, &ids)
             .await?;
+        let canaries: Vec<_> = records
+            .iter()
+            .filter(|r| r.policy.canary)
+            .map(|r| r.id)
+            .collect();
+        let trips = state
+            .service
+            .canary_trips(first.account_id, &canaries)
+            .await?;
+        for (meta, record) in shown.iter_mut().zip(records) {
+            if let Some(trip) = trips.iter().find(|t| t.key_id == record.id) {
+                meta.tripped_count = trip.tripped_count;
+                meta.last_tripped_at = Some(trip.last_tripped_at);
+            }
+        }
         for (meta, record) in shown.iter_mut().zip(records) {
             meta.last_used_ip = last
                 .iter()

@@ -210,6 +210,19 @@ fn walk(
     uri: &str,
     required_scope: &Option<String>,
 ) {
+    if entry.is_canary() {
+        let refusal = Refusal::Canary {
+            key: entry.key_id,
+            account: entry.account_id,
+        };
+        steps.fail(
+            "key",
+            refusal,
+            "A canary key of your account: it authorizes nothing. Verification answers exactly as \
+             for an unknown key, and records who presented it (this explanation records nothing).",
+        );
+        return;
+    }
     steps.pass("key", "A key of your account.");
     let mut limits = Limits::default();
     for (name, step) in STEPS {

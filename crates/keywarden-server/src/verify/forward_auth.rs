@@ -6,12 +6,14 @@
 //! This is the hot path: no database, no allocation for the key itself.
 
 use super::caller::{check_verifier_secret, client, count_failure, is_over_the_limit};
+use super::canary_trips::Presented;
 use super::presented_key::{BasicBuffer, presented_key};
 use super::route_table::{access_of, method_access};
 use crate::answer_first::Taken;
 use crate::error::ApiError;
 use crate::state::AppState;
 use axum::extract::{Request, State};
+use axum::http::header::USER_AGENT;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -108,7 +110,9 @@ pub fn answer(state: &AppState, request: Request) -> Taken {
         return Taken::Answered(error.into_response());
     }
     match check(state, &parts) {
-        Err(Refusal::NotFound) if !is_over_the_limit(state, &parts) => {
+        // A canary takes the unknown key's way too, wait included: its answer is the same,
+        // and so is its time.
+        Err(Refusal::NotFound | Refusal::Canary { .. }) if !is_over_the_limit(state, &parts) => {
             // Reads counted from here on began after this request arrived (read only on this
             // rare path: any later count is as good as one taken before the check).
             let seen = state.keys.reads_started();
@@ -154,6 +158,27 @@ fn presented<'a>(
     let uri = original(headers, [&X_ORIGINAL_URI, &X_FORWARDED_URI]).unwrap_or("/");
     let needs = state.routes.needs(access, uri, state.keys.catalog());
     Ok((presented_key(headers, buffer)?, needs))
+}
+
+/// What the client of a forward-auth request said about its request, for a canary's record.
+fn presented_by(parts: &Parts) -> Presented {
+    let text = |value: Option<&HeaderValue>| {
+        value.map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+    };
+    let headers = &parts.headers;
+    Presented {
+        user_agent: text(headers.get(USER_AGENT)),
+        method: Some(
+            original(headers, [&X_ORIGINAL_METHOD, &X_FORWARDED_METHOD])
+                .unwrap_or(parts.method.as_str())
+                .to_owned(),
+        ),
+        uri: Some(
+            original(headers, [&X_ORIGINAL_URI, &X_FORWARDED_URI])
+                .unwrap_or("/")
+                .to_owned(),
+        ),
+    }
 }
 
 /// What an accepted key's answer carries.
@@ -247,6 +272,12 @@ fn finish(state: &AppState, parts: &Parts, verdict: Result<Accepted, Refusal>) -
             response
         }
         Err(refusal) => {
+            let refusal = super::canary_trips::answered_as_unknown(
+                state,
+                refusal,
+                || client(state, parts),
+                || presented_by(parts),
+            );
             let refusal = count_failure(state, parts, refusal);
             state.metrics.key_check(refusal.outcome());
             ApiError::refused(refusal, state.keys.catalog()).into_response()

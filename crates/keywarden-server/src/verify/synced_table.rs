@@ -279,6 +279,9 @@ impl SyncedKeyTable {
                 }
                 Ok(accept(entry, limits, used))
             }
+            // A canary's presentations are its trips, not usage; and it is checked twice, as
+            // an unknown key is (after the feed wait), so counting it would count it twice.
+            Err(refusal @ Refusal::Canary { .. }) => Err(refusal),
             Err(refusal) => {
                 if count_refusal && self.counting {
                     self.usage.record(used, refusal.outcome());

@@ -2,6 +2,7 @@
 //! Always 200 with `valid` true or false; 400 only when the request itself is wrong.
 
 use super::caller::{check_verifier_secret, client};
+use super::canary_trips::Presented;
 use crate::error::{ApiError, RefusalBody};
 use crate::extract::ApiJson;
 use crate::state::AppState;
@@ -132,7 +133,8 @@ pub async fn verify(State(state): State<AppState>, http: Request) -> Result<Resp
         Err(error) => Err(Refusal::from(error)),
         Ok(key) => match state.keys.check(key, needs, &client_ip, accept) {
             // Perhaps created on another instance or by the CLI a moment ago (SPEC §5).
-            Err(Refusal::NotFound) => {
+            // A canary too: the same answer after the same wait.
+            Err(Refusal::NotFound | Refusal::Canary { .. }) => {
                 let seen = state.keys.reads_started();
                 state
                     .keys
@@ -163,6 +165,14 @@ pub async fn verify(State(state): State<AppState>, http: Request) -> Result<Resp
             Ok(valid.into_response())
         }
         Err(refusal) => {
+            // The verify endpoint's caller is a service: its user agent is not the presenter's,
+            // and it names no original request.
+            let refusal = super::canary_trips::answered_as_unknown(
+                &state,
+                refusal,
+                client_ip,
+                Presented::default,
+            );
             state.metrics.key_check(refusal.outcome());
             if refusal == Refusal::Unavailable {
                 return Err(ApiError::Unavailable);

@@ -648,6 +648,7 @@ async fn the_operator_cli_is_bound_by_the_key_rules_but_issues_standard_keys() {
         scopes: vec!["payroll:read".into()],
         expires_at: None,
         policy: Default::default(),
+        canary: false,
     };
     let error = service
         .create_restricted_key(account.id, new, &cli)

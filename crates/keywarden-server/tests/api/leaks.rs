@@ -7,10 +7,10 @@
 
 use crate::support::{
     Reply, assert_key_works, create_key, delete, forbidden, get, key_id_of, not_provided, patch,
-    post, restricted_key, rfc3339, send, unknown_key,
+    post, restricted_key, rfc3339, send, unknown_key, webhook_receiver,
 };
 use axum::Router;
-use axum::routing::{get as get_route, post as post_route};
+use axum::routing::get as get_route;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use keywarden_core::audit::Action;
@@ -190,28 +190,6 @@ async fn leak_trail(server: &TestServer, account: AccountId) -> Vec<(Action, Str
         .filter(|e| matches!(e.action, Action::KeyLeaked | Action::KeyRevoked))
         .map(|e| (e.action, e.actor.label, e.detail))
         .collect()
-}
-
-/// A loopback receiver that keeps every webhook body it is sent.
-async fn webhook_receiver() -> (String, Arc<Mutex<Vec<Value>>>) {
-    let received = Arc::new(Mutex::new(Vec::new()));
-    let kept = received.clone();
-    let app = Router::new().route(
-        "/hook",
-        post_route(move |body: String| {
-            let kept = kept.clone();
-            async move {
-                kept.lock()
-                    .unwrap()
-                    .push(serde_json::from_str(&body).unwrap());
-                "ok"
-            }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/hook", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    (url, received)
 }
 
 #[tokio::test]

@@ -127,6 +127,9 @@ async fn creating_a_key_shows_its_secret_once_and_then_only_its_metadata() {
         "metadata": null,
         "leaked_at": null,
         "leak_url": null,
+        "canary": false,
+        "tripped_count": 0,
+        "last_tripped_at": null,
     });
     let mut with_secret = expected.clone();
     with_secret["key"] = Value::from(secret.clone());
@@ -890,6 +893,9 @@ async fn rotation_without_grace_stops_the_old_key_at_once_and_keeps_the_settings
         "metadata": null,
         "leaked_at": null,
         "leak_url": null,
+        "canary": false,
+        "tripped_count": 0,
+        "last_tripped_at": null,
         "previous": {
             "id": old_id.to_string(),
             "hint": hint_of(&old_secret),

@@ -79,6 +79,9 @@ fn fresh_metadata(record: &KeyRecord, key: &str) -> Value {
         "metadata": null,
         "leaked_at": null,
         "leak_url": null,
+        "canary": false,
+        "tripped_count": 0,
+        "last_tripped_at": null,
     })
 }
 

@@ -631,6 +631,7 @@ async fn the_service_itself_enforces_the_policy_and_updates_the_key_table() {
         scopes: vec!["payroll:read".into()],
         expires_at: None,
         policy: Default::default(),
+        canary: false,
     };
     let before = service
         .store()

@@ -3,7 +3,7 @@
 
 use super::*;
 use keywarden_core::key_record::Leak;
-use keywarden_core::store::LeakChange;
+use keywarden_core::store::{CanaryTrips, LeakChange};
 
 fn leak(at: OffsetDateTime, url: Option<&str>) -> Leak {
     Leak {
@@ -163,4 +163,58 @@ pub(crate) async fn check_record_leak(store: &dyn Store) {
             .await,
     );
     assert_eq!(store.key(a.id, n.id).await.unwrap(), Some(thrice));
+}
+
+pub(crate) async fn check_canary_trips(store: &dyn Store) {
+    let (a, _) = seed(store, "A").await;
+    let (b, _) = seed(store, "B").await;
+    let mut canary = key(a.id, KeyKind::Restricted, Mode::Live, at(1));
+    canary.scopes.clear();
+    canary.policy.canary = true;
+    let canary = issue(store, canary).await;
+    let other = issue(store, key(a.id, KeyKind::Restricted, Mode::Live, at(2))).await;
+    let before = queued(store).await;
+    let trip = |at| event(a.id, Action::KeyCanaryUsed, Some(canary.id), at);
+
+    // Instances record at once: the count adds up; the latest time wins, whatever the order.
+    let (late, early) = (trip(at(20)), trip(at(10)));
+    let (first, second) = tokio::join!(
+        store.record_canary_trip(&late),
+        store.record_canary_trip(&early)
+    );
+    first.unwrap();
+    second.unwrap();
+    store.record_canary_trip(&trip(at(15))).await.unwrap();
+    let trips = store
+        .canary_trips(a.id, &[canary.id, other.id])
+        .await
+        .unwrap();
+    assert_eq!(
+        trips,
+        [CanaryTrips {
+            key_id: canary.id,
+            tripped_count: 3,
+            last_tripped_at: at(20),
+        }]
+    );
+    assert!(store.canary_trips(a.id, &[]).await.unwrap().is_empty());
+    assert!(
+        store
+            .canary_trips(b.id, &[canary.id])
+            .await
+            .unwrap()
+            .is_empty(),
+        "another account sees no trips"
+    );
+
+    // Each trip is its audit event, queued as a webhook in the same transaction; the key
+    // itself is untouched (no new place in the change feed).
+    let events = store.audit_events(a.id, 100).await.unwrap();
+    let recorded = events
+        .iter()
+        .filter(|e| e.action == Action::KeyCanaryUsed)
+        .count();
+    assert_eq!(recorded, 3);
+    assert_eq!(queued(store).await, before + 3);
+    assert_eq!(store.key(a.id, canary.id).await.unwrap().unwrap(), canary);
 }
