@@ -30,6 +30,8 @@ HOST_IP=$(python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK
 case "$HOST_IP" in ""|127.*) HOST_IP=""; HOST_LISTEN="" ;; *) HOST_LISTEN="listen $HOST_IP:$NG_PORT;" ;; esac
 
 export KEYWARDEN_DATA_DIR="$scratch/data"
+# The canary check's webhook receiver listens on loopback.
+export KEYWARDEN_WEBHOOKS_ALLOW_PRIVATE_TARGETS=true
 account=$(printf '%s' 'correct horse battery staple' |
     "$bin" admin create-account --name Acme --email ada@example.com --password-stdin)
 KEY=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["keys"]["test"])' <<<"$account")
@@ -77,3 +79,7 @@ kill "${pids[0]}"; wait "${pids[0]}" 2>/dev/null || true
 pids[0]=$!
 for _ in $(seq 1 100); do curl -s -o /dev/null "$API/healthz" && break; sleep 0.1; done
 python3 "$here/usage.py" reread
+
+# Canary keys (SPEC §8): the attacker gets the unknown key's plain 401; the audit trail and a
+# webhook receiver learn the address nginx passed.
+python3 "$here/canary.py"

@@ -232,12 +232,93 @@ fn bench_verify_threads(c: &mut Criterion) {
     group.finish();
 }
 
+/// SPEC §8: a canary is answered as an unknown key, in the same time. `table_check/*` is the
+/// in-memory check alone (a canary is found, then refused; an unknown key is not found);
+/// `answer/*` is what the verify path does after it, the wait for the change feed that lets a
+/// key created elsewhere work on its very next request; `record/repeat` is the recorder's cost
+/// for a canary presented again within its minute.
+fn bench_unknown_and_canary(c: &mut Criterion) {
+    let f = fixture();
+    let canary = f.runtime.block_on(async {
+        f.service
+            .create_restricted_key(
+                f.account,
+                NewKey {
+                    label: "canary".into(),
+                    mode: Mode::Live,
+                    scopes: Vec::new(),
+                    expires_at: None,
+                    policy: Default::default(),
+                    canary: true,
+                },
+                &Actor::cli(),
+            )
+            .await
+            .unwrap()
+            .secret
+            .expose()
+            .to_owned()
+    });
+    let unknown = key_format::generate(KeyKind::Restricted, Mode::Live, &OsRandom)
+        .unwrap()
+        .expose()
+        .to_owned();
+    let table = Arc::new(SyncedKeyTable::new(
+        f.service.hasher().clone(),
+        f.service.catalog().clone(),
+        f.service.store().clone(),
+        f.service.clock().clone(),
+        Duration::from_secs(60),
+    ));
+    f.runtime.block_on(table.catch_up()).unwrap();
+    let client = || std::net::IpAddr::from(std::net::Ipv4Addr::LOCALHOST);
+    let mut group = c.benchmark_group("unknown_or_canary");
+    for (name, key) in [("unknown", &unknown), ("canary", &canary)] {
+        group.bench_function(format!("table_check/{name}"), |b| {
+            b.iter(|| {
+                let parsed = key_format::parse(black_box(key)).unwrap();
+                let refused = table.check(parsed, Needs::Nothing, &client, |_, _, _| ());
+                assert!(refused.is_err());
+            });
+        });
+    }
+    group.sample_size(10);
+    for (name, key) in [("unknown", &unknown), ("canary", &canary)] {
+        group.bench_function(format!("answer/{name}"), |b| {
+            b.iter(|| {
+                f.runtime.block_on(async {
+                    let parsed = key_format::parse(black_box(key)).unwrap();
+                    let seen = table.reads_started();
+                    let refused = table
+                        .check_after_catching_up(
+                            seen,
+                            parsed,
+                            Needs::Nothing,
+                            &client,
+                            |_, _, _| (),
+                        )
+                        .await;
+                    assert!(refused.is_err());
+                });
+            });
+        });
+    }
+    group.sample_size(30);
+    let (trips, _queued) = keywarden_server::verify::canary_trips::CanaryTrips::new();
+    let (key, account) = (KeyId(uuid::Uuid::from_u128(1)), f.account);
+    trips.note(key, account, client(), 0, Default::default);
+    group.bench_function("record/repeat", |b| {
+        b.iter(|| trips.note(key, account, client(), black_box(1_000), Default::default));
+    });
+    group.finish();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default()
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(3))
         .sample_size(30);
-    targets = bench_create, bench_verify_threads
+    targets = bench_create, bench_verify_threads, bench_unknown_and_canary
 }
 criterion_main!(benches);

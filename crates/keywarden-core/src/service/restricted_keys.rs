@@ -322,7 +322,8 @@ impl AccountService {
             .policy
             .as_ref()
             .is_some_and(|p| p.allowed_ips != current.policy.allowed_ips);
-        if !expiry_changes && !allowlist_changes {
+        // A canary can do nothing: the rules that bound a leaked key's reach do not apply.
+        if (!expiry_changes && !allowlist_changes) || current.policy.canary {
             return Ok(());
         }
         let rules = self.account_of(current.account_id).await?.key_policy;
