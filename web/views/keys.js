@@ -5,7 +5,7 @@
 import * as api from '../api.js';
 import {
   h, icon, field, nextId, alertBox, busy, toast, openModal, confirmDialog, showFormError,
-  clearFormErrors, statusBadge, badge, timeEl, relative, formatDate, formatDateTime, pageHeader,
+  clearFormErrors, statusBadge, badge, timeEl, relative, formatDateTime, pageHeader,
   loading, emptyState, noAccess, restoreFocus, loadError, unsavedChanges, characters,
 } from '../ui.js';
 import { confirmRevoke } from './key-revoke.js';
@@ -21,6 +21,43 @@ const HANDOVER_CHOICES = [
 const HANDOVER_WORDS = { 3600: '1 hour', 86400: '24 hours', 604800: '7 days' };
 const PAGE_SIZE = 10;
 const LABEL_MAX = 100;
+
+// The columns the server sorts by (`order` of GET /v1/api-keys/), each with the direction a
+// first click picks: names A to Z, the newest, the soonest expiry, the most recent use.
+const SORTS = {
+  label: { column: 'Label', first: 'ascending', words: ['A to Z', 'Z to A'] },
+  created_at: { column: 'Created', first: 'descending', words: ['oldest first', 'newest first'] },
+  expires_at: { column: 'Expires', first: 'ascending', words: ['soonest first, never last', 'latest first, never last'] },
+  last_used_at: { column: 'Last used', first: 'descending', words: ['least recent first, never last', 'most recent first, never last'] },
+};
+const DEFAULT_ORDER = '-created_at';
+// The chosen order is kept for the tab (sessionStorage): it survives a reload and coming back
+// to the page; a new tab starts newest first.
+const ORDER_SLOT = 'keywarden.keys.order';
+
+function savedOrder() {
+  let stored = null;
+  try {
+    stored = sessionStorage.getItem(ORDER_SLOT);
+  } catch {
+    // Storage refused (a privacy mode): newest first.
+  }
+  return stored && SORTS[stored.replace(/^-/, '')] ? stored : DEFAULT_ORDER;
+}
+
+function saveOrder(order) {
+  try {
+    if (order === DEFAULT_ORDER) sessionStorage.removeItem(ORDER_SLOT);
+    else sessionStorage.setItem(ORDER_SLOT, order);
+  } catch {
+    // Not kept: it still applies to this page.
+  }
+}
+
+/** `{ field, descending }` of an order's name (`-label` → label, descending). */
+function parseOrder(order) {
+  return { field: order.replace(/^-/, ''), descending: order.startsWith('-') };
+}
 
 export async function renderKeys(view, ctx) {
   if (!ctx.canManageKeys) {
@@ -38,6 +75,9 @@ class KeysPage {
     this.ctx = ctx;
     this.products = [];
     this.filters = { kind: 'restricted', status: '', type: '', search: '' };
+    this.order = savedOrder();
+    // The column whose sort button was pressed, to focus again once the table is redrawn.
+    this.focusSort = null;
     this.cursors = [null];
     this.pageIndex = 0;
     this.sequence = 0;
@@ -158,9 +198,13 @@ class KeysPage {
     this.tableSlot.setAttribute('aria-busy', 'true');
     let page;
     try {
-      page = await api.get(`/v1/api-keys/${api.query({ ...this.filters, limit: PAGE_SIZE, cursor })}`);
+      const order = this.order === DEFAULT_ORDER ? null : this.order;
+      page = await api.get(`/v1/api-keys/${api.query({ ...this.filters, order, limit: PAGE_SIZE, cursor })}`);
     } catch (error) {
-      if (sequence === this.sequence) this.tableSlot.replaceChildren(loadError(error, () => this.loadTable()));
+      if (sequence === this.sequence) {
+        this.focusSort = null;
+        this.tableSlot.replaceChildren(loadError(error, () => this.loadTable()));
+      }
       return;
     } finally {
       if (sequence === this.sequence) this.tableSlot.removeAttribute('aria-busy');
@@ -181,12 +225,53 @@ class KeysPage {
         action));
       return;
     }
-    const head = ['Name', 'Status', 'Permissions', 'Expires', 'Last used', 'Created by', 'Actions'];
+    const head = [['Label', 'label'], ['Status'], ['Permissions'], ['Expires', 'expires_at'], ['Last used', 'last_used_at'], ['Created', 'created_at'], ['Actions']];
+    const { field, descending } = parseOrder(this.order);
     const table = h('table.data-table.keys-table',
-      h('caption.sr-only', 'API keys, newest first'),
-      h('thead', h('tr', head.map((t) => h('th', { scope: 'col' }, t === 'Actions' ? h('span.sr-only', t) : t)))),
+      h('caption.sr-only', `API keys, sorted by ${SORTS[field].column.toLowerCase()}, ${SORTS[field].words[descending ? 1 : 0]}`),
+      h('thead', h('tr', head.map(([text, sort]) => (sort ? this.sortHeader(text, sort)
+        : h('th', { scope: 'col' }, text === 'Actions' ? h('span.sr-only', text) : text))))),
       h('tbody', keys.map((key) => this.row(key))));
+    // Focus on a sort button (pressed for this load, or still there from an earlier one when
+    // a filter redraws the table) moves to its successor in the new table.
+    const focused = this.tableSlot.contains(document.activeElement) ? document.activeElement.dataset.sort : null;
+    const refocus = this.focusSort || focused;
+    this.focusSort = null;
     this.tableSlot.replaceChildren(h('div.table-wrap', table));
+    if (refocus) {
+      const button = table.querySelector(`[data-sort="${refocus}"]`);
+      if (button) button.focus();
+    }
+  }
+
+  /**
+   * A column header that sorts the keys on the server: a button (Enter and Space work), an
+   * arrow, and `aria-sort` on the sorted column. Sorting starts again from the first page.
+   */
+  sortHeader(text, field) {
+    const current = parseOrder(this.order);
+    const sorted = current.field === field;
+    const arrow = h('span.sort-arrow', { 'aria-hidden': 'true' }, sorted ? (current.descending ? '↓' : '↑') : '');
+    const button = h('button.sort-button', { type: 'button', dataset: { sort: field } }, text, arrow);
+    button.addEventListener('click', () => {
+      const descending = sorted ? !current.descending : SORTS[field].first === 'descending';
+      this.setOrder(`${descending ? '-' : ''}${field}`);
+    });
+    return h('th', {
+      scope: 'col',
+      'aria-sort': sorted ? (current.descending ? 'descending' : 'ascending') : null,
+      dataset: { sortable: '' },
+    }, button);
+  }
+
+  setOrder(order) {
+    if (this.order === order) return;
+    this.order = order;
+    saveOrder(order);
+    this.focusSort = parseOrder(order).field;
+    this.cursors = [null];
+    this.pageIndex = 0;
+    this.loadTable();
   }
 
   row(key) {
@@ -218,7 +303,7 @@ class KeysPage {
       expires = h('span.muted', 'Never');
     }
     return h('tr', { dataset: { keyId: key.id } },
-      h('td', { dataset: { label: 'Name' } },
+      h('td', { dataset: { label: 'Label' } },
         h('div.key-name', h('span.key-label', key.label),
           h('span.key-sub', h('code', key.hint), badge(key.type === 'test' ? 'Test' : 'Live', key.type === 'test' ? 'blue' : 'violet'), policyBadges(key))),
         leakBanner(key)),
@@ -229,7 +314,7 @@ class KeysPage {
       h('td', { dataset: { label: 'Permissions' } }, this.scopeChips(key)),
       h('td', { dataset: { label: 'Expires' } }, expires),
       h('td', { dataset: { label: 'Last used' } }, key.last_used_at ? timeEl(key.last_used_at, relative(key.last_used_at)) : h('span.muted', 'Never')),
-      h('td', { dataset: { label: 'Created by' } }, h('span.creator', { title: `Created ${formatDateTime(key.created_at)}` }, this.creator(key)), h('span.sub', formatDate(key.created_at))),
+      h('td', { dataset: { label: 'Created' } }, timeEl(key.created_at), h('span.sub', 'by ', h('span.creator', this.creator(key)))),
       h('td.actions', { dataset: { label: 'Actions' } }, h('div.row-actions', actions)));
   }
 

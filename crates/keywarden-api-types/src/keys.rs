@@ -296,13 +296,14 @@ pub struct RotateKeyRequest {
     pub expire_previous_in: Option<i64>,
 }
 
-/// A page of keys, newest first.
+/// A page of keys, in the order asked (newest first unless `order` says otherwise).
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct KeyPage {
     /// The keys.
     pub results: Vec<KeyMetadata>,
-    /// Pass as `cursor` for the next page; null on the last page.
+    /// Pass as `cursor` for the next page, with the same `order`; null on the last page. Opaque:
+    /// it names its order, so a cursor of another order is refused.
     #[cfg_attr(feature = "openapi", schema(required))]
     pub next_cursor: Option<String>,
 }

@@ -227,3 +227,34 @@ pub enum LeakLabelName {
     /// Not a key of this Keywarden.
     FalsePositive,
 }
+
+/// The order of a key listing (`order` of `GET /v1/api-keys/`): a field, ascending, or with a
+/// leading `-`, descending. Ties are broken by the key's id, in the same direction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum KeyOrderName {
+    /// Oldest first.
+    #[serde(rename = "created_at")]
+    CreatedAt,
+    /// Newest first (the default).
+    #[serde(rename = "-created_at")]
+    CreatedAtDesc,
+    /// By label, A to Z (ASCII letters compared without case).
+    #[serde(rename = "label")]
+    Label,
+    /// By label, Z to A.
+    #[serde(rename = "-label")]
+    LabelDesc,
+    /// Soonest expiry first; keys that never expire last.
+    #[serde(rename = "expires_at")]
+    ExpiresAt,
+    /// Latest expiry first; keys that never expire last.
+    #[serde(rename = "-expires_at")]
+    ExpiresAtDesc,
+    /// Least recently used first; keys never used last.
+    #[serde(rename = "last_used_at")]
+    LastUsedAt,
+    /// Most recently used first; keys never used last.
+    #[serde(rename = "-last_used_at")]
+    LastUsedAtDesc,
+}

@@ -20,6 +20,7 @@ mod accounts;
 mod audit;
 mod installation;
 mod key_feed;
+mod key_order;
 mod key_usage;
 mod keys;
 mod leaks;
@@ -32,6 +33,7 @@ pub use accounts::AccountStore;
 pub use audit::{AuditQuery, AuditStore};
 pub use installation::InstallationStore;
 pub use key_feed::{KeyFeed, KeyTableRow};
+pub use key_order::{KeyOrder, KeyPosition, KeySort, SortValue};
 pub use key_usage::{
     AddressCount, AddressRow, KeyTraffic, KeyUsageStore, UsageBatch, UsageCount, UsageQuery,
     UsageRow,

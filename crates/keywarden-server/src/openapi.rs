@@ -50,6 +50,7 @@ says what to do about it; most carry a stable `code` to branch on. Times are RFC
             // Referenced from query parameters, which utoipa does not collect by itself.
             keywarden_api_types::names::StatusName,
             keywarden_api_types::names::KindName,
+            keywarden_api_types::names::KeyOrderName,
         ),
         responses(
             crate::error::responses::BadRequest,
@@ -307,6 +308,20 @@ mod tests {
                 .iter()
                 .all(|w| DeliveryState::from_name(w).is_some_and(|s| s.as_str() == w))
         );
+        use keywarden_api_types::names::KeyOrderName;
+        use keywarden_core::store::KeyOrder;
+        let orders = words(&[
+            KeyOrderName::CreatedAt,
+            KeyOrderName::CreatedAtDesc,
+            KeyOrderName::Label,
+            KeyOrderName::LabelDesc,
+            KeyOrderName::ExpiresAt,
+            KeyOrderName::ExpiresAtDesc,
+            KeyOrderName::LastUsedAt,
+            KeyOrderName::LastUsedAtDesc,
+        ]);
+        let all_orders: Vec<&str> = KeyOrder::all().map(KeyOrder::name).collect();
+        assert_eq!(orders, all_orders);
         for near in ["", "Test", "LIVE", "owner", "x"] {
             assert!(Mode::from_name(near).is_none() && Role::from_name(near).is_none());
             assert!(KeyKind::from_name(near).is_none());

@@ -13,6 +13,7 @@ pub mod account;
 pub mod api_keys;
 pub mod audit;
 pub mod auth;
+mod key_cursor;
 pub mod leaks;
 pub mod metadata;
 pub mod ops;

@@ -35,6 +35,9 @@ mod forward_auth;
 #[path = "api/hostile_input.rs"]
 mod hostile_input;
 #[cfg(test)]
+#[path = "api/key_order.rs"]
+mod key_order;
+#[cfg(test)]
 #[path = "api/key_policy.rs"]
 mod key_policy;
 #[cfg(test)]

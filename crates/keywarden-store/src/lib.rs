@@ -43,6 +43,7 @@
 //!
 //! [`KeyFeed::keys_changed_since`]: keywarden_core::store::KeyFeed::keys_changed_since
 
+mod key_pages;
 mod migrations;
 mod narrow_feed;
 pub mod postgres;

@@ -28,6 +28,7 @@ pub(crate) const SQLITE: &[File] = files!(
     "0007_key_usage.sql",
     "0008_key_leaks.sql",
     "0009_canary_trips.sql",
+    "0010_key_orders.sql",
 );
 
 /// `migrations/postgres/`, oldest first.
@@ -40,6 +41,7 @@ pub(crate) const POSTGRES: &[File] = files!(
     "0006_key_usage.sql",
     "0007_key_leaks.sql",
     "0008_canary_trips.sql",
+    "0009_key_orders.sql",
 );
 
 /// The migrator for `files`, as `sqlx::migrate!` would build it from their folder.

@@ -1291,6 +1291,13 @@ mod leaks;
 use leaks::*;
 
 // ---------------------------------------------------------------------------------------------
+// Key pages in every order, backend-independent, in store/key_orders.rs
+
+#[path = "store/key_orders.rs"]
+mod key_orders;
+use key_orders::*;
+
+// ---------------------------------------------------------------------------------------------
 // Every backend-independent check, once: `for_each_check!(harness)` calls
 // `harness! { test_name => check; … }`, so each backend turns the same list into its tests.
 
@@ -1316,6 +1323,7 @@ macro_rules! for_each_check {
             keys_page_newest_first_without_overlap => check_key_pages;
             key_status_filters_follow_now => check_key_status_filters;
             key_search_is_a_plain_case_insensitive_substring => check_key_search;
+            key_pages_keep_every_order_across_pages => check_key_orders;
             updating_a_key_bumps_change_seq => check_update_key;
             users_roles_and_the_last_admin => check_users_and_roles;
             account_policy_updates => check_update_account;
@@ -1410,6 +1418,7 @@ async fn a_memory_database_passes_the_same_checks() {
     check_key_pages(store.as_ref()).await;
     check_key_status_filters(store.as_ref()).await;
     check_key_search(store.as_ref()).await;
+    check_key_orders(store.as_ref()).await;
     check_update_key(store.as_ref()).await;
     check_users_and_roles(store.as_ref()).await;
     check_update_account(store.as_ref()).await;

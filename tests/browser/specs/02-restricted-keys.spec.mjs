@@ -220,7 +220,7 @@ test('dialogs keep focus inside, close on Escape and give focus back', async ({ 
   // A developer cannot list the members, but sees who created each key by email.
   await page.getByLabel('Search').fill('Zapier-Integration-Payroll');
   const byAdmin = page.locator('table.keys-table tbody tr').filter({ hasText: 'Zapier-Integration-Payroll' }).first();
-  await expect(byAdmin.locator('td[data-label="Created by"]')).toContainText(USERS.admin.email);
+  await expect(byAdmin.locator('td[data-label="Created"]')).toContainText(USERS.admin.email);
   await expect(page.locator('table.keys-table')).not.toContainText(/User [0-9a-f]{8}/);
   const opener = page.getByRole('button', { name: 'Generate New Key' }).first();
   await opener.focus();

@@ -63,7 +63,7 @@ test('rotate the live key with a hand-over period: the old one keeps working', a
   await expect(row).toContainText('Works until');
   await expect(row).toContainText('Hand-over');
   await expect(row.locator('td[data-label="Expires"]')).not.toContainText('Never');
-  await expect(row.locator('time')).toHaveAttribute('datetime', previous.grace_until);
+  await expect(row.locator('td[data-label="Expires"] time')).toHaveAttribute('datetime', previous.grace_until);
 
   // Ending it now revokes the old key; the new one keeps working.
   await row.getByRole('button', { name: /End the hand-over of/ }).click();

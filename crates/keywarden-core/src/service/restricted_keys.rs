@@ -10,7 +10,7 @@ use crate::ids::{AccountId, KeyId};
 use crate::key_format::{KeyKind, Mode};
 use crate::key_policy::{KeyPolicy, PolicyChanges, describe_changes};
 use crate::key_record::{KeyRecord, Lifecycle};
-use crate::store::{KeyQuery, KeyUpdate, StoreError};
+use crate::store::{KeyPosition, KeyQuery, KeyUpdate, StoreError};
 use time::OffsetDateTime;
 
 /// Longest label.
@@ -175,13 +175,24 @@ impl AccountService {
         Ok(key)
     }
 
-    /// A page of the account's keys at the current time (at most `MAX_PAGE`), and whether
-    /// more follow it.
+    /// A page of the account's keys at the current time (at most `MAX_PAGE`), and, when more
+    /// follow it, the position the next page starts after (its last key's, in the order).
     pub async fn list_keys(
         &self,
         account_id: AccountId,
         mut query: KeyQuery,
-    ) -> Result<(Vec<KeyRecord>, bool), DomainError> {
+    ) -> Result<(Vec<KeyRecord>, Option<KeyPosition>), DomainError> {
+        if let Some(after) = &query.after
+            && !query.order.fits(&after.value)
+        {
+            return Err(DomainError::Invalid {
+                field: "cursor",
+                message: format!(
+                    "this cursor belongs to another order than {}",
+                    query.order.name()
+                ),
+            });
+        }
         let limit = query.limit.clamp(1, MAX_PAGE);
         // One more than the page: its presence says whether a next page exists.
         query.limit = limit + 1;
@@ -191,7 +202,10 @@ impl AccountService {
             .await?;
         let more = keys.len() > limit as usize;
         keys.truncate(limit as usize);
-        Ok((keys, more))
+        let next = more
+            .then(|| keys.last().map(|k| query.order.position_of(k)))
+            .flatten();
+        Ok((keys, next))
     }
 
     /// One key of the account.

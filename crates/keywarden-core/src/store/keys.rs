@@ -1,6 +1,7 @@
 //! Keys: issuing, rotating, revoking and changing them, and the console's views of them.
 
 use super::StoreError;
+use super::key_order::{KeyOrder, KeyPosition};
 use crate::audit::AuditEvent;
 use crate::ids::{AccountId, KeyId};
 use crate::key_format::{KeyKind, Mode};
@@ -35,7 +36,7 @@ pub struct KeyFilter {
     pub only_active: bool,
 }
 
-/// A page of an account's keys, newest first (SPEC §4 `GET /v1/api-keys/`).
+/// A page of an account's keys, in `order` (SPEC §4 `GET /v1/api-keys/`).
 #[derive(Clone, Debug, Default)]
 pub struct KeyQuery {
     /// Only this kind.
@@ -47,8 +48,11 @@ pub struct KeyQuery {
     pub status: Option<KeyStatus>,
     /// Case-insensitive substring of the label or the hint.
     pub search: Option<String>,
-    /// Cursor: only keys whose id sorts below this one (ids are UUIDv7, so by creation time).
-    pub before: Option<KeyId>,
+    /// The order; newest first unless asked otherwise.
+    pub order: KeyOrder,
+    /// Cursor: only keys after this position in `order` (the last key of the previous page).
+    /// Its value must be of the order's kind ([`KeyOrder::fits`]), or the store refuses.
+    pub after: Option<KeyPosition>,
     /// At most this many (the caller caps it).
     pub limit: u32,
 }
@@ -118,7 +122,7 @@ pub trait KeyStore: Send + Sync {
         filter: &KeyFilter,
     ) -> Result<Vec<KeyRecord>, StoreError>;
 
-    /// A page of an account's keys, newest first (by id), filtered as `query` says.
+    /// A page of an account's keys in the query's order, filtered as it says.
     async fn list_keys(
         &self,
         account_id: AccountId,

@@ -6,6 +6,7 @@
 
 use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiPath, ApiQuery, Console, bytes_rejection, optional_json};
+use crate::routes::key_cursor;
 use crate::routes::metadata::{Creators, fill_usage, issued, metadata, policy_changes};
 use crate::routes::standard_keys::grace_seconds;
 use crate::state::AppState;
@@ -47,8 +48,13 @@ pub struct ListParams {
     /// Page size, 1–100 (default 20).
     #[param(minimum = 1, maximum = 100)]
     limit: Option<u32>,
-    /// `next_cursor` of the previous page.
+    /// `next_cursor` of the previous page, with the same `order`.
     cursor: Option<String>,
+    /// The order: a field, or `-` and a field for descending (default `-created_at`, newest
+    /// first). `label` compares ASCII letters without case; keys without an expiry, and keys
+    /// never used, come last both ways; ties go by the key's id, in the same direction.
+    #[param(value_type = Option<keywarden_api_types::names::KeyOrderName>)]
+    order: Option<String>,
 }
 
 fn invalid(field: &'static str, message: &str) -> ApiError {
@@ -99,8 +105,12 @@ async fn shown(
     operation_id = "list_keys",
     tag = "API keys",
     summary = "List keys",
-    description = "Every key of the account, standard and restricted, newest first, a page at a \
-                   time: pass `next_cursor` as `cursor` for the next page.",
+    description = "Every key of the account, standard and restricted, a page at a time: pass \
+                   `next_cursor` as `cursor` for the next page, with the same `order` and \
+                   filters. Newest first unless `order` says otherwise; every order is kept \
+                   across pages, which never repeat or skip a key. `last_used_at` is the last \
+                   use as stored: uses are written in batches every few seconds, so the latest \
+                   may not count yet.",
     security(("console" = [])),
     params(ListParams),
     responses(
@@ -138,13 +148,11 @@ pub async fn list(
         .as_deref()
         .map(|k| KeyKind::from_name(k).ok_or_else(|| invalid("kind", "use standard or restricted")))
         .transpose()?;
-    let before = params
+    let order = key_cursor::order(params.order.as_deref())?;
+    let after = params
         .cursor
         .as_deref()
-        .map(|c| {
-            c.parse()
-                .map_err(|_| invalid("cursor", "pass the next_cursor of the previous page"))
-        })
+        .map(|c| key_cursor::decode(order, c))
         .transpose()?;
     let limit = params.limit.unwrap_or(20);
     if !(1..=100).contains(&limit) {
@@ -159,13 +167,12 @@ pub async fn list(
         mode,
         status,
         search,
-        before,
+        order,
+        after,
         limit,
     };
-    let (keys, more) = state.service.list_keys(console.account.id, query).await?;
-    let next_cursor = more
-        .then(|| keys.last().map(|k| k.id.to_string()))
-        .flatten();
+    let (keys, next) = state.service.list_keys(console.account.id, query).await?;
+    let next_cursor = next.map(|position| key_cursor::encode(order, &position));
     let creators = Creators::of_account(&state, console.account.id).await?;
     let mut results: Vec<KeyMetadata> = keys
         .iter()

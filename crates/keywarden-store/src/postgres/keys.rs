@@ -9,19 +9,27 @@
 //! did not, the transaction rolls back, its numbers included, and [`explain_unchanged_key`]
 //! says why. Recording use changes no `change_seq`: usage is not a change of the key.
 //!
-//! Listings page newest first by id ("id < cursor ORDER BY id DESC LIMIT n"): ids are UUIDv7
-//! and `uuid` compares bytewise, so that is creation order, and the `*_newest` indexes make a
-//! page one range scan. Optional filters are appended to the statement only when present.
+//! Listings page newest first by id by default ("id < cursor ORDER BY id DESC LIMIT n"): ids
+//! are UUIDv7 and `uuid` compares bytewise, so that is creation order, and the `*_newest`
+//! indexes make a page one range scan. The other orders (`key_pages.rs`) page from the
+//! cursor's `(value, id)` the same way, by label and by expiry on their own indexes (migration
+//! 0009); by last use the account's keys are sorted (no index on a column every last-use batch
+//! writes). Optional filters are appended to the statement only when present.
 
 use super::codec::{self, key_columns, opt_pg_time, pg_time};
 use super::errors::{Failure, map_sqlx};
 use super::{PostgresStore, insert_events, insert_key, page_limit, take_change_seqs};
+use crate::key_pages::{
+    After, Part, Segment, after_op, direction, extend_page, nullable_column, segments,
+};
 use crate::narrow_feed::policy_json;
 use async_trait::async_trait;
 use keywarden_core::audit::AuditEvent;
 use keywarden_core::ids::{AccountId, KeyId};
 use keywarden_core::key_record::{KeyRecord, KeyStatus};
-use keywarden_core::store::{KeyFilter, KeyQuery, KeyStore, KeyUpdate, Rotation, StoreError};
+use keywarden_core::store::{
+    KeyFilter, KeyQuery, KeySort, KeyStore, KeyUpdate, Rotation, StoreError,
+};
 use sqlx::postgres::PgConnection;
 use sqlx::{Postgres, QueryBuilder};
 use std::collections::BTreeMap;
@@ -62,13 +70,15 @@ async fn explain_unchanged_key(
     }
 }
 
-/// Appends the statement of [`KeyStore::list_keys`] to `sql` (a step of its own so that a
-/// test can put `EXPLAIN` in front of it).
+/// Appends a statement of [`KeyStore::list_keys`] to `sql`: the segment of the page it reads,
+/// at most `limit` keys (a step of its own so that a test can put `EXPLAIN` in front of it).
 fn key_page(
     sql: &mut QueryBuilder<Postgres>,
     account_id: AccountId,
     query: &KeyQuery,
     now: OffsetDateTime,
+    segment: Segment<'_>,
+    limit: i64,
 ) {
     sql.push(concat!(
         "SELECT ",
@@ -76,8 +86,44 @@ fn key_page(
         " FROM api_keys WHERE account_id = "
     ));
     sql.push_bind(account_id.0);
-    if let Some(before) = query.before {
-        sql.push(" AND id < ").push_bind(before.0);
+    let order = query.order;
+    let column = nullable_column(order);
+    match segment.part {
+        Part::Every => {}
+        Part::Valued => {
+            sql.push(format_args!(" AND {column} IS NOT NULL"));
+        }
+        Part::Unvalued => {
+            sql.push(format_args!(" AND {column} IS NULL"));
+        }
+    }
+    // Strictly after the cursor in the order: (value, id) compared as a row, which a btree
+    // index on those columns reads as a range. The label is folded and compared under "C",
+    // as the index api_keys_by_account_label is.
+    let op = after_op(order);
+    match segment.after {
+        After::Start => {}
+        After::Id(id) => {
+            sql.push(" AND id").push(op).push_bind(id.0);
+        }
+        After::Label(label, id) => {
+            sql.push(" AND (lower(label COLLATE \"C\"), id)")
+                .push(op)
+                .push("(lower(CAST(")
+                .push_bind(label.to_owned())
+                .push(" AS text) COLLATE \"C\"), ")
+                .push_bind(id.0)
+                .push(")");
+        }
+        After::Time(at, id) => {
+            sql.push(format_args!(" AND ({column}, id)"))
+                .push(op)
+                .push("(")
+                .push_bind(pg_time(at))
+                .push(", ")
+                .push_bind(id.0)
+                .push(")");
+        }
     }
     if let Some(kind) = query.kind {
         sql.push(" AND kind = ").push_bind(kind.as_str());
@@ -117,8 +163,21 @@ fn key_page(
             .push_bind(search.to_owned())
             .push(")) > 0)");
     }
-    sql.push(" ORDER BY id DESC LIMIT ")
-        .push_bind(page_limit(query.limit));
+    let dir = direction(order);
+    match (segment.part, order.sort) {
+        (Part::Every, KeySort::Label) => {
+            sql.push(format_args!(
+                " ORDER BY lower(label COLLATE \"C\"){dir}, id{dir}"
+            ));
+        }
+        (Part::Valued, _) => {
+            sql.push(format_args!(" ORDER BY {column}{dir}, id{dir}"));
+        }
+        _ => {
+            sql.push(format_args!(" ORDER BY id{dir}"));
+        }
+    }
+    sql.push(" LIMIT ").push_bind(limit);
 }
 
 #[async_trait]
@@ -311,10 +370,23 @@ impl KeyStore for PostgresStore {
         query: &KeyQuery,
         now: OffsetDateTime,
     ) -> Result<Vec<KeyRecord>, StoreError> {
-        let mut sql = QueryBuilder::new("");
-        key_page(&mut sql, account_id, query, now);
-        let rows = sql.build().fetch_all(&self.pool).await.map_err(map_sqlx)?;
-        rows.iter().map(codec::key_from_row).collect()
+        let limit = page_limit(query.limit);
+        let mut page = Vec::new();
+        for segment in segments(query)? {
+            let room = limit - page.len() as i64;
+            if room <= 0 {
+                break;
+            }
+            let mut sql = QueryBuilder::new("");
+            key_page(&mut sql, account_id, query, now, segment, room);
+            let rows = sql.build().fetch_all(&self.pool).await.map_err(map_sqlx)?;
+            let keys = rows
+                .iter()
+                .map(codec::key_from_row)
+                .collect::<Result<Vec<_>, _>>()?;
+            extend_page(&mut page, keys);
+        }
+        Ok(page)
     }
 
     async fn record_last_used(&self, uses: &[(KeyId, OffsetDateTime)]) -> Result<(), StoreError> {

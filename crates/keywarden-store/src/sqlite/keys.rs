@@ -7,20 +7,29 @@
 //! decided inside that transaction; when it changes no row, [`explain_unchanged_key`] says why,
 //! and dropping the transaction gives the `change_seq` back.
 //!
-//! The key page lists newest first by id ("id < cursor ORDER BY id DESC LIMIT n"): ids are
-//! UUIDv7, so that is creation order, and `api_keys_by_account_newest` (migration 0002) makes
-//! a page one range scan. Optional filters are appended to the statement only when present,
-//! so each condition the planner sees is one it can use.
+//! The key page lists newest first by id by default ("id < cursor ORDER BY id DESC LIMIT n"):
+//! ids are UUIDv7, so that is creation order, and `api_keys_by_account_newest` (migration 0002)
+//! makes a page one range scan. The other orders (`key_pages.rs`) page from the cursor's
+//! `(value, id)` the same way, by label and by expiry on their own indexes (migration 0010);
+//! by last use the account's keys are sorted, since an index on a column the batched last-use
+//! writes change would cost every batch more than it saves the rare page in that order.
+//! Optional filters are appended to the statement only when present, so each condition the
+//! planner sees is one it can use.
 
 use super::codec::{self, id_text, key_columns, micros, opt_micros, scopes_json};
 use super::errors::map_sqlx;
 use super::{SqliteStore, commit, insert_events, insert_key, next_change_seq, page_limit};
+use crate::key_pages::{
+    After, Part, Segment, after_op, direction, extend_page, nullable_column, segments,
+};
 use crate::narrow_feed::policy_json;
 use async_trait::async_trait;
 use keywarden_core::audit::AuditEvent;
 use keywarden_core::ids::{AccountId, KeyId};
 use keywarden_core::key_record::{KeyRecord, KeyStatus};
-use keywarden_core::store::{KeyFilter, KeyQuery, KeyStore, KeyUpdate, Rotation, StoreError};
+use keywarden_core::store::{
+    KeyFilter, KeyQuery, KeySort, KeyStore, KeyUpdate, Rotation, StoreError,
+};
 use sqlx::sqlite::SqliteConnection;
 use sqlx::{QueryBuilder, Sqlite};
 use std::slice;
@@ -219,10 +228,23 @@ impl KeyStore for SqliteStore {
         query: &KeyQuery,
         now: OffsetDateTime,
     ) -> Result<Vec<KeyRecord>, StoreError> {
-        let mut sql = QueryBuilder::new("");
-        key_page(&mut sql, account_id, query, now)?;
-        let rows = sql.build().fetch_all(&self.pool).await.map_err(map_sqlx)?;
-        rows.iter().map(codec::key_from_row).collect()
+        let limit = page_limit(query.limit);
+        let mut page = Vec::new();
+        for segment in segments(query)? {
+            let room = limit - page.len() as i64;
+            if room <= 0 {
+                break;
+            }
+            let mut sql = QueryBuilder::new("");
+            key_page(&mut sql, account_id, query, now, segment, room)?;
+            let rows = sql.build().fetch_all(&self.pool).await.map_err(map_sqlx)?;
+            let keys = rows
+                .iter()
+                .map(codec::key_from_row)
+                .collect::<Result<Vec<_>, _>>()?;
+            extend_page(&mut page, keys);
+        }
+        Ok(page)
     }
 
     async fn record_last_used(&self, uses: &[(KeyId, OffsetDateTime)]) -> Result<(), StoreError> {
@@ -253,13 +275,16 @@ impl KeyStore for SqliteStore {
     }
 }
 
-/// Appends the statement of [`KeyStore::list_keys`] to `sql` (a step of its own so that a
-/// test can put `EXPLAIN QUERY PLAN` in front of it).
+/// Appends a statement of [`KeyStore::list_keys`] to `sql`: the segment of the page it reads,
+/// at most `limit` keys (a step of its own so that a test can put `EXPLAIN QUERY PLAN` in
+/// front of it).
 fn key_page(
     sql: &mut QueryBuilder<Sqlite>,
     account_id: AccountId,
     query: &KeyQuery,
     now: OffsetDateTime,
+    segment: Segment<'_>,
+    limit: i64,
 ) -> Result<(), StoreError> {
     sql.push(concat!(
         "SELECT ",
@@ -267,8 +292,43 @@ fn key_page(
         " FROM api_keys WHERE account_id = "
     ));
     sql.push_bind(id_text(account_id.0));
-    if let Some(before) = query.before {
-        sql.push(" AND id < ").push_bind(id_text(before.0));
+    let order = query.order;
+    let column = nullable_column(order);
+    match segment.part {
+        Part::Every => {}
+        Part::Valued => {
+            sql.push(format_args!(" AND {column} IS NOT NULL"));
+        }
+        Part::Unvalued => {
+            sql.push(format_args!(" AND {column} IS NULL"));
+        }
+    }
+    // Strictly after the cursor in the order: (value, id) compared as a row, which SQLite
+    // reads as a range of the index whose columns these are.
+    let op = after_op(order);
+    match segment.after {
+        After::Start => {}
+        After::Id(id) => {
+            sql.push(" AND id").push(op).push_bind(id_text(id.0));
+        }
+        After::Label(label, id) => {
+            sql.push(" AND (lower(label), id)")
+                .push(op)
+                .push("(lower(")
+                .push_bind(label.to_owned())
+                .push("), ")
+                .push_bind(id_text(id.0))
+                .push(")");
+        }
+        After::Time(at, id) => {
+            sql.push(format_args!(" AND ({column}, id)"))
+                .push(op)
+                .push("(")
+                .push_bind(micros(at)?)
+                .push(", ")
+                .push_bind(id_text(id.0))
+                .push(")");
+        }
     }
     if let Some(kind) = query.kind {
         sql.push(" AND kind = ").push_bind(kind.as_str());
@@ -308,8 +368,19 @@ fn key_page(
             .push_bind(search.to_owned())
             .push(")) > 0)");
     }
-    sql.push(" ORDER BY id DESC LIMIT ")
-        .push_bind(page_limit(query.limit));
+    let dir = direction(order);
+    match (segment.part, order.sort) {
+        (Part::Every, KeySort::Label) => {
+            sql.push(format_args!(" ORDER BY lower(label){dir}, id{dir}"));
+        }
+        (Part::Valued, _) => {
+            sql.push(format_args!(" ORDER BY {column}{dir}, id{dir}"));
+        }
+        _ => {
+            sql.push(format_args!(" ORDER BY id{dir}"));
+        }
+    }
+    sql.push(" LIMIT ").push_bind(limit);
     Ok(())
 }
 
@@ -337,50 +408,112 @@ async fn explain_unchanged_key(
 #[cfg(test)]
 mod tests {
     use super::key_page;
+    use crate::key_pages::segments;
     use crate::sqlite::{SqliteStore, query_plan};
     use keywarden_core::ids::{AccountId, KeyId};
     use keywarden_core::key_format::{KeyKind, Mode};
     use keywarden_core::key_record::KeyStatus;
-    use keywarden_core::store::KeyQuery;
+    use keywarden_core::store::{KeyOrder, KeyPosition, KeyQuery, KeySort, SortValue};
     use sqlx::QueryBuilder;
     use time::OffsetDateTime;
     use time::macros::datetime;
 
     const NOW: OffsetDateTime = datetime!(2026-03-01 12:00 UTC);
 
+    /// Every statement of every order, from the start and from a cursor (with and without a
+    /// value), filtered or not: the index each reads, and whether SQLite sorts rows itself.
     #[tokio::test]
     async fn key_pages_are_index_range_scans_without_sorting() {
         let store = SqliteStore::connect("sqlite::memory:").await.unwrap();
         let account = AccountId::new_at(NOW);
-        let key_queries = [
-            KeyQuery::default(),
-            KeyQuery {
-                before: Some(KeyId::new_at(NOW)),
+        let id = KeyId::new_at(NOW);
+        let filtered = |query: KeyQuery| KeyQuery {
+            kind: Some(KeyKind::Restricted),
+            mode: Some(Mode::Live),
+            status: Some(KeyStatus::Active),
+            search: Some("payroll".into()),
+            ..query
+        };
+        let mut checked = 0;
+        for order in KeyOrder::all() {
+            let values = match order.sort {
+                KeySort::CreatedAt => vec![SortValue::Id],
+                KeySort::Label => vec![SortValue::Label("Payroll".into())],
+                KeySort::ExpiresAt | KeySort::LastUsedAt => {
+                    vec![SortValue::Time(Some(NOW)), SortValue::Time(None)]
+                }
+            };
+            let mut queries = vec![KeyQuery {
+                order,
                 ..KeyQuery::default()
-            },
-            KeyQuery {
-                before: Some(KeyId::new_at(NOW)),
-                kind: Some(KeyKind::Restricted),
-                mode: Some(Mode::Live),
-                status: Some(KeyStatus::Active),
-                search: Some("payroll".into()),
+            }];
+            for value in values {
+                let after = Some(KeyPosition { value, id });
+                queries.push(KeyQuery {
+                    order,
+                    after: after.clone(),
+                    ..KeyQuery::default()
+                });
+                queries.push(filtered(KeyQuery {
+                    order,
+                    after,
+                    ..KeyQuery::default()
+                }));
+            }
+            queries.push(filtered(KeyQuery {
+                order,
                 ..KeyQuery::default()
-            },
-            KeyQuery {
+            }));
+            for query in queries {
+                for segment in segments(&query).unwrap() {
+                    let mut sql = QueryBuilder::new("EXPLAIN QUERY PLAN ");
+                    key_page(&mut sql, account, &query, NOW, segment, 50).unwrap();
+                    let plan = query_plan(&store, sql).await;
+                    let index = match (order.sort, segment.part) {
+                        (KeySort::Label, _) => "api_keys_by_account_label",
+                        (KeySort::ExpiresAt, _) => "api_keys_by_account_expiry",
+                        // Keys without a last use are paged by id.
+                        (_, crate::key_pages::Part::Unvalued) | (KeySort::CreatedAt, _) => {
+                            "api_keys_by_account_newest"
+                        }
+                        // Sorted: see the module's comment.
+                        (KeySort::LastUsedAt, _) => {
+                            assert!(plan.contains("INDEX api_keys_by_account"), "{plan}");
+                            checked += 1;
+                            continue;
+                        }
+                    };
+                    assert!(
+                        plan.contains(&format!("INDEX {index}")),
+                        "{query:?} {segment:?}: {plan}"
+                    );
+                    assert!(
+                        !plan.contains("TEMP B-TREE"),
+                        "{query:?} {segment:?}: {plan}"
+                    );
+                    checked += 1;
+                }
+            }
+        }
+        assert!(checked > 40, "{checked}");
+
+        // Only expired keys: SQLite may read just those from the expiry index (a range below
+        // now) and sort them, rather than read every key of the account in order.
+        for order in KeyOrder::all() {
+            let query = KeyQuery {
+                order,
                 status: Some(KeyStatus::Expired),
                 ..KeyQuery::default()
-            },
-        ];
-        for query in key_queries {
-            let query = KeyQuery { limit: 50, ..query };
-            let mut sql = QueryBuilder::new("EXPLAIN QUERY PLAN ");
-            key_page(&mut sql, account, &query, NOW).unwrap();
-            let plan = query_plan(&store, sql).await;
-            assert!(
-                plan.contains("INDEX api_keys_by_account_newest"),
-                "{query:?}: {plan}"
-            );
-            assert!(!plan.contains("TEMP B-TREE"), "{query:?}: {plan}");
+            };
+            for segment in segments(&query).unwrap() {
+                let mut sql = QueryBuilder::new("EXPLAIN QUERY PLAN ");
+                key_page(&mut sql, account, &query, NOW, segment, 50).unwrap();
+                let plan = query_plan(&store, sql).await;
+                assert!(
+                    plan.contains("INDEX api_keys_by_account"),
+                    "{query:?}: {plan}"
+                );
+            }
         }
     }
 }

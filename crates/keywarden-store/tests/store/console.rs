@@ -5,7 +5,9 @@
 use super::*;
 use keywarden_core::key_policy::{KeyPolicy, PolicyChanges};
 use keywarden_core::key_record::KeyStatus;
-use keywarden_core::store::{AuditQuery, KeyQuery, KeyUpdate, SecondFactorProof, TotpEnrolment};
+use keywarden_core::store::{
+    AuditQuery, KeyPosition, KeyQuery, KeyUpdate, SecondFactorProof, SortValue, TotpEnrolment,
+};
 
 /// A user added to an account with its event, created at `created` (so "oldest first" is
 /// defined).
@@ -73,6 +75,14 @@ async fn listed(
     keys.into_iter().map(|k| k.id).collect()
 }
 
+/// The cursor after `id` in the default order, newest first.
+fn after_id(id: KeyId) -> Option<KeyPosition> {
+    Some(KeyPosition {
+        value: SortValue::Id,
+        id,
+    })
+}
+
 fn newest_first(mut ids: Vec<KeyId>) -> Vec<KeyId> {
     ids.sort_unstable_by(|a, b| b.cmp(a));
     ids
@@ -118,7 +128,7 @@ pub(crate) async fn check_key_pages(store: &dyn Store) {
         let page = listed(store, a.id, &query, at(100)).await;
         assert_eq!(page.len(), expected, "pages of 10, 10, 5, then nothing");
         if let Some(last) = page.last() {
-            query.before = Some(*last);
+            query.after = after_id(*last);
         }
         seen.extend(page);
     }
@@ -130,7 +140,7 @@ pub(crate) async fn check_key_pages(store: &dyn Store) {
         ids
     );
     let after_oldest = KeyQuery {
-        before: ids.last().copied(),
+        after: ids.last().copied().and_then(after_id),
         ..page_query(10)
     };
     assert!(listed(store, a.id, &after_oldest, at(100)).await.is_empty());
@@ -145,9 +155,9 @@ pub(crate) async fn check_key_pages(store: &dyn Store) {
         .map(|k| k.id)
         .collect();
     assert_eq!(live.len(), 12);
-    let live_query = |before| KeyQuery {
+    let live_query = |before: Option<KeyId>| KeyQuery {
         mode: Some(Mode::Live),
-        before,
+        after: before.and_then(after_id),
         ..page_query(4)
     };
     let first = listed(store, a.id, &live_query(None), at(100)).await;
@@ -355,7 +365,7 @@ pub(crate) async fn check_key_search(store: &dyn Store) {
     let first = listed(store, a.id, &underscore, at(100)).await;
     assert_eq!(first.len(), 4);
     let second = KeyQuery {
-        before: first.last().copied(),
+        after: first.last().copied().and_then(after_id),
         ..underscore.clone()
     };
     let second = listed(store, a.id, &second, at(100)).await;
