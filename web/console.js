@@ -12,6 +12,7 @@ import { renderWebhooks } from './views/webhooks.js';
 import { renderKeyPage } from './views/key-page.js';
 import { renderUsage } from './views/usage.js';
 import { renderLeaks } from './views/leaks.js';
+import { renderCanaries } from './views/canaries.js';
 
 // `top` pages are listed above the Settings group; `keys` pages are for admins and developers
 // (hidden from members, who get a page that says so).
@@ -19,6 +20,7 @@ const ROUTES = {
   '#/usage': { title: 'Usage', icon: 'chart', render: renderUsage, top: true, keys: true },
   '#/settings/api': { title: 'API & Developers', icon: 'key', render: renderKeys },
   '#/settings/leaks': { title: 'Report a leak', icon: 'warning', render: renderLeaks, keys: true },
+  '#/settings/canaries': { title: 'Canary keys', icon: 'bell', render: renderCanaries, keys: true },
   '#/settings/security': { title: 'Security', icon: 'shield', render: renderSecurity },
   '#/settings/members': { title: 'Members', icon: 'users', render: renderMembers, admin: true },
   '#/settings/webhooks': { title: 'Webhooks', icon: 'bolt', render: renderWebhooks, admin: true },

@@ -68,6 +68,7 @@ const ICONS = {
   search: 'M11 18a7 7 0 1 0 0-14 7 7 0 0 0 0 14zm5-2l5 5',
   bolt: 'M13 2L4 14h7l-1 8 9-12h-7l1-8z',
   chart: 'M4 20h16M7 16v-5M12 16V6M17 16v-8',
+  bell: 'M6 16V11a6 6 0 0 1 12 0v5l2 2H4l2-2zM10 21h4',
 };
 
 export function icon(name, extraClass) {

@@ -10,6 +10,7 @@ const ACTIONS = [
   ['key.revoked', 'Key revoked'],
   ['key.updated', 'Key updated'],
   ['key.leaked', 'Key leaked'],
+  ['key.canary_used', 'Canary key used'],
   ['auth.sign_in', 'Signed in'],
   ['auth.sign_in_failed', 'Sign-in failed'],
   ['2fa.setup_started', '2FA setup started'],
@@ -31,7 +32,7 @@ const ACTIONS = [
 ];
 const ACTION_NAMES = Object.fromEntries(ACTIONS);
 const TONES = {
-  'key.revoked': 'red', 'key.leaked': 'red', 'auth.sign_in_failed': 'red', 'user.removed': 'red', 'key.rotated': 'amber', 'key.created': 'green', '2fa.enabled': 'green', '2fa.disabled': 'amber',
+  'key.revoked': 'red', 'key.leaked': 'red', 'key.canary_used': 'red', 'auth.sign_in_failed': 'red', 'user.removed': 'red', 'key.rotated': 'amber', 'key.created': 'green', '2fa.enabled': 'green', '2fa.disabled': 'amber',
   'webhook.endpoint_removed': 'red', 'webhook.secret_rotated': 'amber', 'webhook.endpoint_added': 'green',
 };
 const PAGE_SIZE = 25;

@@ -278,7 +278,8 @@ class KeysPage {
     const actions = [h('a.btn.ghost.small', { href: keyPageHash(key), 'aria-label': `Details of ${key.label}` }, 'Details')];
     const handingOver = inHandOver(key);
     if (key.kind === 'restricted' && !handingOver && (key.status === 'active' || key.status === 'expired' || key.status === 'rotated')) {
-      if (key.status === 'active') {
+      // A canary is never rotated (the server refuses it).
+      if (key.status === 'active' && !key.canary) {
         actions.push(h('button.btn.ghost.small', {
           type: 'button', 'aria-label': `Rotate ${key.label}`, dataset: { focusId: `rotate-${key.id}` },
           onclick: () => this.rotate({ what: `“${key.label}”`, hint: key.hint, path: `/v1/api-keys/${encodeURIComponent(key.id)}/rotate/`, method: 'POST', body: {}, label: key.label }),
@@ -720,9 +721,10 @@ function isoDay(daysAhead) {
 /**
  * The modal that shows a secret once. The secret lives only in this function's variable and
  * the read-only input; both are cleared, and the dialog removed from the page, when it closes.
- * `words` names what the secret is, for secrets other than API keys.
+ * `words` names what the secret is, for secrets other than API keys; `extra` (a node) follows
+ * the hint, e.g. what to do with the secret next.
  */
-export function showSecret({ title, secret, summary, mode, words = {} }) {
+export function showSecret({ title, secret, summary, mode, words = {}, extra = null }) {
   const {
     fieldLabel = 'API Secret Key',
     copyName = 'Copy the key to the clipboard',
@@ -765,6 +767,7 @@ export function showSecret({ title, secret, summary, mode, words = {} }) {
         h('div.secret-row', input, copy),
         status),
       h('p.hint', hint),
+      extra,
     ],
     actions: [done],
     size: 'wide',

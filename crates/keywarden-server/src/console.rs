@@ -65,7 +65,7 @@ impl Asset {
     }
 }
 
-static ASSETS: [Asset; 23] = [
+static ASSETS: [Asset; 24] = [
     Asset::new("/", HTML, include_bytes!("../../../web/index.html")),
     Asset::new(
         "/index.html",
@@ -155,6 +155,11 @@ static ASSETS: [Asset; 23] = [
         "/views/leaks.js",
         JS,
         include_bytes!("../../../web/views/leaks.js"),
+    ),
+    Asset::new(
+        "/views/canaries.js",
+        JS,
+        include_bytes!("../../../web/views/canaries.js"),
     ),
     Asset::new(
         "/favicon.svg",
