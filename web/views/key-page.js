@@ -1,6 +1,7 @@
 // One key's page (#/keys/<id>), reached from the key list: what the key is, how it has been
 // used (the chart, its addresses and products), the permissions it needs going by that use,
-// "Test a request", its limits and metadata, and revoking it.
+// "Test a request", its limits and metadata, and revoking it. A canary's page shows its trips
+// instead: a canary authorizes nothing, so it has no use, permissions or limits to show.
 
 import * as api from '../api.js';
 import {
@@ -13,6 +14,7 @@ import { explainPanel } from './explain.js';
 import { leakBanner } from './leaks.js';
 import { usageSection, usageParts, count } from './usage-chart.js';
 import { scopeChips, creatorName, twoFactorFirst, inHandOver } from './keys.js';
+import { canaryFacts, canaryTripsSection } from './canaries.js';
 
 export async function renderKeyPage(view, ctx, { id }) {
   if (!ctx.canManageKeys) {
@@ -55,7 +57,7 @@ class KeyPage {
   notFound() {
     document.title = 'Key not found · Keywarden';
     this.view.replaceChildren(
-      breadcrumb(),
+      breadcrumb(null),
       h('h1', { id: 'page-title', tabindex: '-1' }, 'Key not found'),
       h('p.lead', 'There is no key with this address in your account. It may have been mistyped, or belong to another account.'),
       h('p.section', h('a.btn.secondary', { href: '#/settings/api' }, 'Back to API & Developers')));
@@ -66,6 +68,16 @@ class KeyPage {
     const title = keyTitle(key);
     document.title = `${title} · Keywarden`;
     this.alertSlot.replaceChildren();
+    if (key.canary) {
+      this.view.replaceChildren(
+        this.header(key),
+        leakBanner(key),
+        this.alertSlot,
+        h('section.section.card.facts-section', { 'aria-label': 'About this canary' },
+          canaryFacts(key, (k) => creatorName(k, this.ctx.me.user))),
+        canaryTripsSection(key, this.ctx));
+      return;
+    }
     this.view.replaceChildren(
       this.header(key),
       leakBanner(key),
@@ -103,20 +115,21 @@ class KeyPage {
     const actions = [];
     const revocable = key.kind === 'restricted' && !inHandOver(key) && ['active', 'expired', 'rotated'].includes(key.status);
     if (revocable) {
-      const revoke = h('button.btn.secondary.danger-outline', { type: 'button', dataset: { focusId: `revoke-${key.id}` } }, 'Revoke key');
+      const revoke = h('button.btn.secondary.danger-outline', { type: 'button', dataset: { focusId: `revoke-${key.id}` } }, key.canary ? 'Revoke canary' : 'Revoke key');
       revoke.addEventListener('click', () => this.revoke());
       actions.push(revoke);
     }
     return h('header.page-header.key-header',
       h('div.key-header-main',
-        breadcrumb(),
+        breadcrumb(key),
         h('h1', { id: 'page-title', tabindex: '-1' }, keyTitle(key)),
         h('div.key-header-sub',
           h('code.key-header-hint', key.hint),
           h('div.badges',
             statusBadge(key.status),
             badge(key.type === 'test' ? 'Test' : 'Live', key.type === 'test' ? 'blue' : 'violet'),
-            badge(key.kind === 'standard' ? 'Standard' : 'Restricted', 'gray'),
+            // A canary says so with its own badge (among the policy badges).
+            key.canary ? null : badge(key.kind === 'standard' ? 'Standard' : 'Restricted', 'gray'),
             key.rotation_due && key.status === 'active' ? badge('Rotation due', 'amber') : null,
             inHandOver(key) ? badge('Hand-over', 'blue') : null,
             policyBadges(key)))),
@@ -241,9 +254,11 @@ class KeyPage {
   }
 }
 
-function breadcrumb() {
+/** The way back: to the canaries for a canary, else to the key list. */
+function breadcrumb(key) {
+  const [href, text] = key && key.canary ? ['#/settings/canaries', 'Canary keys'] : ['#/settings/api', 'API & Developers'];
   return h('nav.breadcrumb', { 'aria-label': 'Breadcrumb' },
-    h('a', { href: '#/settings/api' }, 'API & Developers'),
+    h('a', { href }, text),
     h('span.breadcrumb-sep', { 'aria-hidden': 'true' }, '/'));
 }
 

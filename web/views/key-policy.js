@@ -44,6 +44,11 @@ export function usageWords(usage) {
 /** Badges for the key list: text (never colour alone) with the details as a tooltip. */
 export function policyBadges(key) {
   const badges = [];
+  if (key.canary) {
+    const el = badge('Canary', 'amber');
+    el.title = 'A decoy key: it authorizes nothing, and every use of it is recorded';
+    badges.push(el);
+  }
   if (key.allowed_ips && key.allowed_ips.length) {
     const el = badge('IP-restricted', 'gray');
     el.title = `Only from ${plural(key.allowed_ips.length, 'address or range', 'addresses or ranges')}`;

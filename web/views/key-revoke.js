@@ -1,6 +1,7 @@
 // The revoke confirmation, from the key list and from a key's page: before the person
 // confirms, it says what the revocation would break (GET /v1/api-keys/{id}/impact/): how
-// often and from where the key was used lately, and which products it reached.
+// often and from where the key was used lately, and which products it reached (for a canary,
+// which authorizes nothing, only what revoking it changes).
 
 import * as api from '../api.js';
 import { h, icon, confirmDialog, formatNumber, formatDateTime, relative, timeEl, loading } from '../ui.js';
@@ -12,6 +13,15 @@ import { count, addressName } from './usage-chart.js';
  * be read the key can still be revoked (a leaked key must never wait for a report).
  */
 export function confirmRevoke(key, names = new Map()) {
+  // A canary was never used for anything: there is nothing it could break.
+  if (key.canary) {
+    return confirmDialog({
+      title: `Revoke “${key.label}”?`,
+      message: 'Revoking is immediate and cannot be undone. The canary is still answered as an unknown key, but new uses of it are no longer recorded. Revoke it when you take it out of the place where it was planted.',
+      details: [h('span.muted', 'Canary '), h('code', key.hint)],
+      confirmLabel: 'Revoke canary',
+    });
+  }
   const impact = h('div.impact', { 'aria-live': 'polite' }, loading('Checking how this key is used…'));
   api.get(`/v1/api-keys/${encodeURIComponent(key.id)}/impact/`)
     .then((answer) => impact.replaceChildren(...impactParts(answer, names)))

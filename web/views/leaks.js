@@ -20,6 +20,7 @@ function webAddress(url) {
 
 /** What became of a leaked key, in words. */
 function leakTitle(key) {
+  if (key.canary) return 'Found — a canary, left in place';
   if (key.status !== 'revoked') return 'Leaked — reported, not revoked';
   // Revoked by the report itself (the account's leak action), or by someone later.
   return key.revoked_at === key.leaked_at ? 'Leaked — revoked automatically' : 'Leaked — revoked';
@@ -40,9 +41,11 @@ export function leakBanner(key) {
   } else {
     where = h('span', 'Found in a pasted text or a report without an address.');
   }
-  const advice = key.status === 'revoked'
+  let advice = key.status === 'revoked'
     ? 'It no longer works. Give its users a new key, and remove the old one from where it was found.'
     : 'It still works: rotate or revoke it now, then remove it from where it was found.';
+  // A canary is meant to be found: a report leaves it active, recording every use.
+  if (key.canary) advice = 'A canary is meant to be found: it authorizes nothing and still records every use.';
   return h('div.leak-banner', { role: 'note', 'aria-label': leakTitle(key) },
     icon('warning'),
     h('div',
