@@ -121,7 +121,7 @@ test('every main screen passes an automated WCAG 2.1 AA audit', async ({ page, r
   await expect(page.locator('.chart-svg')).toBeVisible();
   await audit(page, 'the account usage page');
 
-  for (const screen of ['Report a leak', 'Security', 'Members', 'Webhooks', 'Audit log']) {
+  for (const screen of ['Report a leak', 'Canary keys', 'Security', 'Members', 'Webhooks', 'Audit log']) {
     await openSettings(page, screen);
     await audit(page, screen);
   }
