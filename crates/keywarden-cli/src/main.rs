@@ -41,6 +41,9 @@ fn main() -> std::process::ExitCode {
         eprintln!("keywarden: {e}");
         return std::process::ExitCode::FAILURE;
     }
+    // `ring` as rustls's process default, before anything connects: a crate that asks for the
+    // default instead of naming a provider would otherwise panic.
+    keywarden_server::tls::install_default_provider();
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -350,7 +350,7 @@ async fn a_whole_session_leaves_no_secret_in_the_log_or_the_database() {
     let test_key = account["keys"]["test"].as_str().unwrap().to_owned();
     let live_key = account["keys"]["live"].as_str().unwrap().to_owned();
     let server = serve(dir.path(), &[("KEYWARDEN_LOG_LEVEL", "debug")]).await;
-    let http = reqwest::Client::new();
+    let http = keywarden_testkit::http_client();
     let url = |path: &str| format!("{}{path}", server.base);
 
     let tokens: Value = json_of(
@@ -642,7 +642,7 @@ async fn a_key_the_cli_creates_works_on_the_running_server_at_once() {
         &format!("{PASSWORD}\n"),
         &env,
     ));
-    let http = reqwest::Client::new();
+    let http = keywarden_testkit::http_client();
     for mode in ["live", "test"] {
         let key = created["keys"][mode].as_str().unwrap();
         let reply = http

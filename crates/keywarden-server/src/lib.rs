@@ -10,7 +10,7 @@
 //! - [`verify`]: the verify wing, from the `Authorization` header to the verdict: forward-auth,
 //!   `POST /v1/verify/`, the route table and the in-memory key table.
 //! - [`tokens`]: console JWTs. [`client_addr`]: trusted proxies. [`background`]: work core
-//!   hands off the response path.
+//!   hands off the response path. [`tls`]: the TLS settings of outgoing HTTPS.
 //! - [`password_pool`]: argon2 on a fixed set of workers with a short queue (bounded memory).
 //! - [`error`]: the one mapping from failures to HTTP answers, and their documented responses.
 //!
@@ -41,6 +41,7 @@ pub mod request_shape;
 pub mod routes;
 pub mod startup;
 pub mod state;
+pub mod tls;
 pub mod tokens;
 pub mod trailing_slash;
 pub mod verify;

@@ -20,6 +20,19 @@ use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
 use time::macros::datetime;
 
+/// An HTTP client for tests (plain HTTP to the server under test).
+pub fn http_client() -> reqwest::Client {
+    http_client_builder().build().expect("an HTTP client")
+}
+
+/// A builder for a test's own HTTP client. reqwest is built without a TLS provider of its own,
+/// and asks rustls for the process default when it builds a client: this installs `ring` as
+/// the server binary does at start.
+pub fn http_client_builder() -> reqwest::ClientBuilder {
+    keywarden_server::tls::install_default_provider();
+    reqwest::Client::builder()
+}
+
 /// The password every seeded user has.
 pub const PASSWORD: &str = "correct horse battery staple";
 
@@ -202,7 +215,7 @@ impl TestServer {
             base,
             clock,
             state,
-            http: reqwest::Client::new(),
+            http: http_client(),
             dir,
             database,
             shutdown: Some(tx),

@@ -45,7 +45,7 @@ async fn terminated_backends_under_load_lose_nothing_and_both_instances_recover(
     create_acme(dir.path(), &env, &[]);
     let a = serve(dir.path(), &env).await;
     let b = serve(dir.path(), &env).await;
-    let http = reqwest::Client::new();
+    let http = keywarden_testkit::http_client();
     let signed_in: Value = http
         .post(format!("{}/v1/auth/token/", a.base))
         .json(&json!({ "email": "ada@example.com", "password": PASSWORD }))

@@ -51,7 +51,7 @@ async fn token(http: &reqwest::Client, base: &str) -> String {
 
 /// Creates keys and revokes some, until the process is killed under it.
 async fn work(base: String, token: String, seen: Arc<Mutex<Acknowledged>>) {
-    let http = reqwest::Client::new();
+    let http = keywarden_testkit::http_client();
     for n in 0u64.. {
         if n % 3 == 2 {
             let victim = {
@@ -104,7 +104,7 @@ async fn work(base: String, token: String, seen: Arc<Mutex<Acknowledged>>) {
 
 /// Every acknowledged key (of `only`, or all) is there, and answers as acknowledged.
 async fn check(base: &str, seen: &Acknowledged, only: Option<&[String]>) {
-    let http = reqwest::Client::new();
+    let http = keywarden_testkit::http_client();
     for (n, (id, secret)) in seen.keys.iter().enumerate() {
         if only.is_some_and(|ids| !ids.contains(id)) {
             continue;
@@ -148,7 +148,7 @@ async fn run(dir: &Path, env: &[(&str, &str)]) -> (usize, Acknowledged, Duration
     let mut last_cycle: Vec<String> = Vec::new();
     for _ in 0..cycles {
         let mut server = serve(dir, env).await;
-        let http = reqwest::Client::new();
+        let http = keywarden_testkit::http_client();
         // What the last cycle acknowledged survived its kill.
         let snapshot = seen.lock().unwrap().clone();
         check(&server.base, &snapshot, Some(&last_cycle)).await;

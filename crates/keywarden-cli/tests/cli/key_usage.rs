@@ -64,7 +64,7 @@ async fn usage_survives_a_restart_and_kill_9_loses_at_most_one_flush() {
     let database = format!("sqlite://{}", dir.path().join("keywarden.db").display());
     let env = environment(dir.path(), &database);
     create_acme(dir.path(), &borrowed(&env), &[]);
-    let http = reqwest::Client::new();
+    let http = keywarden_testkit::http_client();
 
     // Counted, written, then kill -9 and a restart: every count is still there.
     let server = serve(dir.path(), &borrowed(&env)).await;
@@ -153,7 +153,7 @@ async fn two_instances_counts_add_up_through_postgres() {
     create_acme(dir.path(), &borrowed(&env), &[]);
     let a = serve(dir.path(), &borrowed(&env)).await;
     let b = serve(dir.path(), &borrowed(&env)).await;
-    let http = reqwest::Client::new();
+    let http = keywarden_testkit::http_client();
     let (key, id) = new_key(&http, &a).await;
     // Interleaved, so both instances write batches for the same hour at about the same time.
     for n in 0..30 {

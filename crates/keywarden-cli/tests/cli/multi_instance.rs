@@ -45,7 +45,7 @@ async fn pair(dir: &Path, url: &str, extra: &[(&str, &str)]) -> Pair {
     json_out(&created);
     let a = serve(dir, &env).await;
     let b = serve(dir, &env).await;
-    let http = reqwest::Client::new();
+    let http = keywarden_testkit::http_client();
     let token: Value = json_of(
         http.post(format!("{}/v1/auth/token/", a.base))
             .json(&json!({ "email": "ada@example.com", "password": PASSWORD })),

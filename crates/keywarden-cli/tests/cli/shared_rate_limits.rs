@@ -30,7 +30,7 @@ async fn two_instances_share_one_rate_limit_through_redis() {
     create_acme(dir.path(), &env, &[]);
     let a = serve(dir.path(), &env).await;
     let b = serve(dir.path(), &env).await;
-    let http = reqwest::Client::new();
+    let http = keywarden_testkit::http_client();
     let token: Value = http
         .post(format!("{}/v1/auth/token/", a.base))
         .json(&json!({ "email": "ada@example.com", "password": PASSWORD }))

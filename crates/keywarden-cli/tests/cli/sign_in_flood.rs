@@ -79,7 +79,7 @@ async fn flood(
     let pid = server.child.id().unwrap();
     let stop = Arc::new(AtomicBool::new(false));
     let sampler = sample_rss(pid, stop.clone());
-    let http = reqwest::Client::builder()
+    let http = keywarden_testkit::http_client_builder()
         .pool_max_idle_per_host(0)
         .build()
         .unwrap();
@@ -172,7 +172,9 @@ async fn a_thousand_concurrent_wrong_sign_ins_keep_memory_bounded_and_the_limit_
             kb / 1024
         );
     }
-    let metrics = reqwest::get(format!("{}/metrics", server.base))
+    let metrics = keywarden_testkit::http_client()
+        .get(format!("{}/metrics", server.base))
+        .send()
         .await
         .unwrap()
         .text()

@@ -87,7 +87,7 @@ async fn a_usage_limit_holds_across_a_restart_and_loses_at_most_one_flush_to_kil
     let database = format!("sqlite://{}", dir.path().join("keywarden.db").display());
     let env = environment(dir.path(), &database);
     create_acme(dir.path(), &borrowed(&env), &[]);
-    let http = reqwest::Client::new();
+    let http = keywarden_testkit::http_client();
 
     // Counted, flushed, restarted after kill -9: the limit continues where it stood.
     let server = serve(dir.path(), &borrowed(&env)).await;
@@ -203,7 +203,7 @@ async fn two_instances_share_one_usage_limit_through_postgres() {
     create_acme(dir.path(), &borrowed(&env), &[]);
     let a = serve(dir.path(), &borrowed(&env)).await;
     let b = serve(dir.path(), &borrowed(&env)).await;
-    let http = reqwest::Client::new();
+    let http = keywarden_testkit::http_client();
     let key = limited_key(&http, &a, 30, "day").await;
     for _ in 0..10 {
         assert_eq!(verdict(&http, &a.base, &key).await["valid"], true);

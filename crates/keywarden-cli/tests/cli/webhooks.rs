@@ -298,7 +298,7 @@ async fn a_delivery_survives_kill_9_between_commit_and_delivery() {
     ];
     create_acme(dir.path(), &env, &["--without-keys"]);
     let receiver = Receiver::start(REFUSE).await;
-    let http = reqwest::Client::new();
+    let http = keywarden_testkit::http_client();
     let mut endpoint = None;
     let mut figures = Vec::new();
     for (round, moment) in [Moment::AtOnce, Moment::AfterARefusal, Moment::MidSend]
@@ -424,7 +424,7 @@ async fn two_instances_deliver_each_event_exactly_once() {
     let receiver = Receiver::start(ACCEPT).await;
     let a = serve(dir.path(), &env).await;
     let b = serve(dir.path(), &env).await;
-    let http = reqwest::Client::new();
+    let http = keywarden_testkit::http_client();
     let token = sign_in(&http, &a.base).await;
     let endpoint = add_endpoint(
         &http,

@@ -166,10 +166,14 @@ impl GitHubKeys {
         ) {
             (Some(path), _) => (Source::File, read_file(path)?),
             (None, Some(url)) => {
-                let client = reqwest::Client::builder()
-                    .timeout(FETCH_TIMEOUT)
-                    .user_agent(concat!("keywarden/", env!("CARGO_PKG_VERSION")))
-                    .build()
+                let client = crate::tls::http_client_builder()
+                    .map_err(crate::tls::ClientError::from)
+                    .and_then(|builder| {
+                        Ok(builder
+                            .timeout(FETCH_TIMEOUT)
+                            .user_agent(concat!("keywarden/", env!("CARGO_PKG_VERSION")))
+                            .build()?)
+                    })
                     .map_err(|e| format!("cannot build the HTTP client for {url}: {e}"))?;
                 let source = Source::Url {
                     url: url.clone(),

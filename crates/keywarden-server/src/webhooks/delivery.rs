@@ -141,8 +141,8 @@ impl WebhookWorker {
         clock: Arc<dyn Clock>,
         catalog: Arc<Catalog>,
         seal: SecretSeal,
-    ) -> Result<Self, reqwest::Error> {
-        let client = reqwest::Client::builder()
+    ) -> Result<Self, crate::tls::ClientError> {
+        let client = crate::tls::http_client_builder()?
             .redirect(reqwest::redirect::Policy::none())
             .timeout(Duration::from_secs(WebhooksConfig::REQUEST_TIMEOUT_SECS))
             .connect_timeout(Duration::from_secs(5))

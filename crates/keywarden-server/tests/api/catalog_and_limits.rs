@@ -58,7 +58,7 @@ async fn a_100_kb_body_is_a_json_413_and_creates_nothing() {
     let account = server.account("Acme").await;
     let (token, _) = server.sign_in(&account.admin_email).await;
     // A new connection per request: the server may close one after answering early.
-    let http = reqwest::Client::builder()
+    let http = keywarden_testkit::http_client_builder()
         .pool_max_idle_per_host(0)
         .build()
         .unwrap();

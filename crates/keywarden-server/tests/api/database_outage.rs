@@ -70,7 +70,7 @@ async fn call(
     token: Option<&str>,
     body: Option<Value>,
 ) -> (u16, Option<String>, Value) {
-    let mut request = reqwest::Client::new().request(method, server.url(path));
+    let mut request = keywarden_testkit::http_client().request(method, server.url(path));
     if let Some(token) = token {
         request = request.bearer_auth(token);
     }

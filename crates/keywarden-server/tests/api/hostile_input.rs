@@ -300,7 +300,7 @@ fn header(rng: &mut Rng) -> (HeaderName, Vec<u8>) {
 /// send the next request into that closing connection and see a transport error that says
 /// nothing about the answer under test.
 fn fresh_connections() -> reqwest::Client {
-    reqwest::Client::builder()
+    keywarden_testkit::http_client_builder()
         .pool_max_idle_per_host(0)
         .build()
         .unwrap()

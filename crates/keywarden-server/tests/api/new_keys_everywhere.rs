@@ -53,7 +53,7 @@ async fn a_key_written_elsewhere_works_on_the_very_next_request() {
         reply.header("x-keywarden-key-id"),
         Some(record.id.to_string().as_str())
     );
-    let verdict: Value = reqwest::Client::new()
+    let verdict: Value = keywarden_testkit::http_client()
         .post(server.url("/v1/verify/"))
         .json(&json!({ "key": verified, "scope": "asset:read" }))
         .send()
@@ -90,7 +90,7 @@ async fn a_flood_of_random_keys_costs_at_most_one_feed_read_per_interval() {
             // A header value: no traffic leaves the machine.
             let client = format!("2001:db8::{i:x}");
             tokio::spawn(async move {
-                reqwest::Client::new()
+                keywarden_testkit::http_client()
                     .get(server_url)
                     .header("Authorization", api_key(key.expose()))
                     .header("X-Forwarded-For", client)

@@ -16,7 +16,7 @@ fn address(server: &TestServer) -> String {
 
 /// Latencies of `n` forward-auth requests made one after the other, sorted.
 async fn latencies(server: &TestServer, key: &str, n: usize) -> Vec<Duration> {
-    let http = reqwest::Client::new();
+    let http = keywarden_testkit::http_client();
     let mut out = Vec::with_capacity(n);
     for _ in 0..n {
         let started = Instant::now();

@@ -515,7 +515,9 @@ pub async fn enable_two_factor(server: &TestServer, token: &str) -> (String, Vec
 
 /// The value of a `/metrics` series without labels.
 pub async fn metric(server: &TestServer, name: &str) -> u64 {
-    let text = reqwest::get(server.url("/metrics"))
+    let text = keywarden_testkit::http_client()
+        .get(server.url("/metrics"))
+        .send()
         .await
         .expect("metrics")
         .text()
