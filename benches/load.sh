@@ -9,7 +9,8 @@
 #
 # What it does, all on 127.0.0.1 and bounded in time (every load run has a duration and a
 # `timeout`; servers are stopped on exit):
-# 1. builds `keywarden` and the examples `seed_keys` and `bare_ceiling` in release mode;
+# 1. builds `keywarden` and the examples `seed_keys` and `bare_ceiling` in the `dist` profile
+#    (release with thin LTO, what is deployed; PROFILE=release measures the quickstart's build);
 # 2. seeds a SQLite database (production durability: WAL, synchronous = FULL) with KEYS keys
 #    through `examples/seed_keys.rs` (batches of 10,000 through the Store trait), which also
 #    writes the sample keys: valid (a standard live key), revoked, unknown, malformed;
@@ -56,6 +57,7 @@ else
     MEMORY_KEYS=${MEMORY_KEYS-1000000}
 fi
 CONNS=${CONNS:-16}
+PROFILE=${PROFILE:-dist}
 PORT_BASE=${PORT_BASE:-18080}
 KW_PORT=$PORT_BASE
 CEILING_PORT=$((PORT_BASE + 1))
@@ -81,13 +83,13 @@ OHA=${OHA:-$(command -v oha || true)}
 
 echo "# keywarden load test, $(date -u +%Y-%m-%dT%H:%MZ)"
 echo "# machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), load average $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "# keys=$KEYS runs=$RUNS duration=$DURATION conns=$CONNS rates='${RATES}' smoke=${SMOKE:-0}; raw output in $RESULTS"
+echo "# profile=$PROFILE keys=$KEYS runs=$RUNS duration=$DURATION conns=$CONNS rates='${RATES}' smoke=${SMOKE:-0}; raw output in $RESULTS"
 
 # --- 1. build -------------------------------------------------------------------------------
-echo "# building (release)"
-cargo build --release --quiet -p keywarden-cli
-cargo build --release --quiet -p keywarden-server --example seed_keys --example bare_ceiling
-BIN=$repo/target/release
+echo "# building (profile $PROFILE)"
+cargo build --profile "$PROFILE" --quiet -p keywarden-cli
+cargo build --profile "$PROFILE" --quiet -p keywarden-server --example seed_keys --example bare_ceiling
+BIN=$repo/target/$PROFILE
 [ -x "$BIN/keywarden" ] || { echo "no $BIN/keywarden" >&2; exit 2; }
 
 # --- helpers ----------------------------------------------------------------------------------

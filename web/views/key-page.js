@@ -13,7 +13,7 @@ import { confirmRevoke } from './key-revoke.js';
 import { explainPanel } from './explain.js';
 import { leakBanner } from './leaks.js';
 import { usageSection, usageParts, count } from './usage-chart.js';
-import { scopeChips, creatorName, twoFactorFirst, inHandOver } from './keys.js';
+import { scopeChips, creatorName, twoFactorFirst, inHandOver, expiresSoonBadge } from './keys.js';
 import { canaryFacts, canaryTripsSection } from './canaries.js';
 
 export async function renderKeyPage(view, ctx, { id }) {
@@ -132,6 +132,7 @@ class KeyPage {
             key.canary ? null : badge(key.kind === 'standard' ? 'Standard' : 'Restricted', 'gray'),
             key.rotation_due && key.status === 'active' ? badge('Rotation due', 'amber') : null,
             inHandOver(key) ? badge('Hand-over', 'blue') : null,
+            expiresSoonBadge(key),
             policyBadges(key)))),
       actions.length ? h('div.page-actions', actions) : null);
   }

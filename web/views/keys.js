@@ -310,7 +310,7 @@ class KeysPage {
         leakBanner(key)),
       h('td', { dataset: { label: 'Status' } }, statusBadge(key.status),
         key.rotation_due && key.status === 'active' ? badge('Rotation due', 'amber') : null,
-        expiresSoon(key) ? h('span.badge.badge-amber', { title: `Stops working ${formatDateTime(key.expires_at)}` }, 'Expires soon') : null,
+        expiresSoonBadge(key),
         handingOver ? badge('Hand-over', 'blue') : null),
       h('td', { dataset: { label: 'Permissions' } }, this.scopeChips(key)),
       h('td', { dataset: { label: 'Expires' } }, expires),
@@ -704,6 +704,13 @@ function expiresSoon(key) {
   if (key.status !== 'active' || !key.expires_at) return false;
   const left = new Date(key.expires_at).getTime() - Date.now();
   return left > 0 && left <= EXPIRES_SOON_MS;
+}
+
+/** The "Expires soon" badge, with the time it stops working, for a key that does; else nothing. */
+export function expiresSoonBadge(key) {
+  return expiresSoon(key)
+    ? h('span.badge.badge-amber', { title: `Stops working ${formatDateTime(key.expires_at)}` }, 'Expires soon')
+    : null;
 }
 
 /** A rotated key whose hand-over period has not ended: it still works. */

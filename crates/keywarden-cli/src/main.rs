@@ -12,6 +12,9 @@ use cli::{Cli, Command};
 use keywarden_core::{OsRandom, SystemClock};
 use keywarden_server::config::{Config, LogFormat};
 use std::sync::Arc;
+use tracing_subscriber::filter::{LevelFilter, Targets};
+use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::util::SubscriberInitExt as _;
 
 fn main() -> std::process::ExitCode {
     // `scan` reads no configuration: it runs before the .env file is loaded (a repository
@@ -113,17 +116,29 @@ fn init_logging(config: &Config, quiet: bool) {
     } else {
         config.log_level.as_str()
     };
-    let filter = tracing_subscriber::EnvFilter::try_new(level)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // `Targets` takes `info` or `info,keywarden_server=debug`, the forms the configuration
+    // documents; `EnvFilter`'s span and field filters would cost a regex engine in the build.
+    let (filter, unusable) = match level.parse::<Targets>() {
+        Ok(filter) => (filter, None),
+        Err(e) => (Targets::new().with_default(LevelFilter::INFO), Some(e)),
+    };
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    // The builder's own ceiling is info: lift it, `filter` decides.
     let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+        .with_max_level(LevelFilter::TRACE)
         .with_ansi(ansi)
         .with_writer(std::io::stderr);
     let _ = match config.log_format {
-        LogFormat::Text => builder.try_init(),
-        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Text => builder.finish().with(filter).try_init(),
+        LogFormat::Json => builder.json().finish().with(filter).try_init(),
     };
+    if let Some(e) = unusable {
+        tracing::warn!(
+            log_level = level,
+            error = %e,
+            "log_level is not a filter (use a level, e.g. info, or info,keywarden_server=debug); logging at info"
+        );
+    }
 }
 
 /// Completes on SIGTERM or Ctrl-C; in-flight requests then finish before the process exits.

@@ -663,6 +663,39 @@ async fn a_key_the_cli_creates_works_on_the_running_server_at_once() {
     assert!(status.success());
 }
 
+/// `log_level` is a level and `target=level` pairs; a value that is no such filter is said,
+/// once, and logging goes on at info.
+#[test]
+fn a_log_level_that_is_not_a_filter_is_said() {
+    let dir = tempfile::tempdir().unwrap();
+    let create = |email: &str, level: &str| {
+        let output = keywarden(
+            dir.path(),
+            &[
+                "admin",
+                "create-account",
+                "--name",
+                "Acme",
+                "--email",
+                email,
+                "--password-stdin",
+            ],
+            &format!("{PASSWORD}\n"),
+            &[("KEYWARDEN_LOG_LEVEL", level)],
+        );
+        assert!(output.status.success());
+        String::from_utf8_lossy(&output.stderr).into_owned()
+    };
+    let wrong = create("ada@example.com", "keywarden=loud");
+    assert!(
+        wrong.contains("log_level is not a filter") && wrong.contains(" WARN "),
+        "{wrong}"
+    );
+    let off = create("bob@example.com", "off");
+    assert!(!off.contains(" WARN ") && !off.contains(" INFO "), "{off}");
+    assert!(off.contains("shown once"), "{off}");
+}
+
 /// What a newcomer meets at the command line: admin output without log lines, the same
 /// `--database-url` for admin as for serve, and a wrong listen address answered with an example.
 #[test]

@@ -215,6 +215,36 @@ test('the key list filters by status, type and mode, searches on the server, and
   await expect(pager.getByRole('button', { name: 'Next →' })).toHaveCount(0);
 });
 
+test('a key that stops working within a week says so, in the list and on its own page', async ({ page, request }) => {
+  const token = await (await request.post('/v1/auth/token/', { data: { email: USERS.admin.email, password: USERS.admin.password } })).json();
+  const auth = { Authorization: `Bearer ${token.access}` };
+  const create = async (label, days) => {
+    const expiresAt = new Date(Date.now() + days * 86_400_000).toISOString();
+    const created = await request.post('/v1/api-keys/', { headers: auth, data: { label, type: 'test', scopes: ['asset:read'], expires_at: expiresAt } });
+    expect(created.status()).toBe(201);
+    return (await created.json()).id;
+  };
+  const soon = await create('Expiring-In-3-Days', 3);
+  await create('Expiring-In-30-Days', 30);
+  const revoked = await create('Revoked-In-3-Days', 3);
+  expect((await request.delete(`/v1/api-keys/${revoked}/`, { headers: auth })).status()).toBe(200);
+
+  await signIn(page, USERS.admin);
+  const badgeOf = (row) => row.locator('.badge', { hasText: 'Expires soon' });
+  const soonBadge = badgeOf(page.getByRole('row', { name: /Expiring-In-3-Days/ }));
+  await expect(soonBadge).toBeVisible();
+  await expect(soonBadge).toHaveAttribute('title', /^Stops working /);
+  await expect(badgeOf(page.getByRole('row', { name: /Expiring-In-30-Days/ }))).toHaveCount(0);
+  await expect(badgeOf(page.getByRole('row', { name: /Revoked-In-3-Days/ }))).toHaveCount(0);
+
+  // The key's own page carries the same badge, with the same time as its list row.
+  const title = await soonBadge.getAttribute('title');
+  await page.goto(`/#/keys/${soon}`);
+  const header = page.locator('header.key-header');
+  await expect(header.getByRole('heading', { name: 'Expiring-In-3-Days' })).toBeVisible();
+  await expect(header.locator('.badge', { hasText: 'Expires soon' })).toHaveAttribute('title', title);
+});
+
 test('dialogs keep focus inside, close on Escape and give focus back', async ({ page }) => {
   await signIn(page, USERS.developer);
   // A developer cannot list the members, but sees who created each key by email.

@@ -41,6 +41,21 @@ pub struct CanaryPresentation {
     pub at: OffsetDateTime,
 }
 
+impl CanaryPresentation {
+    /// The presenter's texts kept short and on one line. Done where a presentation is taken, so
+    /// that a queue of them stays small whatever the attacker sends; doing it again is harmless.
+    #[must_use]
+    pub fn clipped(self) -> Self {
+        let clip = |text: Option<String>, max| text.map(|t| printable(&t, max));
+        Self {
+            user_agent: clip(self.user_agent, MAX_USER_AGENT),
+            method: clip(self.method, MAX_METHOD),
+            uri: clip(self.uri, MAX_URI),
+            ..self
+        }
+    }
+}
+
 impl AccountService {
     /// Records a canary's presentation: its `key.canary_used` event and one more trip, in one
     /// transaction. A key that is no longer a canary of that account is `NotFound`.
@@ -49,29 +64,21 @@ impl AccountService {
         if !key.policy.canary {
             return Err(DomainError::NotFound("key"));
         }
-        let user_agent = trip
-            .user_agent
-            .as_deref()
-            .map(|ua| printable(ua, MAX_USER_AGENT));
+        let trip = trip.clone().clipped();
         let mut detail = format!("canary {} presented from {}", key.hint, trip.client);
-        if let Some(ua) = &user_agent {
+        if let Some(ua) = &trip.user_agent {
             let _ = write!(detail, " ({ua})");
         }
         match (&trip.method, &trip.uri) {
             (Some(method), Some(uri)) => {
-                let _ = write!(
-                    detail,
-                    ": {} {}",
-                    printable(method, MAX_METHOD),
-                    printable(uri, MAX_URI)
-                );
+                let _ = write!(detail, ": {method} {uri}");
             }
             // POST /v1/verify/ names no original request.
             _ => detail.push_str(" to the verify endpoint"),
         }
         let actor = Actor {
             ip: Some(trip.client.to_string()),
-            user_agent,
+            user_agent: trip.user_agent,
             ..Actor::system()
         };
         let event = self.event(

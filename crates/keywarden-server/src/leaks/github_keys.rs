@@ -18,9 +18,9 @@ use crate::config::LeaksConfig;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use keywarden_core::Clock;
-use p256::ecdsa::signature::Verifier;
-use p256::ecdsa::{Signature, VerifyingKey};
-use p256::pkcs8::DecodePublicKey;
+use ring::signature::{ECDSA_P256_SHA256_ASN1, UnparsedPublicKey};
+use rustls::pki_types::SubjectPublicKeyInfoDer;
+use rustls::pki_types::pem::PemObject;
 use serde::Deserialize;
 use std::collections::HashMap;
 use std::path::Path;
@@ -52,9 +52,67 @@ struct DocumentKey {
     key: String,
 }
 
+/// The DER of a P-256 `SubjectPublicKeyInfo` up to its point: a SEQUENCE of the algorithm
+/// (id-ecPublicKey, prime256v1) and a BIT STRING of 66 bytes. DER has one encoding for each
+/// value, so every P-256 public key with an uncompressed point (GitHub's form) starts so.
+const P256_SPKI_PREFIX: [u8; 26] = [
+    0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x08, 0x2a,
+    0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00,
+];
+
+/// A P-256 public key: its uncompressed point (`04 || x || y`), which `ring` checks is on the
+/// curve when it verifies.
+#[derive(Clone, Debug)]
+struct P256Key(Vec<u8>);
+
+impl P256Key {
+    /// The key of a PEM `PUBLIC KEY`.
+    fn from_pem(pem: &str) -> Result<Self, String> {
+        let der = SubjectPublicKeyInfoDer::from_pem_slice(pem.as_bytes())
+            .map_err(|e| format!("not a PEM public key: {e}"))?;
+        match der.as_ref().strip_prefix(&P256_SPKI_PREFIX[..]) {
+            Some(point) if point.len() == 65 && point.first() == Some(&0x04) => {
+                Ok(Self(point.to_vec()))
+            }
+            _ => Err("not a P-256 public key with an uncompressed point".into()),
+        }
+    }
+
+    /// Whether `signature` (DER) is this key's ECDSA/SHA-256 signature of `message`.
+    fn verifies(&self, message: &[u8], signature: &[u8]) -> bool {
+        UnparsedPublicKey::new(&ECDSA_P256_SHA256_ASN1, &self.0)
+            .verify(message, signature)
+            .is_ok()
+    }
+}
+
+/// Whether `der` has the shape of an ECDSA P-256 signature, `SEQUENCE { r INTEGER, s INTEGER }`
+/// with each integer at most 33 bytes, so that a garbled header is told apart from a signature
+/// that does not verify. (`ring` checks the values themselves.)
+fn is_signature_shaped(der: &[u8]) -> bool {
+    let [0x30, len, rest @ ..] = der else {
+        return false;
+    };
+    if usize::from(*len) != rest.len() {
+        return false;
+    }
+    let mut rest = rest;
+    for _ in 0..2 {
+        let [0x02, n, tail @ ..] = rest else {
+            return false;
+        };
+        let n = usize::from(*n);
+        if n == 0 || n > 33 || tail.len() < n {
+            return false;
+        }
+        rest = tail.get(n..).unwrap_or_default();
+    }
+    rest.is_empty()
+}
+
 /// Usable public keys by identifier.
 #[derive(Clone, Debug, Default)]
-pub struct KeySet(HashMap<String, VerifyingKey>);
+pub struct KeySet(HashMap<String, P256Key>);
 
 impl KeySet {
     /// The P-256 keys of a document in GitHub's shape. Entries that are not P-256 public keys are
@@ -65,9 +123,9 @@ impl KeySet {
         })?;
         let mut keys = HashMap::new();
         for entry in document.public_keys {
-            match p256::PublicKey::from_public_key_pem(entry.key.trim()) {
+            match P256Key::from_pem(entry.key.trim()) {
                 Ok(key) => {
-                    keys.insert(entry.key_identifier, VerifyingKey::from(&key));
+                    keys.insert(entry.key_identifier, key);
                 }
                 Err(e) => tracing::warn!(
                     key_identifier = %entry.key_identifier,
@@ -215,11 +273,16 @@ impl GitHubKeys {
         let der = STANDARD
             .decode(signature)
             .map_err(|_| SignatureProblem::Malformed)?;
-        let signature = Signature::from_der(&der).map_err(|_| SignatureProblem::Malformed)?;
+        if !is_signature_shaped(&der) {
+            return Err(SignatureProblem::Malformed);
+        }
         let keys = self.keys_for(key_id).await;
         let key = keys.0.get(key_id).ok_or(SignatureProblem::UnknownKey)?;
-        key.verify(body, &signature)
-            .map_err(|_| SignatureProblem::Invalid)
+        if key.verifies(body, &der) {
+            Ok(())
+        } else {
+            Err(SignatureProblem::Invalid)
+        }
     }
 
     /// The set to check `key_id` against, fetched again first if the module's rules say so.
@@ -291,8 +354,8 @@ async fn fetch(client: &reqwest::Client, url: &str) -> Result<KeySet, String> {
 mod tests {
     use super::*;
     use keywarden_core::ManualClock;
-    use p256::ecdsa::SigningKey;
     use p256::ecdsa::signature::Signer;
+    use p256::ecdsa::{Signature, SigningKey};
     use p256::elliptic_curve::Generate;
     use p256::pkcs8::{EncodePublicKey, LineEnding};
     use time::macros::datetime;
@@ -369,6 +432,33 @@ mod tests {
             keys.verify(Some("k1"), Some(&other), body).await,
             Err(SignatureProblem::Invalid)
         );
+    }
+
+    #[test]
+    fn a_signature_is_told_from_garbage_by_its_shape() {
+        let key = SigningKey::generate();
+        for n in 0..20u8 {
+            let signature: Signature = key.sign(&[n]);
+            let der = signature.to_der();
+            assert!(is_signature_shaped(der.as_bytes()));
+        }
+        let signature: Signature = key.sign(b"x");
+        let good = signature.to_der().as_bytes().to_vec();
+        let mut long_r = vec![0x30, 0x27, 0x02, 0x22];
+        long_r.extend([1; 34]);
+        long_r.extend([0x02, 0x01, 0x01]);
+        for bad in [
+            &[][..],
+            &[0x30, 0x00],
+            &[0x30, 0x03, 0x02, 0x01, 0x01],
+            &[0x30, 0x06, 0x02, 0x01, 0x01, 0x02, 0x00, 0x00],
+            &[0x31, 0x06, 0x02, 0x01, 0x01, 0x02, 0x01, 0x01],
+            &long_r,
+            &good[..good.len() - 1],
+            &[&good[..], &[0]].concat(),
+        ] {
+            assert!(!is_signature_shaped(bad), "{bad:02x?}");
+        }
     }
 
     #[test]

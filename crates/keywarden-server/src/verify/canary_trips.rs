@@ -93,7 +93,8 @@ impl CanaryTrips {
             uri,
             at: OffsetDateTime::from_unix_timestamp_nanos(i128::from(now_ms) * 1_000_000)
                 .unwrap_or(OffsetDateTime::UNIX_EPOCH),
-        };
+        }
+        .clipped();
         if self.queue.try_send(presentation).is_err() {
             self.dropped.fetch_add(1, Ordering::Relaxed);
         }
@@ -209,6 +210,33 @@ mod tests {
             ]
         );
         assert_eq!(trips.dropped(), 0);
+    }
+
+    #[test]
+    fn what_the_presenter_sent_is_queued_short() {
+        let (trips, mut queued) = CanaryTrips::new();
+        let huge = "A".repeat(64 * 1024);
+        let client = IpAddr::V4(Ipv4Addr::new(203, 0, 113, 9));
+        trips.note(
+            key(1),
+            AccountId(uuid::Uuid::from_u128(9)),
+            client,
+            0,
+            || Presented {
+                user_agent: Some(huge.clone()),
+                method: Some(huge.clone()),
+                uri: Some(format!("/{huge}")),
+            },
+        );
+        let queued = queued.try_recv().expect("the first presentation is queued");
+        let chars = |text: Option<String>| text.map_or(0, |t| t.chars().count());
+        assert_eq!(
+            chars(queued.user_agent),
+            257,
+            "256 characters and an ellipsis"
+        );
+        assert_eq!(chars(queued.method), 17);
+        assert_eq!(chars(queued.uri), 513);
     }
 
     #[test]

@@ -49,6 +49,14 @@ async fn present(server: &TestServer, client: &str, agent: &str, key: &str, uri:
     .await
 }
 
+/// Presents `key` to forward-auth for `client` (curl, `/v1/customers/`) and checks the answer is
+/// an unknown key's.
+async fn assert_answered_as_unknown(server: &TestServer, client: &str, key: &str) {
+    let reply = present(server, client, "curl/8.5.0", key, "/v1/customers/").await;
+    reply.assert_error(401);
+    reply.assert_body(&json!({ "detail": "Invalid API Key", "code": "key_not_found" }));
+}
+
 /// Every header of an answer except its date, as (name, value) pairs in order.
 fn headers_of(reply: &Reply) -> Vec<(String, String)> {
     let mut headers: Vec<(String, String)> = reply
@@ -322,29 +330,13 @@ async fn a_canary_holds_nothing_can_be_given_nothing_and_stays_silent_when_retir
     );
 
     // Still a canary after all that: answered as unknown, and recorded.
-    let reply = present(
-        &server,
-        "203.0.113.7",
-        "curl/8.5.0",
-        &canary,
-        "/v1/customers/",
-    )
-    .await;
-    reply.assert_body(&json!({ "detail": "Invalid API Key", "code": "key_not_found" }));
+    assert_answered_as_unknown(&server, "203.0.113.7", &canary).await;
     assert_eq!(wait_for_trips(&server, acme.id, 1).await.len(), 1);
 
     // Retired (revoked): still answered as unknown — never "revoked", which would tell an
     // intruder it was once a real key — and no longer recorded.
     assert_eq!(delete(&server, &admin, &path).await.status, 200);
-    let reply = present(
-        &server,
-        "192.0.2.1",
-        "curl/8.5.0",
-        &canary,
-        "/v1/customers/",
-    )
-    .await;
-    reply.assert_body(&json!({ "detail": "Invalid API Key", "code": "key_not_found" }));
+    assert_answered_as_unknown(&server, "192.0.2.1", &canary).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(trips(&server, acme.id).await.len(), 1);
 }
@@ -365,15 +357,7 @@ async fn a_canary_reported_leaked_is_recorded_but_left_in_place() {
         "a canary is meant to be found"
     );
     assert!(shown.body["leaked_at"].is_string(), "{}", shown.text);
-    let reply = present(
-        &server,
-        "203.0.113.7",
-        "curl/8.5.0",
-        &canary,
-        "/v1/customers/",
-    )
-    .await;
-    reply.assert_body(&json!({ "detail": "Invalid API Key", "code": "key_not_found" }));
+    assert_answered_as_unknown(&server, "203.0.113.7", &canary).await;
     assert_eq!(wait_for_trips(&server, acme.id, 1).await.len(), 1);
 }
 
