@@ -9,8 +9,8 @@
 #
 # What it does, all on 127.0.0.1 and bounded in time (every load run has a duration and a
 # `timeout`; servers are stopped on exit):
-# 1. builds `keywarden` and the examples `seed_keys` and `bare_ceiling` in the `dist` profile
-#    (release with thin LTO, what is deployed; PROFILE=release measures the quickstart's build);
+# 1. builds `keywarden` and the examples `seed_keys` and `bare_ceiling` in release mode (or in
+#    the cargo profile PROFILE names);
 # 2. seeds a SQLite database (production durability: WAL, synchronous = FULL) with KEYS keys
 #    through `examples/seed_keys.rs` (batches of 10,000 through the Store trait), which also
 #    writes the sample keys: valid (a standard live key), revoked, unknown, malformed;
@@ -57,7 +57,7 @@ else
     MEMORY_KEYS=${MEMORY_KEYS-1000000}
 fi
 CONNS=${CONNS:-16}
-PROFILE=${PROFILE:-dist}
+PROFILE=${PROFILE:-release}
 PORT_BASE=${PORT_BASE:-18080}
 KW_PORT=$PORT_BASE
 CEILING_PORT=$((PORT_BASE + 1))

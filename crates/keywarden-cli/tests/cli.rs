@@ -65,7 +65,9 @@ fn json_out(output: &Output) -> Value {
     serde_json::from_slice(&output.stdout).expect("stdout is JSON")
 }
 
-fn create_account(dir: &Path, email: &str, extra: &[&str]) -> Value {
+/// `admin create-account` for Acme with `email` and the password on standard input, in `dir`
+/// with `env`.
+fn run_create_account(dir: &Path, email: &str, extra: &[&str], env: &[(&str, &str)]) -> Output {
     let mut args = vec![
         "admin",
         "create-account",
@@ -76,22 +78,16 @@ fn create_account(dir: &Path, email: &str, extra: &[&str]) -> Value {
         "--password-stdin",
     ];
     args.extend_from_slice(extra);
-    json_out(&keywarden(dir, &args, &format!("{PASSWORD}\n"), &[]))
+    keywarden(dir, &args, &format!("{PASSWORD}\n"), env)
+}
+
+fn create_account(dir: &Path, email: &str, extra: &[&str]) -> Value {
+    json_out(&run_create_account(dir, email, extra, &[]))
 }
 
 /// `admin create-account` for Acme with ada@example.com, in `dir` with `env`; its JSON.
 fn create_acme(dir: &Path, env: &[(&str, &str)], extra: &[&str]) -> Value {
-    let mut args = vec![
-        "admin",
-        "create-account",
-        "--name",
-        "Acme",
-        "--email",
-        "ada@example.com",
-        "--password-stdin",
-    ];
-    args.extend_from_slice(extra);
-    json_out(&keywarden(dir, &args, &format!("{PASSWORD}\n"), env))
+    json_out(&run_create_account(dir, "ada@example.com", extra, env))
 }
 
 /// `POST /v1/verify/` of `key` on the server at `base`; the verdict.
@@ -669,20 +665,8 @@ async fn a_key_the_cli_creates_works_on_the_running_server_at_once() {
 fn a_log_level_that_is_not_a_filter_is_said() {
     let dir = tempfile::tempdir().unwrap();
     let create = |email: &str, level: &str| {
-        let output = keywarden(
-            dir.path(),
-            &[
-                "admin",
-                "create-account",
-                "--name",
-                "Acme",
-                "--email",
-                email,
-                "--password-stdin",
-            ],
-            &format!("{PASSWORD}\n"),
-            &[("KEYWARDEN_LOG_LEVEL", level)],
-        );
+        let output =
+            run_create_account(dir.path(), email, &[], &[("KEYWARDEN_LOG_LEVEL", level)]);
         assert!(output.status.success());
         String::from_utf8_lossy(&output.stderr).into_owned()
     };
