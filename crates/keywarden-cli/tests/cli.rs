@@ -665,8 +665,7 @@ async fn a_key_the_cli_creates_works_on_the_running_server_at_once() {
 fn a_log_level_that_is_not_a_filter_is_said() {
     let dir = tempfile::tempdir().unwrap();
     let create = |email: &str, level: &str| {
-        let output =
-            run_create_account(dir.path(), email, &[], &[("KEYWARDEN_LOG_LEVEL", level)]);
+        let output = run_create_account(dir.path(), email, &[], &[("KEYWARDEN_LOG_LEVEL", level)]);
         assert!(output.status.success());
         String::from_utf8_lossy(&output.stderr).into_owned()
     };
