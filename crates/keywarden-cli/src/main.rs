@@ -12,6 +12,8 @@ use cli::{Cli, Command};
 use keywarden_core::{OsRandom, SystemClock};
 use keywarden_server::config::{Config, LogFormat};
 use std::sync::Arc;
+use tracing_subscriber::Layer;
+use tracing_subscriber::Registry;
 use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::util::SubscriberInitExt as _;
@@ -123,9 +125,11 @@ fn init_logging(config: &Config, quiet: bool) {
         Err(e) => (Targets::new().with_default(LevelFilter::INFO), Some(e)),
     };
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    // The builder's own ceiling is info: lift it, `filter` decides.
+    // The builder's own ceiling is info: set it to the filter's most verbose level instead, so
+    // that a disabled `debug!` on the verify path still stops at the first, static check.
+    let ceiling = Layer::<Registry>::max_level_hint(&filter).unwrap_or(LevelFilter::TRACE);
     let builder = tracing_subscriber::fmt()
-        .with_max_level(LevelFilter::TRACE)
+        .with_max_level(ceiling)
         .with_ansi(ansi)
         .with_writer(std::io::stderr);
     let _ = match config.log_format {
