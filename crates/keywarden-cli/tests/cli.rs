@@ -255,6 +255,8 @@ struct Server {
     child: tokio::process::Child,
     base: String,
     log: Arc<Mutex<String>>,
+    /// Copies stderr into `log`; ends when the child closes it (at exit).
+    log_reader: tokio::task::JoinHandle<()>,
 }
 
 async fn serve(dir: &Path, env: &[(&str, &str)]) -> Server {
@@ -287,7 +289,7 @@ async fn serve(dir: &Path, env: &[(&str, &str)]) -> Server {
         }
     }
     let sink = log.clone();
-    tokio::spawn(async move {
+    let log_reader = tokio::spawn(async move {
         while let Ok(Some(line)) = lines.next_line().await {
             let mut log = sink.lock().unwrap();
             log.push_str(&line);
@@ -298,6 +300,7 @@ async fn serve(dir: &Path, env: &[(&str, &str)]) -> Server {
         child,
         base: base.expect("server printed its address"),
         log,
+        log_reader,
     }
 }
 
@@ -319,8 +322,11 @@ impl Server {
             .await
             .expect("server stops within 20 s of SIGTERM")
             .unwrap();
-        // Let the log reader drain.
-        tokio::task::yield_now().await;
+        // The whole log: the reader ends at the end of the child's stderr.
+        tokio::time::timeout(std::time::Duration::from_secs(20), self.log_reader)
+            .await
+            .expect("the server's stderr closes when it exits")
+            .unwrap();
         let log = self.log.lock().unwrap().clone();
         (status, log)
     }

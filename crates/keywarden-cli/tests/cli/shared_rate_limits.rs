@@ -40,10 +40,43 @@ async fn two_instances_share_one_rate_limit_through_redis() {
         .json()
         .await
         .unwrap();
-    const LIMIT: usize = 10;
+    // Redis that is slower than the 5 ms budget makes an instance count alone for a second, as
+    // it should (SPEC §9); on a loaded machine that can happen mid-trial. A trial counts only if
+    // `/metrics` shows that Redis decided every request of it; a few trials are allowed.
+    for trial in 1..=5 {
+        let local_before =
+            local_decisions(&http, &a.base).await + local_decisions(&http, &b.base).await;
+        let allowed = one_trial(&http, &a.base, &b.base, token["access"].as_str().unwrap()).await;
+        let local = local_decisions(&http, &a.base).await + local_decisions(&http, &b.base).await
+            - local_before;
+        announce(&format!(
+            "shared rate limit, trial {trial}: {} allowed on A, {} on B, of {} requests (limit {LIMIT}); {local} decided locally",
+            allowed[0],
+            allowed[1],
+            3 * LIMIT
+        ));
+        // Whoever decided, no instance lets more than the limit through.
+        assert!(allowed[0] <= LIMIT && allowed[1] <= LIMIT, "{allowed:?}");
+        if local > 0 {
+            // Let the pause after the slow answer run out before the next trial.
+            tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+            continue;
+        }
+        assert_eq!(allowed[0] + allowed[1], LIMIT, "{allowed:?}");
+        assert!(allowed[0] > 0 && allowed[1] > 0, "{allowed:?}");
+        return;
+    }
+    panic!("Redis was slower than its budget in every trial: nothing shared was measured");
+}
+
+const LIMIT: usize = 10;
+
+/// A fresh key limited to [`LIMIT`] a minute, then three times the limit in requests,
+/// alternately to A and B: how many each allowed.
+async fn one_trial(http: &reqwest::Client, a: &str, b: &str, token: &str) -> [usize; 2] {
     let created: Value = http
-        .post(format!("{}/v1/api-keys/", a.base))
-        .bearer_auth(token["access"].as_str().unwrap())
+        .post(format!("{a}/v1/api-keys/"))
+        .bearer_auth(token)
         .json(&json!({
             "label": "shared", "type": "live", "scopes": ["payroll:read"],
             "rate_limit": {"limit": LIMIT, "period_seconds": 60}
@@ -60,9 +93,9 @@ async fn two_instances_share_one_rate_limit_through_redis() {
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     let mut allowed = [0usize; 2];
     for n in 0..3 * LIMIT {
-        let (at, server) = if n % 2 == 0 { (0, &a) } else { (1, &b) };
+        let (at, base) = if n % 2 == 0 { (0, a) } else { (1, b) };
         let response = http
-            .get(format!("{}/v1/forward-auth/", server.base))
+            .get(format!("{base}/v1/forward-auth/"))
             .header("Authorization", format!("Api-Key {key}"))
             .header("X-Original-URI", "/v1/payroll/runs")
             .send()
@@ -74,12 +107,23 @@ async fn two_instances_share_one_rate_limit_through_redis() {
             other => panic!("{other}: {}", response.text().await.unwrap()),
         }
     }
-    announce(&format!(
-        "shared rate limit: {} allowed on A, {} on B, of {} requests (limit {LIMIT})",
-        allowed[0],
-        allowed[1],
-        3 * LIMIT
-    ));
-    assert_eq!(allowed[0] + allowed[1], LIMIT, "{allowed:?}");
-    assert!(allowed[0] > 0 && allowed[1] > 0, "{allowed:?}");
+    allowed
+}
+
+/// `keywarden_rate_limit_decisions_total{by="local"}` of the server at `base`.
+async fn local_decisions(http: &reqwest::Client, base: &str) -> usize {
+    let text = http
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix("keywarden_rate_limit_decisions_total{by=\"local\"} "))
+        .unwrap_or_else(|| panic!("no local decisions in /metrics:\n{text}"))
+        .trim()
+        .parse()
+        .unwrap()
 }

@@ -213,10 +213,13 @@ impl SharedRateLimits {
         };
         let this = self.clone();
         runtime.spawn(async move {
-            let connected = tokio::time::timeout(
-                CONNECT_TIMEOUT,
-                this.client.get_multiplexed_async_connection(),
-            )
+            // The script is loaded with the connection, so that no request pays the
+            // EVALSHA → NOSCRIPT → SCRIPT LOAD → EVALSHA of a Redis that has not seen it.
+            let connected = tokio::time::timeout(CONNECT_TIMEOUT, async {
+                let mut connection = this.client.get_multiplexed_async_connection().await?;
+                this.script.load_async(&mut connection).await?;
+                Ok::<_, redis::RedisError>(connection)
+            })
             .await;
             match connected {
                 Ok(Ok(connection)) => {
