@@ -332,6 +332,23 @@ impl Server {
     }
 }
 
+/// The value of the sample `name` (with its labels, e.g. `x_total{by="local"}`) in the
+/// `/metrics` of the server at `base`.
+async fn metric(base: &str, name: &str) -> u64 {
+    let text = keywarden_testkit::http_client()
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
+        .and_then(|value| value.trim().parse().ok())
+        .unwrap_or_else(|| panic!("{name} is not in /metrics:\n{text}"))
+}
+
 fn files_under(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     for entry in std::fs::read_dir(dir).unwrap() {

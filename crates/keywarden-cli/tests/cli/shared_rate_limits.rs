@@ -44,11 +44,9 @@ async fn two_instances_share_one_rate_limit_through_redis() {
     // it should (SPEC §9); on a loaded machine that can happen mid-trial. A trial counts only if
     // `/metrics` shows that Redis decided every request of it; a few trials are allowed.
     for trial in 1..=5 {
-        let local_before =
-            local_decisions(&http, &a.base).await + local_decisions(&http, &b.base).await;
+        let local_before = local_decisions(&a.base).await + local_decisions(&b.base).await;
         let allowed = one_trial(&http, &a.base, &b.base, token["access"].as_str().unwrap()).await;
-        let local = local_decisions(&http, &a.base).await + local_decisions(&http, &b.base).await
-            - local_before;
+        let local = local_decisions(&a.base).await + local_decisions(&b.base).await - local_before;
         announce(&format!(
             "shared rate limit, trial {trial}: {} allowed on A, {} on B, of {} requests (limit {LIMIT}); {local} decided locally",
             allowed[0],
@@ -111,19 +109,6 @@ async fn one_trial(http: &reqwest::Client, a: &str, b: &str, token: &str) -> [us
 }
 
 /// `keywarden_rate_limit_decisions_total{by="local"}` of the server at `base`.
-async fn local_decisions(http: &reqwest::Client, base: &str) -> usize {
-    let text = http
-        .get(format!("{base}/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    text.lines()
-        .find_map(|l| l.strip_prefix("keywarden_rate_limit_decisions_total{by=\"local\"} "))
-        .unwrap_or_else(|| panic!("no local decisions in /metrics:\n{text}"))
-        .trim()
-        .parse()
-        .unwrap()
+async fn local_decisions(base: &str) -> u64 {
+    super::metric(base, "keywarden_rate_limit_decisions_total{by=\"local\"}").await
 }

@@ -3,7 +3,7 @@
 //! on one PostgreSQL database send each event once. The receiver runs in the test, on
 //! loopback (so private targets are allowed), and records every POST it answers.
 
-use super::{PASSWORD, create_acme, json_of, serve};
+use super::{PASSWORD, create_acme, json_of, metric, serve};
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -246,21 +246,12 @@ async fn recorded_delivered(
 }
 
 /// `keywarden_webhook_deliveries_total{outcome="delivered"}` of the server at `base`.
-async fn delivered_metric(http: &reqwest::Client, base: &str) -> u64 {
-    let text = http
-        .get(format!("{base}/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    text.lines()
-        .find_map(|l| l.strip_prefix("keywarden_webhook_deliveries_total{outcome=\"delivered\"} "))
-        .unwrap_or_else(|| panic!("no delivered count in /metrics:\n{text}"))
-        .trim()
-        .parse()
-        .unwrap()
+async fn delivered_metric(base: &str) -> u64 {
+    metric(
+        base,
+        "keywarden_webhook_deliveries_total{outcome=\"delivered\"}",
+    )
+    .await
 }
 
 /// A config file with a short lease (the shortest allowed) and a quick poll; its name.
@@ -384,7 +375,7 @@ async fn a_delivery_survives_kill_9_between_commit_and_delivery() {
             1,
             "{log:?}"
         );
-        assert_eq!(delivered_metric(&http, &server.base).await, 1);
+        assert_eq!(delivered_metric(&server.base).await, 1);
         figures.push(format!(
             "{moment:?}: {:.1} s ({} attempt(s) turned away first{})",
             took.as_secs_f64(),
@@ -488,8 +479,8 @@ async fn two_instances_deliver_each_event_exactly_once() {
         }
     }
     let (by_a, by_b) = (
-        delivered_metric(&http, &a.base).await,
-        delivered_metric(&http, &b.base).await,
+        delivered_metric(&a.base).await,
+        delivered_metric(&b.base).await,
     );
     assert_eq!(by_a + by_b, EVENTS as u64, "A sent {by_a}, B sent {by_b}");
     announce(&format!(
