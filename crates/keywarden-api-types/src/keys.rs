@@ -129,10 +129,10 @@ pub struct IssuedKeyBody {
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StandardKeys {
-    /// The test key.
+    /// The test key; `null` while the last one is revoked and not yet replaced.
     #[cfg_attr(feature = "openapi", schema(required))]
     pub test: Option<KeyMetadata>,
-    /// The live key.
+    /// The live key; `null` while the last one is revoked and not yet replaced.
     #[cfg_attr(feature = "openapi", schema(required))]
     pub live: Option<KeyMetadata>,
 }
@@ -165,7 +165,8 @@ pub struct RotateStandardKeyRequest {
     pub expire_previous_in: Option<i64>,
 }
 
-/// The key a rotation replaced.
+/// The key a rotation replaced (or, for a revoked standard key, the key its replacement
+/// stands in for).
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PreviousKey {

@@ -15,7 +15,7 @@ use crate::key_record::{KeyRecord, Lifecycle};
 use crate::random::RandomSource;
 use crate::scope::Catalog;
 use crate::secret::ServerSecret;
-use crate::store::{KeyFilter, Rotation, Store, StoreError};
+use crate::store::{Rotation, Store, StoreError};
 use crate::two_factor::SecondFactor;
 use crate::webhook::signing::SecretSeal;
 use std::sync::Arc;
@@ -27,6 +27,7 @@ mod leaks;
 mod restricted_keys;
 mod second_factor;
 pub mod sign_in;
+mod standard_keys;
 mod users;
 mod webhooks;
 
@@ -408,40 +409,6 @@ impl AccountService {
             .await
             .map_err(|e| conflict_as(e, "that email address is already in use"))?;
         Ok(user)
-    }
-
-    /// The account's current standard keys (lifecycle `active`), test first.
-    pub async fn standard_keys(
-        &self,
-        account_id: AccountId,
-    ) -> Result<Vec<KeyRecord>, DomainError> {
-        let filter = KeyFilter {
-            kind: Some(KeyKind::Standard),
-            mode: None,
-            only_active: true,
-        };
-        let mut keys = self.store.keys_of_account(account_id, &filter).await?;
-        keys.sort_by_key(|k| k.mode == Mode::Live);
-        Ok(keys)
-    }
-
-    /// Rotates the account's standard key of `mode`.
-    pub async fn rotate_standard_key(
-        &self,
-        account_id: AccountId,
-        mode: Mode,
-        grace: Option<Duration>,
-        actor: &Actor,
-    ) -> Result<RotatedKey, DomainError> {
-        let account = self.ensure_actor_may_change_keys(account_id, actor).await?;
-        let current = self
-            .standard_keys(account_id)
-            .await?
-            .into_iter()
-            .find(|k| k.mode == mode)
-            .ok_or(DomainError::NoStandardKeys)?;
-        self.rotate(current, grace, &account.key_policy, actor)
-            .await
     }
 
     /// Rotates any key of the account: a new secret with the same settings.

@@ -20,7 +20,8 @@ use serde_json::Value;
     operation_id = "list_standard_keys",
     tag = "Standard keys",
     summary = "Both standard keys",
-    description = "The metadata of the account's test and live standard keys, never the secrets.",
+    description = "The metadata of the account's test and live standard keys, never the secrets. \
+                   A key that was revoked is `null` until it is replaced (`PATCH`).",
     security(("console" = [])),
     responses(
         (status = 200, description = "The two standard keys.", body = StandardKeys),
@@ -45,7 +46,13 @@ pub async fn list(
 ) -> Result<Json<StandardKeys>, ApiError> {
     console.require_key_manager()?;
     let keys = state.service.standard_keys(console.account.id).await?;
-    if keys.is_empty() {
+    // Both revoked is not "never initialised": each comes back through PATCH.
+    if keys.is_empty()
+        && !state
+            .service
+            .standard_keys_were_issued(console.account.id)
+            .await?
+    {
         return Err(ApiError::NoStandardKeys);
     }
     let now = state.service.clock().now();
@@ -64,7 +71,7 @@ pub async fn list(
 }
 
 /// `PATCH /v1/auth/api-keys/` `{"type": "test"|"live", "expire_previous_in"?: seconds}`:
-/// rotates that key and returns the new secret once.
+/// rotates that key, or replaces it if it was revoked, and returns the new secret once.
 #[utoipa::path(
     patch,
     path = "/v1/auth/api-keys/",
@@ -73,7 +80,10 @@ pub async fn list(
     summary = "Rotate a standard key",
     description = "Rotates the test or live standard key and answers the new secret, once. The \
                    previous key stops working at once, or after `expire_previous_in` seconds (at \
-                   most 7 days) for a planned hand-over.",
+                   most 7 days) for a planned hand-over. A standard key that was revoked is \
+                   replaced instead: a new key of that mode with the revoked key's label and \
+                   policy (a `key.created` event); `previous` is the revoked key, `stops_at` \
+                   when it was revoked, and `expire_previous_in` has nothing to hand over.",
     security(("console" = [])),
     request_body = keywarden_api_types::keys::RotateStandardKeyRequest,
     responses(
@@ -111,7 +121,7 @@ pub async fn list(
         ),
         (status = 401, response = crate::error::responses::ConsoleUnauthorized),
         (status = 403, response = crate::error::responses::Forbidden),
-        (status = 404, description = "The account has no standard key of that mode.",
+        (status = 404, description = "The account's standard keys were never initialised.",
             body = keywarden_api_types::error::NoticeBody),
         (status = 409, description = "A concurrent rotation of the same key won; reload and try \
                                       again.", body = keywarden_api_types::ErrorBody),
@@ -159,7 +169,8 @@ pub async fn rotate(
         previous: PreviousKey {
             id: previous.id.to_string(),
             hint: previous.hint.clone(),
-            stops_at: previous.grace_until.unwrap_or(now),
+            // A replaced key stopped when it was revoked.
+            stops_at: previous.grace_until.or(previous.revoked_at).unwrap_or(now),
         },
     }))
 }

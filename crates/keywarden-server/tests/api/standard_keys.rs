@@ -1,12 +1,13 @@
 //! The standard keys (seed 001, SPEC §4): `GET /v1/auth/api-keys/` and
 //! `PATCH /v1/auth/api-keys/`, roles, the seeds' 400/404 bodies, rotation with and without a
-//! grace period, overlapping rotations, and account isolation.
+//! grace period, overlapping rotations, the replacement of a revoked one, and account isolation.
 
 use crate::support::{
     Reply, active_standard_keys, api_key, assert_key_stopped, assert_key_works, forward_auth,
     forward_auth_from, get_standard_keys, patch_standard_keys, send, standard_key, stored_key,
 };
 use keywarden_core::audit::Action;
+use keywarden_core::clock::Clock;
 use keywarden_core::key_format::{Mode, hint_of};
 use keywarden_core::key_record::{KeyRecord, Lifecycle};
 use keywarden_testkit::{TestServer, role};
@@ -636,9 +637,10 @@ async fn a_revoked_standard_key_is_replaced_by_init_keys_and_only_that_one() {
     let revoked =
         crate::support::delete(&server, &token, &format!("/v1/api-keys/{live_id}/")).await;
     assert_eq!(revoked.status, 200, "{}", revoked.text);
-    // Rotation cannot reach a revoked key: the live one is gone from the standard keys.
-    let rotate = patch_standard_keys(&server, &token, &json!({"type": "live"})).await;
-    assert_eq!(rotate.status, 404, "{}", rotate.text);
+    // The live one is gone from the standard keys.
+    let listed = get_standard_keys(&server, &token).await;
+    assert_eq!(listed.status, 200, "{}", listed.text);
+    assert_eq!(listed.body["live"], Value::Null, "{}", listed.text);
 
     // The operator's init-keys issues the missing live key, and leaves the test key alone.
     let issued = server
@@ -664,4 +666,101 @@ async fn a_revoked_standard_key_is_replaced_by_init_keys_and_only_that_one() {
         matches!(again, Err(keywarden_core::DomainError::Conflict(_))),
         "{again:?}"
     );
+}
+
+/// A revoked standard key comes back through `PATCH`: a new key of that mode with the revoked
+/// one's label and allowlist, its secret shown once; the revoked key stays revoked, the other
+/// standard key is left alone, and the next `PATCH` rotates the replacement as usual.
+#[tokio::test]
+async fn a_revoked_standard_key_is_replaced_by_rotating_it() {
+    let server = TestServer::start().await;
+    let account = server.account("Acme").await;
+    let (token, _) = server.sign_in(&account.admin_email).await;
+    let before = get_standard_keys(&server, &token).await;
+    let live_id = before.body["live"]["id"].as_str().unwrap().to_owned();
+    let test_id = before.body["test"]["id"].as_str().unwrap().to_owned();
+    let allowlisted = crate::support::patch(
+        &server,
+        &token,
+        &format!("/v1/api-keys/{live_id}/"),
+        &json!({ "allowed_ips": ["127.0.0.0/8"] }),
+    )
+    .await;
+    assert_eq!(allowlisted.status, 200, "{}", allowlisted.text);
+    server.advance(Duration::minutes(5)).await;
+    let revoked_at = crate::support::rfc3339(server.clock.now());
+    let revoked =
+        crate::support::delete(&server, &token, &format!("/v1/api-keys/{live_id}/")).await;
+    assert_eq!(revoked.status, 200, "{}", revoked.text);
+    server.advance(Duration::minutes(5)).await;
+
+    // A hand-over is asked for out of habit: there is nothing left to hand over.
+    let replaced = patch_standard_keys(
+        &server,
+        &token,
+        &json!({ "type": "live", "expire_previous_in": 3600 }),
+    )
+    .await;
+    assert_eq!(replaced.status, 200, "{}", replaced.text);
+    let secret = replaced.str_field("key").to_owned();
+    assert!(secret.starts_with("sk_live_"), "{secret}");
+    assert_ne!(replaced.str_field("id"), live_id);
+    assert_eq!(replaced.body["kind"], "standard");
+    assert_eq!(replaced.body["label"], "Standard live key");
+    assert_eq!(replaced.body["allowed_ips"], json!(["127.0.0.0/8"]));
+    assert_eq!(
+        replaced.body["previous"],
+        json!({
+            "id": live_id,
+            "hint": before.body["live"]["hint"],
+            "stops_at": revoked_at,
+        })
+    );
+    assert_key_works(&server, &secret).await;
+    assert_key_stopped(&server, &account.live_key, "key_revoked", &revoked_at).await;
+    assert_key_works(&server, &account.test_key).await;
+
+    let old = crate::support::get(&server, &token, &format!("/v1/api-keys/{live_id}/")).await;
+    assert_eq!(old.body["status"], "revoked", "{}", old.text);
+    let after = get_standard_keys(&server, &token).await;
+    assert_eq!(after.body["live"]["id"], replaced.body["id"]);
+    assert_eq!(after.body["test"]["id"], test_id.as_str());
+    let events = crate::support::get(&server, &token, "/v1/audit-events/").await;
+    let newest = &events.body["results"][0];
+    assert_eq!(newest["action"], "key.created", "{}", events.text);
+    assert_eq!(newest["key_id"], replaced.body["id"], "{}", events.text);
+
+    // The replacement is an ordinary standard key: the next PATCH rotates it.
+    let rotated = patch_standard_keys(&server, &token, &json!({ "type": "live" })).await;
+    assert_eq!(rotated.status, 200, "{}", rotated.text);
+    assert_eq!(rotated.body["previous"]["id"], replaced.body["id"]);
+    assert_key_stopped(&server, &secret, "key_rotated", &rfc_now(&server)).await;
+}
+
+/// Both standard keys revoked is not an account without keys: `GET` answers both as `null`
+/// (not the seeds' 404), and each comes back through `PATCH`.
+#[tokio::test]
+async fn both_standard_keys_revoked_are_listed_as_null_and_come_back() {
+    let server = TestServer::start().await;
+    let account = server.account("Acme").await;
+    let (token, _) = server.sign_in(&account.admin_email).await;
+    let before = get_standard_keys(&server, &token).await;
+    for mode in ["test", "live"] {
+        let id = before.body[mode]["id"].as_str().unwrap().to_owned();
+        let revoked = crate::support::delete(&server, &token, &format!("/v1/api-keys/{id}/")).await;
+        assert_eq!(revoked.status, 200, "{}", revoked.text);
+    }
+    let listed = get_standard_keys(&server, &token).await;
+    assert_eq!(listed.status, 200, "{}", listed.text);
+    assert_eq!(listed.body, json!({ "test": null, "live": null }));
+    let test = patch_standard_keys(&server, &token, &json!({ "type": "test" })).await;
+    assert_eq!(test.status, 200, "{}", test.text);
+    assert_key_works(&server, test.str_field("key")).await;
+    let listed = get_standard_keys(&server, &token).await;
+    assert_eq!(listed.body["test"]["id"], test.body["id"]);
+    assert_eq!(listed.body["live"], Value::Null);
+}
+
+fn rfc_now(server: &TestServer) -> String {
+    crate::support::rfc3339(server.clock.now())
 }
