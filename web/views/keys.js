@@ -129,7 +129,16 @@ class KeysPage {
   standardCard(mode, key) {
     const title = mode === 'test' ? 'Test key' : 'Live key';
     if (!key) {
-      return h('article.key-card', h('h3', title), h('p.muted', 'Not initialised.'));
+      // The account has standard keys (or the list would have answered 404): this one was
+      // revoked, and rotating it issues its replacement.
+      // The same focus id as the rotate button: once the new key is stored, focus lands there.
+      const replace = h('button.btn.primary.small', { type: 'button', dataset: { focusId: `rotate-${mode}` } }, icon('plus'), `Issue a new ${mode} key`);
+      replace.addEventListener('click', () => this.replaceStandard(mode, title));
+      return h(`article.key-card.key-card-${mode}`, { 'aria-label': title },
+        h('div.key-card-head', h('h3', title),
+          h('div.badges', badge(mode === 'test' ? 'Test' : 'Live', mode === 'test' ? 'blue' : 'violet'))),
+        h('p.muted', `No working ${mode} key: the last one was revoked. Issue a new one for the integrations that used it.`),
+        h('div.key-card-actions', replace));
     }
     const rotate = h('button.btn.secondary.small', { type: 'button', dataset: { focusId: `rotate-${mode}` } }, icon('refresh'), `Rotate ${mode} key`);
     rotate.addEventListener('click', () => this.rotate({
@@ -416,6 +425,42 @@ class KeysPage {
         const stops = Number(handover.value) ? `The old key stops working ${formatDateTime(issued.previous.stops_at)}.` : 'The old key no longer works.';
         showSecret({ title: `${label}: new secret`, secret, summary: `${stops} Give the new key to your integrations now.`, mode: issued.type });
         toast(`${label} rotated`);
+        this.refreshAll();
+      } catch (error) {
+        if (error.code === 'two_factor_required') {
+          modal.close();
+          this.showActionError(error);
+        } else {
+          showFormError(content, error);
+        }
+      }
+    }));
+  }
+
+  /** A revoked standard key's replacement: confirmed, then its secret shown once. */
+  replaceStandard(mode, label) {
+    this.alertSlot.replaceChildren();
+    if (this.blockedByPolicy()) return;
+    const cancel = h('button.btn.secondary', { type: 'button' }, 'Cancel');
+    const confirm = h('button.btn.primary', { type: 'button' }, `Issue ${mode} key`);
+    const content = h('div.form', h('div.form-alert', { hidden: true }),
+      h('p', `The new ${mode} key keeps the revoked key's name and IP allowlist, and works at once. The revoked key stays revoked.`));
+    const modal = openModal({
+      title: `Issue a new ${mode} key?`,
+      description: 'Its secret is shown once, when it is issued.',
+      content,
+      actions: [cancel, confirm],
+      initialFocus: () => confirm,
+    });
+    cancel.addEventListener('click', () => modal.close());
+    confirm.addEventListener('click', () => busy(confirm, 'Issuing…', async () => {
+      try {
+        const issued = await api.request('PATCH', '/v1/auth/api-keys/', { type: mode });
+        modal.close();
+        const secret = issued.key;
+        issued.key = null;
+        showSecret({ title: `${label}: new secret`, secret, summary: 'Give the new key to your integrations now.', mode: issued.type });
+        toast(`${label} issued`);
         this.refreshAll();
       } catch (error) {
         if (error.code === 'two_factor_required') {

@@ -104,3 +104,30 @@ test('rotate a restricted key from its row: same scopes, new secret, old one ref
   await expect(page.getByRole('row', { name: /Payments-Reconciler/ })).toHaveCount(2);
   await expect(page.getByRole('row', { name: /Payments-Reconciler/ }).filter({ hasText: 'Rotated' })).toHaveCount(1);
 });
+
+test('a revoked standard key is replaced from its card; the new one works at once', async ({ page, request }) => {
+  const token = await (await request.post('/v1/auth/token/', { data: { email: USERS.admin.email, password: USERS.admin.password } })).json();
+  const auth = { Authorization: `Bearer ${token.access}` };
+  const standard = await (await request.get('/v1/auth/api-keys/', { headers: auth })).json();
+  expect((await request.delete(`/v1/api-keys/${standard.test.id}/`, { headers: auth })).status()).toBe(200);
+
+  await signIn(page, USERS.admin);
+  const card = page.getByRole('article', { name: 'Test key' });
+  await expect(card).toContainText('No working test key: the last one was revoked.');
+  await expect(card.getByRole('button', { name: 'Rotate test key' })).toHaveCount(0);
+  await card.getByRole('button', { name: 'Issue a new test key' }).click();
+  const confirm = page.getByRole('dialog', { name: 'Issue a new test key?' });
+  await expect(confirm).toContainText('The revoked key stays revoked.');
+  await confirm.getByRole('button', { name: 'Issue test key' }).click();
+  const modal = page.getByRole('dialog', { name: 'Test key: new secret' });
+  const fresh = await modal.getByLabel('API Secret Key').inputValue();
+  expect(fresh).toMatch(/^sk_test_[0-9A-Za-z]{38}$/);
+  await modal.getByRole('button', { name: 'I have stored the key' }).click();
+  await expect(card.getByRole('button', { name: 'Rotate test key' })).toBeFocused();
+
+  expect(await verify(request, fresh)).toMatchObject({ valid: true, type: 'test', kind: 'standard' });
+  await expect(card.locator('.key-hint code')).toHaveText(new RegExp(`^${fresh.slice(0, 12)}`));
+  const old = await (await request.get(`/v1/api-keys/${standard.test.id}/`, { headers: auth })).json();
+  expect(old.status).toBe('revoked');
+  expect(await page.content()).not.toContain(fresh);
+});

@@ -132,9 +132,10 @@ test('admins read the audit log and filter it by action and key', async ({ page 
   await screenshot(page, 'audit-log');
   await page.setViewportSize({ width: 1360, height: 900 });
 
-  // Two revocations: the Zapier key, and the old live key whose hand-over was ended early.
+  // Three revocations: the Zapier key, the old live key whose hand-over was ended early, and
+  // the standard test key revoked to be replaced from its card.
   await page.getByLabel('Action').selectOption('key.revoked');
-  await expect(table.getByRole('row')).toHaveCount(3);
+  await expect(table.getByRole('row')).toHaveCount(4);
   await expect(table).toContainText('Zapier-Integration-Payroll');
   await expect(table).toContainText('revoked rk_test_');
   // Narrow to that key: its whole history.
