@@ -761,6 +761,65 @@ async fn both_standard_keys_revoked_are_listed_as_null_and_come_back() {
     assert_eq!(listed.body["live"], Value::Null);
 }
 
+/// Two replacements of one revoked key at once: one wins (the other is told of the conflict,
+/// or rotates the winner's key), and exactly one standard key of that mode is active.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn overlapping_replacements_leave_exactly_one_active_key() {
+    let server = TestServer::start().await;
+    let account = server.account("Acme").await;
+    let (token, _) = server.sign_in(&account.admin_email).await;
+    let body = json!({ "type": "live" });
+    for round in 0..5 {
+        let live = standard_key(&server, account.id, Mode::Live).await;
+        let revoked =
+            crate::support::delete(&server, &token, &format!("/v1/api-keys/{}/", live.id)).await;
+        assert_eq!(revoked.status, 200, "{}", revoked.text);
+        let (a, b) = tokio::join!(
+            patch_standard_keys(&server, &token, &body),
+            patch_standard_keys(&server, &token, &body),
+        );
+        let mut statuses = [a.status, b.status];
+        statuses.sort_unstable();
+        assert!(
+            statuses == [200, 409] || statuses == [200, 200],
+            "round {round}: {statuses:?}: {} / {}",
+            a.text,
+            b.text
+        );
+        let active = active_standard_keys(&server, account.id, Mode::Live).await;
+        assert_eq!(active.len(), 1, "round {round}: {active:?}");
+        let issued: Vec<&str> = [&a, &b]
+            .into_iter()
+            .filter(|r| r.status == 200)
+            .map(|r| r.str_field("key"))
+            .collect();
+        let (current, superseded): (Vec<&str>, Vec<&str>) = issued
+            .into_iter()
+            .partition(|k| hint_of(k) == active[0].hint);
+        assert_eq!(
+            current.len(),
+            1,
+            "round {round}: the active key was returned"
+        );
+        assert_key_works(&server, current[0]).await;
+        for secret in superseded {
+            let client = format!("192.0.2.{round}");
+            let reply = forward_auth_from(
+                &server,
+                &client,
+                Some(&api_key(secret)),
+                "GET",
+                "/v1/customers/",
+            )
+            .await;
+            assert_eq!(
+                reply.status, 401,
+                "round {round}: a superseded key still works"
+            );
+        }
+    }
+}
+
 fn rfc_now(server: &TestServer) -> String {
     crate::support::rfc3339(server.clock.now())
 }
