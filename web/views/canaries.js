@@ -208,7 +208,7 @@ class CanariesPage {
 
   // ---- the list ----------------------------------------------------------------------------
 
-  /** Every canary of the account: the key list's pages, walked to the end. */
+  /** Every canary of the account: the key list's canaries, page after page to the end. */
   async load() {
     const sequence = ++this.sequence;
     this.listSlot.setAttribute('aria-busy', 'true');
@@ -216,8 +216,8 @@ class CanariesPage {
     try {
       let cursor = null;
       do {
-        const page = await api.get(`/v1/api-keys/${api.query({ kind: 'restricted', limit: KEYS_PAGE, cursor })}`);
-        canaries.push(...page.results.filter((key) => key.canary));
+        const page = await api.get(`/v1/api-keys/${api.query({ kind: 'restricted', canary: 'true', limit: KEYS_PAGE, cursor })}`);
+        canaries.push(...page.results);
         // A cursor that does not move would never end.
         cursor = page.next_cursor && page.next_cursor !== cursor ? page.next_cursor : null;
       } while (cursor);

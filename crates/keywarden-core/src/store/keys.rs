@@ -48,6 +48,8 @@ pub struct KeyQuery {
     pub status: Option<KeyStatus>,
     /// Case-insensitive substring of the label or the hint.
     pub search: Option<String>,
+    /// Only canaries (`Some(true)`) or only keys that are not (`Some(false)`).
+    pub canary: Option<bool>,
     /// The order; newest first unless asked otherwise.
     pub order: KeyOrder,
     /// Cursor: only keys after this position in `order` (the last key of the previous page).

@@ -45,6 +45,9 @@ pub struct ListParams {
     kind: Option<String>,
     /// Substring of the label or hint.
     search: Option<String>,
+    /// `true`: only canary keys; `false`: only keys that are not canaries.
+    #[param(value_type = Option<bool>)]
+    canary: Option<String>,
     /// Page size, 1–100 (default 20).
     #[param(minimum = 1, maximum = 100)]
     limit: Option<u32>,
@@ -148,6 +151,18 @@ pub async fn list(
         .as_deref()
         .map(|k| KeyKind::from_name(k).ok_or_else(|| invalid("kind", "use standard or restricted")))
         .transpose()?;
+    let canary = params
+        .canary
+        .as_deref()
+        .map(|c| match c {
+            "true" => Ok(true),
+            "false" => Ok(false),
+            _ => Err(invalid(
+                "canary",
+                "use true (only canary keys) or false (only the others)",
+            )),
+        })
+        .transpose()?;
     let order = key_cursor::order(params.order.as_deref())?;
     let after = params
         .cursor
@@ -167,6 +182,7 @@ pub async fn list(
         mode,
         status,
         search,
+        canary,
         order,
         after,
         limit,

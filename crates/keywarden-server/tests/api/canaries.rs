@@ -341,6 +341,73 @@ async fn a_canary_holds_nothing_can_be_given_nothing_and_stays_silent_when_retir
     assert_eq!(trips(&server, acme.id).await.len(), 1);
 }
 
+/// `GET /v1/api-keys/?canary=` lists only the canaries, or only the others, across pages and
+/// with the other filters; the rest of the account's keys and another account's canaries stay
+/// out; anything but `true` or `false` is a 400 naming the field.
+#[tokio::test]
+async fn the_key_list_filters_canaries_on_the_server() {
+    let server = server().await;
+    let acme = server.account("Acme").await;
+    let (admin, _) = server.sign_in(&acme.admin_email).await;
+    let globex = server.account("Globex").await;
+    let (other, _) = server.sign_in(&globex.admin_email).await;
+    create_canary(&server, &other, "globex-canary").await;
+    let mut canaries = Vec::new();
+    for n in 0..3 {
+        let (_, reply) = create_canary(&server, &admin, &format!("canary-{n}")).await;
+        canaries.push(reply.str_field("id").to_owned());
+        let plain = post(
+            &server,
+            &admin,
+            "/v1/api-keys/",
+            &json!({ "label": format!("plain-{n}"), "type": "test", "scopes": ["payroll:read"] }),
+        )
+        .await;
+        assert_eq!(plain.status, 201, "{}", plain.text);
+    }
+    let revoked = delete(&server, &admin, &format!("/v1/api-keys/{}/", canaries[0])).await;
+    assert_eq!(revoked.status, 200, "{}", revoked.text);
+
+    // Two to a page: the canaries' pages hold nothing else.
+    let mut listed = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("/v1/api-keys/?canary=true&limit=2&cursor={c}"),
+            None => "/v1/api-keys/?canary=true&limit=2".to_owned(),
+        };
+        let page = get(&server, &admin, &path).await;
+        assert_eq!(page.status, 200, "{}", page.text);
+        for key in page.body["results"].as_array().unwrap() {
+            assert_eq!(key["canary"], true, "{}", page.text);
+            listed.push(key["id"].as_str().unwrap().to_owned());
+        }
+        match page.body["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => break,
+        }
+    }
+    canaries.reverse();
+    assert_eq!(listed, canaries, "newest first, the revoked one included");
+
+    let active = get(&server, &admin, "/v1/api-keys/?canary=true&status=active").await;
+    assert_eq!(active.body["results"].as_array().unwrap().len(), 2);
+    let others = get(&server, &admin, "/v1/api-keys/?canary=false&limit=100").await;
+    let others = others.body["results"].as_array().unwrap();
+    assert_eq!(
+        others.len(),
+        5,
+        "three plain keys and the two standard keys"
+    );
+    assert!(others.iter().all(|k| k["canary"] == false));
+
+    for wrong in ["yes", "1", "TRUE"] {
+        let reply = get(&server, &admin, &format!("/v1/api-keys/?canary={wrong}")).await;
+        reply.assert_error(400);
+        assert_eq!(reply.body["field"], "canary", "{}", reply.text);
+    }
+}
+
 #[tokio::test]
 async fn a_canary_reported_leaked_is_recorded_but_left_in_place() {
     let server = server().await;

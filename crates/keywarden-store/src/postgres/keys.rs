@@ -131,6 +131,11 @@ fn key_page(
     if let Some(mode) = query.mode {
         sql.push(" AND mode = ").push_bind(mode.as_str());
     }
+    // A policy stored before canaries existed (or none at all) is no canary.
+    if let Some(canary) = query.canary {
+        sql.push(" AND coalesce((policy::jsonb ->> 'canary')::boolean, false) = ")
+            .push_bind(canary);
+    }
     // The same rule as KeyRecord::status_at: the lifecycle decides, except that an active key
     // whose expiry is not after `now` is expired. Stored times are whole microseconds, so
     // `expires_at <= now` holds exactly when it holds against `now` rounded down.
