@@ -417,24 +417,33 @@ class KeysPage {
     confirm.addEventListener('click', () => busy(confirm, 'Rotating…', async () => {
       const request = { ...body };
       if (Number(handover.value)) request.expire_previous_in = Number(handover.value);
-      try {
-        const issued = await api.request(method, path, request);
-        modal.close();
-        const secret = issued.key;
-        issued.key = null;
-        const stops = Number(handover.value) ? `The old key stops working ${formatDateTime(issued.previous.stops_at)}.` : 'The old key no longer works.';
-        showSecret({ title: `${label}: new secret`, secret, summary: `${stops} Give the new key to your integrations now.`, mode: issued.type });
-        toast(`${label} rotated`);
-        this.refreshAll();
-      } catch (error) {
-        if (error.code === 'two_factor_required') {
-          modal.close();
-          this.showActionError(error);
-        } else {
-          showFormError(content, error);
-        }
-      }
+      const stops = (issued) => (Number(handover.value) ? `The old key stops working ${formatDateTime(issued.previous.stops_at)}.` : 'The old key no longer works.');
+      await this.issueSecret({ modal, content, label, done: 'rotated', request: () => api.request(method, path, request), summary: (issued) => `${stops(issued)} Give the new key to your integrations now.` });
     }));
+  }
+
+  /**
+   * Sends a request that answers a new secret (a rotation or a replacement) from a confirming
+   * modal: then the secret is shown once and the page reloaded; a 2FA block closes the modal
+   * for the page's notice, any other error stays in the modal.
+   */
+  async issueSecret({ modal, content, label, done, request, summary }) {
+    try {
+      const issued = await request();
+      modal.close();
+      const secret = issued.key;
+      issued.key = null;
+      showSecret({ title: `${label}: new secret`, secret, summary: summary(issued), mode: issued.type });
+      toast(`${label} ${done}`);
+      this.refreshAll();
+    } catch (error) {
+      if (error.code === 'two_factor_required') {
+        modal.close();
+        this.showActionError(error);
+      } else {
+        showFormError(content, error);
+      }
+    }
   }
 
   /** A revoked standard key's replacement: confirmed, then its secret shown once. */
@@ -453,24 +462,11 @@ class KeysPage {
       initialFocus: () => confirm,
     });
     cancel.addEventListener('click', () => modal.close());
-    confirm.addEventListener('click', () => busy(confirm, 'Issuing…', async () => {
-      try {
-        const issued = await api.request('PATCH', '/v1/auth/api-keys/', { type: mode });
-        modal.close();
-        const secret = issued.key;
-        issued.key = null;
-        showSecret({ title: `${label}: new secret`, secret, summary: 'Give the new key to your integrations now.', mode: issued.type });
-        toast(`${label} issued`);
-        this.refreshAll();
-      } catch (error) {
-        if (error.code === 'two_factor_required') {
-          modal.close();
-          this.showActionError(error);
-        } else {
-          showFormError(content, error);
-        }
-      }
-    }));
+    confirm.addEventListener('click', () => busy(confirm, 'Issuing…', () => this.issueSecret({
+      modal, content, label, done: 'issued',
+      request: () => api.request('PATCH', '/v1/auth/api-keys/', { type: mode }),
+      summary: () => 'Give the new key to your integrations now.',
+    })));
   }
 
   async revoke(key) {

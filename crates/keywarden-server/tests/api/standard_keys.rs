@@ -462,67 +462,14 @@ async fn overlapping_rotations_leave_exactly_one_active_successor() {
     let server = TestServer::start().await;
     let account = server.account("Acme").await;
     let (token, _) = server.sign_in(&account.admin_email).await;
-    let body = json!({ "type": "test" });
     let mut previous_secrets = vec![account.test_key.clone()];
     for round in 0..10 {
-        let (a, b) = tokio::join!(
-            patch_standard_keys(&server, &token, &body),
-            patch_standard_keys(&server, &token, &body),
-        );
-        let mut statuses = [a.status, b.status];
-        statuses.sort_unstable();
-        assert!(
-            statuses == [200, 409] || statuses == [200, 200],
-            "round {round}: {statuses:?}: {} / {}",
-            a.text,
-            b.text
-        );
-        for reply in [&a, &b] {
-            if reply.status == 409 {
-                reply.assert_error(409);
-                assert_eq!(reply.body["code"], "conflict", "{}", reply.text);
-            }
-        }
-
-        // Exactly one active successor, and only its secret works.
-        let active = active_standard_keys(&server, account.id, Mode::Test).await;
-        assert_eq!(active.len(), 1, "round {round}: {active:?}");
-        let issued: Vec<String> = [&a, &b]
-            .iter()
-            .filter(|r| r.status == 200)
-            .map(|r| r.str_field("key").to_owned())
-            .collect();
-        let current: Vec<&String> = issued
-            .iter()
-            .filter(|k| hint_of(k) == active[0].hint)
-            .collect();
-        assert_eq!(
-            current.len(),
-            1,
-            "round {round}: the active key is one of those returned"
-        );
-        assert_key_works(&server, current[0]).await;
-        for secret in previous_secrets
-            .iter()
-            .chain(issued.iter().filter(|k| *k != current[0]))
-        {
-            // A client per round, so these expected failures never reach the failure limit.
-            let client = format!("192.0.2.{round}");
-            let reply = forward_auth_from(
-                &server,
-                &client,
-                Some(&api_key(secret)),
-                "GET",
-                "/v1/customers/",
-            )
-            .await;
-            assert_eq!(
-                reply.status, 401,
-                "round {round}: a superseded key still works"
-            );
-            assert_eq!(reply.body["code"], "key_rotated");
-        }
-        previous_secrets.extend(issued);
+        let (current, others) =
+            patch_twice_at_once(&server, &account, &token, Mode::Test, round).await;
+        // Only the active successor works.
+        previous_secrets.extend(others);
+        assert_superseded(&server, &previous_secrets, "key_rotated", round).await;
+        previous_secrets.push(current);
     }
     assert_key_works(&server, &account.live_key).await;
 }
@@ -628,15 +575,15 @@ async fn keys_older_than_the_rotation_period_are_flagged() {
 
 #[tokio::test]
 async fn a_revoked_standard_key_is_replaced_by_init_keys_and_only_that_one() {
-    let server = TestServer::start().await;
-    let account = server.account("Acme").await;
-    let (token, _) = server.sign_in(&account.admin_email).await;
-    let before = get_standard_keys(&server, &token).await;
-    let live_id = before.body["live"]["id"].as_str().unwrap().to_owned();
-    let test_id = before.body["test"]["id"].as_str().unwrap().to_owned();
-    let revoked =
-        crate::support::delete(&server, &token, &format!("/v1/api-keys/{live_id}/")).await;
-    assert_eq!(revoked.status, 200, "{}", revoked.text);
+    let Acme {
+        server,
+        account,
+        token,
+        live_id,
+        test_id,
+        ..
+    } = Acme::start().await;
+    revoke(&server, &token, &live_id).await;
     // The live one is gone from the standard keys.
     let listed = get_standard_keys(&server, &token).await;
     assert_eq!(listed.status, 200, "{}", listed.text);
@@ -673,12 +620,14 @@ async fn a_revoked_standard_key_is_replaced_by_init_keys_and_only_that_one() {
 /// standard key is left alone, and the next `PATCH` rotates the replacement as usual.
 #[tokio::test]
 async fn a_revoked_standard_key_is_replaced_by_rotating_it() {
-    let server = TestServer::start().await;
-    let account = server.account("Acme").await;
-    let (token, _) = server.sign_in(&account.admin_email).await;
-    let before = get_standard_keys(&server, &token).await;
-    let live_id = before.body["live"]["id"].as_str().unwrap().to_owned();
-    let test_id = before.body["test"]["id"].as_str().unwrap().to_owned();
+    let Acme {
+        server,
+        account,
+        token,
+        before,
+        live_id,
+        test_id,
+    } = Acme::start().await;
     let allowlisted = crate::support::patch(
         &server,
         &token,
@@ -689,9 +638,7 @@ async fn a_revoked_standard_key_is_replaced_by_rotating_it() {
     assert_eq!(allowlisted.status, 200, "{}", allowlisted.text);
     server.advance(Duration::minutes(5)).await;
     let revoked_at = crate::support::rfc3339(server.clock.now());
-    let revoked =
-        crate::support::delete(&server, &token, &format!("/v1/api-keys/{live_id}/")).await;
-    assert_eq!(revoked.status, 200, "{}", revoked.text);
+    revoke(&server, &token, &live_id).await;
     server.advance(Duration::minutes(5)).await;
 
     // A hand-over is asked for out of habit: there is nothing left to hand over.
@@ -741,14 +688,15 @@ async fn a_revoked_standard_key_is_replaced_by_rotating_it() {
 /// (not the seeds' 404), and each comes back through `PATCH`.
 #[tokio::test]
 async fn both_standard_keys_revoked_are_listed_as_null_and_come_back() {
-    let server = TestServer::start().await;
-    let account = server.account("Acme").await;
-    let (token, _) = server.sign_in(&account.admin_email).await;
-    let before = get_standard_keys(&server, &token).await;
-    for mode in ["test", "live"] {
-        let id = before.body[mode]["id"].as_str().unwrap().to_owned();
-        let revoked = crate::support::delete(&server, &token, &format!("/v1/api-keys/{id}/")).await;
-        assert_eq!(revoked.status, 200, "{}", revoked.text);
+    let Acme {
+        server,
+        token,
+        live_id,
+        test_id,
+        ..
+    } = Acme::start().await;
+    for id in [&test_id, &live_id] {
+        revoke(&server, &token, id).await;
     }
     let listed = get_standard_keys(&server, &token).await;
     assert_eq!(listed.status, 200, "{}", listed.text);
@@ -768,56 +716,114 @@ async fn overlapping_replacements_leave_exactly_one_active_key() {
     let server = TestServer::start().await;
     let account = server.account("Acme").await;
     let (token, _) = server.sign_in(&account.admin_email).await;
-    let body = json!({ "type": "live" });
     for round in 0..5 {
         let live = standard_key(&server, account.id, Mode::Live).await;
-        let revoked =
-            crate::support::delete(&server, &token, &format!("/v1/api-keys/{}/", live.id)).await;
-        assert_eq!(revoked.status, 200, "{}", revoked.text);
-        let (a, b) = tokio::join!(
-            patch_standard_keys(&server, &token, &body),
-            patch_standard_keys(&server, &token, &body),
-        );
-        let mut statuses = [a.status, b.status];
-        statuses.sort_unstable();
-        assert!(
-            statuses == [200, 409] || statuses == [200, 200],
-            "round {round}: {statuses:?}: {} / {}",
-            a.text,
-            b.text
-        );
-        let active = active_standard_keys(&server, account.id, Mode::Live).await;
-        assert_eq!(active.len(), 1, "round {round}: {active:?}");
-        let issued: Vec<&str> = [&a, &b]
-            .into_iter()
-            .filter(|r| r.status == 200)
-            .map(|r| r.str_field("key"))
-            .collect();
-        let (current, superseded): (Vec<&str>, Vec<&str>) = issued
-            .into_iter()
-            .partition(|k| hint_of(k) == active[0].hint);
-        assert_eq!(
-            current.len(),
-            1,
-            "round {round}: the active key was returned"
-        );
-        assert_key_works(&server, current[0]).await;
-        for secret in superseded {
-            let client = format!("192.0.2.{round}");
-            let reply = forward_auth_from(
-                &server,
-                &client,
-                Some(&api_key(secret)),
-                "GET",
-                "/v1/customers/",
-            )
-            .await;
-            assert_eq!(
-                reply.status, 401,
-                "round {round}: a superseded key still works"
-            );
+        revoke(&server, &token, &live.id.to_string()).await;
+        // The loser is told of the conflict, or rotated the winner's key.
+        let (_, others) = patch_twice_at_once(&server, &account, &token, Mode::Live, round).await;
+        assert_superseded(&server, &others, "key_rotated", round).await;
+    }
+}
+
+/// Two `PATCH /v1/auth/api-keys/` with `body` at once (round `round`): each is 200 or a 409
+/// conflict, one at least succeeds, exactly one standard key of `mode` is active and was
+/// answered, and it works. Returns its secret and the other secrets answered.
+async fn patch_twice_at_once(
+    server: &TestServer,
+    account: &keywarden_testkit::SeededAccount,
+    token: &str,
+    mode: Mode,
+    round: usize,
+) -> (String, Vec<String>) {
+    let body = json!({ "type": mode.as_str() });
+    let (a, b) = tokio::join!(
+        patch_standard_keys(server, token, &body),
+        patch_standard_keys(server, token, &body),
+    );
+    let mut statuses = [a.status, b.status];
+    statuses.sort_unstable();
+    assert!(
+        statuses == [200, 409] || statuses == [200, 200],
+        "round {round}: {statuses:?}: {} / {}",
+        a.text,
+        b.text
+    );
+    for reply in [&a, &b] {
+        if reply.status == 409 {
+            reply.assert_error(409);
+            assert_eq!(reply.body["code"], "conflict", "{}", reply.text);
         }
     }
+    let active = active_standard_keys(server, account.id, mode).await;
+    assert_eq!(active.len(), 1, "round {round}: {active:?}");
+    let (current, others): (Vec<String>, Vec<String>) = [&a, &b]
+        .into_iter()
+        .filter(|r| r.status == 200)
+        .map(|r| r.str_field("key").to_owned())
+        .partition(|k| hint_of(k) == active[0].hint);
+    assert_eq!(
+        current.len(),
+        1,
+        "round {round}: the active key is one of those returned"
+    );
+    assert_key_works(server, &current[0]).await;
+    (current[0].clone(), others)
+}
+
+/// Each of `secrets` is refused as `code`, from a client of its own for round `round` (so
+/// these expected failures never reach the failure limit).
+async fn assert_superseded(server: &TestServer, secrets: &[String], code: &str, round: usize) {
+    let client = format!("192.0.2.{round}");
+    for secret in secrets {
+        let reply = forward_auth_from(
+            server,
+            &client,
+            Some(&api_key(secret)),
+            "GET",
+            "/v1/customers/",
+        )
+        .await;
+        assert_eq!(
+            reply.status, 401,
+            "round {round}: a superseded key still works"
+        );
+        assert_eq!(reply.body["code"], code, "{}", reply.text);
+    }
+}
+
+/// A server with the account Acme, its admin's token, and its standard keys as listed.
+struct Acme {
+    server: TestServer,
+    account: keywarden_testkit::SeededAccount,
+    token: String,
+    before: Reply,
+    live_id: String,
+    test_id: String,
+}
+
+impl Acme {
+    async fn start() -> Self {
+        let server = TestServer::start().await;
+        let account = server.account("Acme").await;
+        let (token, _) = server.sign_in(&account.admin_email).await;
+        let before = get_standard_keys(&server, &token).await;
+        let live_id = before.body["live"]["id"].as_str().unwrap().to_owned();
+        let test_id = before.body["test"]["id"].as_str().unwrap().to_owned();
+        Self {
+            server,
+            account,
+            token,
+            before,
+            live_id,
+            test_id,
+        }
+    }
+}
+
+/// Revokes the key `id` through the API.
+async fn revoke(server: &TestServer, token: &str, id: &str) {
+    let revoked = crate::support::delete(server, token, &format!("/v1/api-keys/{id}/")).await;
+    assert_eq!(revoked.status, 200, "{}", revoked.text);
 }
 
 fn rfc_now(server: &TestServer) -> String {
