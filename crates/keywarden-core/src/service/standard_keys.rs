@@ -36,8 +36,8 @@ impl AccountService {
             .is_empty())
     }
 
-    /// Rotates the account's standard key of `mode`; or, when its latest one was revoked,
-    /// issues its replacement (`grace` has nothing left to hand over then, and is ignored).
+    /// Rotates the account's standard key of `mode`; or, when it has none active because the
+    /// last one was revoked, issues its replacement (`grace` has nothing left to hand over then, and is ignored).
     /// An account that never had standard keys gets [`DomainError::NoStandardKeys`].
     pub async fn rotate_standard_key(
         &self,
@@ -47,18 +47,23 @@ impl AccountService {
         actor: &Actor,
     ) -> Result<RotatedKey, DomainError> {
         let account = self.ensure_actor_may_change_keys(account_id, actor).await?;
-        let latest = self
+        let keys = self
             .standard_keys_where(account_id, Some(mode), false)
-            .await?
-            .into_iter()
-            .max_by_key(|k| (k.created_at, k.id))
-            .ok_or(DomainError::NoStandardKeys)?;
-        if latest.lifecycle == Lifecycle::Revoked {
-            self.replace_revoked_standard_key(latest, &account.key_policy, actor)
-                .await
-        } else {
-            self.rotate(latest, grace, &account.key_policy, actor).await
+            .await?;
+        // The active one (at most one: a unique index) is rotated. Without one, the end of its
+        // chain of rotations was revoked: the latest revocation is the key replaced.
+        if let Some(current) = keys.iter().find(|k| k.lifecycle == Lifecycle::Active) {
+            return self
+                .rotate(current.clone(), grace, &account.key_policy, actor)
+                .await;
         }
+        let revoked = keys
+            .into_iter()
+            .filter(|k| k.lifecycle == Lifecycle::Revoked)
+            .max_by_key(|k| (k.revoked_at, k.created_at, k.id))
+            .ok_or(DomainError::NoStandardKeys)?;
+        self.replace_revoked_standard_key(revoked, &account.key_policy, actor)
+            .await
     }
 
     /// A new standard key in place of `revoked`, which stays as it is (revoked, for the audit

@@ -709,6 +709,31 @@ async fn both_standard_keys_revoked_are_listed_as_null_and_come_back() {
     assert_eq!(listed.body["live"], Value::Null);
 }
 
+/// Instances whose clocks disagree: a successor made on an instance a few minutes behind is
+/// older, by its creation time, than the key it replaced. Rotation still finds the active key
+/// (not the newest), and a revocation at the end of such a chain is still replaced.
+#[tokio::test]
+async fn a_standard_key_made_by_an_instance_with_a_slower_clock_is_still_the_one_rotated() {
+    let Acme { server, token, .. } = Acme::start().await;
+    let body = json!({ "type": "live" });
+    let first = patch_standard_keys(&server, &token, &body).await;
+    assert_eq!(first.status, 200, "{}", first.text);
+    server.clock.set(server.clock.now() - Duration::minutes(5));
+    let behind = patch_standard_keys(&server, &token, &body).await;
+    assert_eq!(behind.status, 200, "{}", behind.text);
+    assert_eq!(behind.body["previous"]["id"], first.body["id"]);
+    let again = patch_standard_keys(&server, &token, &body).await;
+    assert_eq!(again.status, 200, "{}", again.text);
+    assert_eq!(again.body["previous"]["id"], behind.body["id"]);
+    assert_key_works(&server, again.str_field("key")).await;
+
+    revoke(&server, &token, again.str_field("id")).await;
+    let replaced = patch_standard_keys(&server, &token, &body).await;
+    assert_eq!(replaced.status, 200, "{}", replaced.text);
+    assert_eq!(replaced.body["previous"]["id"], again.body["id"]);
+    assert_key_works(&server, replaced.str_field("key")).await;
+}
+
 /// Two replacements of one revoked key at once: one wins (the other is told of the conflict,
 /// or rotates the winner's key), and exactly one standard key of that mode is active.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
